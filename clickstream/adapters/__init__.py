@@ -1,0 +1,1 @@
+"""The only modules that talk to AWS or Kafka. Each resource sits behind one adapter."""

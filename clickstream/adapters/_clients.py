@@ -1,0 +1,41 @@
+"""The single boto3 client factory: endpoint, region, retries and timeouts from settings."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Any
+
+from clickstream.settings import Settings
+
+# Credentials for a local AWS-compatible server: it accepts any, but boto3 insists on some.
+_LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+
+
+def client(service: str, settings: Settings | None = None) -> Any:
+    """A boto3 client for `service` configured from settings (cached per settings and thread-safe to share)."""
+    settings = settings or Settings.from_env()
+    return _cached(service, settings.region, settings.endpoint_url, settings.is_local)
+
+
+@lru_cache(maxsize=64)
+def _cached(service: str, region: str, endpoint_url: str | None, local: bool) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        region_name=region,
+        retries={"max_attempts": 5, "mode": "adaptive"},
+        connect_timeout=5,
+        read_timeout=30,
+        max_pool_connections=32,
+    )
+    kwargs: dict[str, Any] = {"config": config, "endpoint_url": endpoint_url}
+    if local and endpoint_url and not os.environ.get("AWS_ACCESS_KEY_ID"):
+        kwargs.update(_LOCAL_CREDENTIALS)
+    return boto3.session.Session().client(service, **kwargs)  # type: ignore[call-overload]
+
+
+def reset_cache() -> None:
+    """Forget cached clients (tests that switch endpoints call this)."""
+    _cached.cache_clear()

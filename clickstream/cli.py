@@ -1,0 +1,34 @@
+"""`clickstream` command line. Each command group lives in `clickstream/commands/`."""
+
+from __future__ import annotations
+
+import click
+
+from clickstream import __version__
+from clickstream.commands import archive, collector, demo, local, simulate
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="clickstream")
+def main() -> None:
+    """clickstream: clickstream analytics on AWS-compatible services.
+
+    \b
+    Quick start (no Docker needed):
+      clickstream local up        start the embedded stack (AWS server, Kafka, collector, archiver)
+      clickstream simulate        send realistic traffic
+      clickstream local status    see what is running
+      clickstream local down      stop it
+
+    Settings come from environment variables; see the README's configuration table.
+    """
+
+
+main.add_command(local.local)
+main.add_command(simulate.simulate)
+main.add_command(collector.collector)
+main.add_command(archive.archive)
+main.add_command(demo.demo)
+
+if __name__ == "__main__":
+    main()

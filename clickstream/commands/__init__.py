@@ -1,0 +1,1 @@
+"""CLI command groups; heavy imports happen inside the commands, not at import time."""

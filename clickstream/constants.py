@@ -1,0 +1,66 @@
+"""Names and limits that every layer shares. No I/O here.
+
+Environment-variable names live here so the CDK app, the local stack, the Lambdas and the
+CLI all spell them the same way: a rename breaks the build, not production.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+EVENT_TYPES: tuple[str, ...] = (
+    "page_view",
+    "click",
+    "scroll",
+    "search",
+    "add_to_cart",
+    "remove_from_cart",
+    "checkout",
+    "purchase",
+)
+
+# --- Collector limits (same as the Segment/Snowplow collectors) -------------------------
+MAX_EVENT_BYTES = 32 * 1024  # one event, serialised
+MAX_REQUEST_BYTES = 500 * 1024  # one HTTP request body (after decompression)
+MAX_BATCH_EVENTS = 500  # events in one request
+MAX_PROPERTIES_BYTES = 16 * 1024  # the free-form `properties` object, serialised
+
+# --- AWS service limits -----------------------------------------------------------------
+PUT_RECORDS_MAX = 500  # Kinesis: 500 records / 5 MiB per PutRecords call
+PUT_RECORDS_MAX_BYTES = 5 * 1024 * 1024
+KINESIS_RECORD_MAX_BYTES = 1024 * 1024  # Kinesis: 1 MiB per record (data + partition key)
+
+# --- Defaults ---------------------------------------------------------------------------
+DEFAULT_STAGE = "local"
+DEFAULT_REGION = "us-east-1"
+LOCAL_AWS_HOST = "127.0.0.1"
+LOCAL_AWS_PORT = 4566  # LocalStack's edge port, so awslocal/localstack-client work against either
+DEFAULT_COLLECTOR_PORT = 8000
+DEFAULT_SHARD_COUNT = 2
+DEFAULT_LATENESS_SECONDS = 24 * 3600
+DEFAULT_CLOCK_SKEW_SECONDS = 300
+LOCAL_WRITE_KEY = "local-write-key"  # only ever the default for stage=local
+
+# --- Environment variable names (shared with infra/cdk) ---------------------------------
+ENV_STAGE = "CLICKSTREAM_STAGE"
+ENV_REGION = "AWS_REGION"
+ENV_ENDPOINT = "AWS_ENDPOINT_URL"
+ENV_TRANSPORT = "CLICKSTREAM_TRANSPORT"
+ENV_KAFKA_BOOTSTRAP = "CLICKSTREAM_KAFKA_BOOTSTRAP"
+ENV_WRITE_KEY = "CLICKSTREAM_WRITE_KEY"
+ENV_HOME = "CLICKSTREAM_HOME"
+ENV_BUCKET = "CLICKSTREAM_BUCKET"
+ENV_STREAM = "CLICKSTREAM_STREAM"
+ENV_TOPIC = "CLICKSTREAM_TOPIC"
+ENV_SHARDS = "CLICKSTREAM_SHARDS"
+ENV_COLLECTOR_PORT = "CLICKSTREAM_COLLECTOR_PORT"
+ENV_LATENESS = "CLICKSTREAM_LATENESS_SECONDS"
+ENV_CLOCK_SKEW = "CLICKSTREAM_CLOCK_SKEW_SECONDS"
+
+# --- S3 layout (DESIGN.md "Storage layout") --------------------------------------------
+RAW_EVENTS_PREFIX = "raw/events"
+RAW_BAD_PREFIX = "raw/bad"
+CURATED_EVENTS_PREFIX = "curated/events"
+CURATED_METRICS_PREFIX = "curated/metrics"
+QUARANTINE_PREFIX = "quarantine"
+ATHENA_RESULTS_PREFIX = "athena-results"
