@@ -1,0 +1,13 @@
+# The application image used by docker-compose.localstack.yml (collector, archiver, provisioning).
+# AWS Lambda does not use it: infra/cdk bundles lambdas/ + clickstream/ without Docker.
+FROM python:3.11-slim
+WORKDIR /app
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY pyproject.toml README.md ./
+COPY clickstream ./clickstream
+COPY lambdas ./lambdas
+COPY stream_consumers ./stream_consumers
+RUN pip install --no-cache-dir --no-deps .
+ENTRYPOINT ["clickstream"]
