@@ -1,0 +1,52 @@
+"""The bad-rows store: rejected records, with their reasons, as NDJSON.gz under `raw/bad/`.
+
+One object per request (`raw/bad/dt=YYYY-MM-DD/hour=HH/<source>-<uuid>.ndjson.gz`, by arrival
+time), so a request's bad rows are written all or nothing and writers never contend for a key.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from botocore.exceptions import BotoCoreError, ClientError
+
+from clickstream.adapters.s3 import LakeBucket
+from clickstream.constants import RAW_BAD_PREFIX
+from clickstream.errors import RetryableError
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def bad_rows_key(received_at: datetime, source: str, token: str) -> str:
+    """The object key for one request's bad rows (partitioned by UTC arrival hour)."""
+    at = received_at.astimezone(UTC) if received_at.tzinfo else received_at.replace(tzinfo=UTC)
+    name = _UNSAFE.sub("-", source).strip("-") or "unknown"
+    return f"{RAW_BAD_PREFIX}/dt={at:%Y-%m-%d}/hour={at:%H}/{name}-{token}.ndjson.gz"
+
+
+class BadRowsStore:
+    def __init__(self, bucket: LakeBucket) -> None:
+        self._bucket = bucket
+
+    def put(self, rows: Sequence[dict[str, Any]], *, received_at: datetime, source: str) -> str | None:
+        """Write `rows` (JSON-safe dicts) as one object; returns its key, or None when there is nothing to write.
+
+        Raises RetryableError when S3 does not take the object (the caller decides whether to
+        acknowledge the request).
+        """
+        if not rows:
+            return None
+        key = bad_rows_key(received_at, source, uuid.uuid4().hex)
+        try:
+            self._bucket.put_ndjson_gz(key, (orjson.dumps(row) for row in rows))
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            raise RetryableError(f"bad rows not stored in s3://{self._bucket.name}/{key}: {code}") from exc
+        except BotoCoreError as exc:
+            raise RetryableError(f"bad rows not stored in s3://{self._bucket.name}/{key}: {exc}") from exc
+        return key

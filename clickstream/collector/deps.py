@@ -1,0 +1,25 @@
+"""Wiring: the collector's adapters built from settings (the only place that knows which)."""
+
+from __future__ import annotations
+
+from clickstream.adapters import _clients
+from clickstream.adapters.bad_rows import BadRowsStore
+from clickstream.adapters.s3 import LakeBucket
+from clickstream.adapters.stream import stream_writer
+from clickstream.collector.service import CollectorService
+from clickstream.settings import Settings
+
+
+def build_service(settings: Settings) -> CollectorService:
+    """A CollectorService writing to `settings.transport` and storing bad rows in the lake bucket."""
+    from clickstream.events.useragent import warm_up
+
+    # Load the user-agent rules now (~90 ms), not inside the first request.
+    warm_up()
+    bucket = LakeBucket(settings.names.bucket, client=_clients.client("s3", settings))
+    return CollectorService(settings, stream_writer(settings), BadRowsStore(bucket))
+
+
+def service_from_env() -> CollectorService:
+    """`build_service(Settings.from_env())`: what the server and the Lambda call once per process."""
+    return build_service(Settings.from_env())

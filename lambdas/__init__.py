@@ -1,0 +1,1 @@
+"""Lambda entry points: thin handlers that parse the event and call `clickstream`."""

@@ -1,0 +1,1 @@
+"""The collector Lambda (API Gateway HTTP API v2 → `clickstream.collector.service`)."""

@@ -1,0 +1,39 @@
+"""Collector Lambda: API Gateway HTTP API (payload v2) → `CollectorService.handle` → HTTP response.
+
+The same service the local ASGI server runs; this file only translates the event shape.
+"""
+
+from __future__ import annotations
+
+import base64
+from functools import cache
+from typing import Any
+
+from clickstream.collector.service import CollectorService
+
+
+@cache
+def deps() -> CollectorService:
+    """Built on the first invocation and reused while the execution environment lives."""
+    from clickstream.collector.deps import service_from_env
+
+    return service_from_env()
+
+
+def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+    body = event.get("body") or ""
+    raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
+    method = event.get("requestContext", {}).get("http", {}).get("method", "POST")
+    result = deps().handle(_route(event), event.get("headers") or {}, raw, method=method)
+    headers = {"content-type": "application/json", **result.headers}
+    return {"statusCode": result.status, "headers": headers, "body": result.json().decode()}
+
+
+def _route(event: dict[str, Any]) -> str:
+    # With a named stage (not `$default`) rawPath starts with "/<stage>"; routes do not.
+    path: str = event.get("rawPath") or "/"
+    stage = event.get("requestContext", {}).get("stage", "$default")
+    prefix = f"/{stage}"
+    if stage != "$default" and (path == prefix or path.startswith(prefix + "/")):
+        path = path[len(prefix) :] or "/"
+    return path
