@@ -1,11 +1,167 @@
-"""`clickstream simulate` (placeholder until its owner lands it)."""
+"""`clickstream simulate`: send realistic, reproducible traffic to the collector, the stream or a file."""
 
 from __future__ import annotations
 
+import math
+import secrets
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
 import click
+
+if TYPE_CHECKING:
+    from clickstream.settings import Settings
+    from clickstream.simulate.run import SimSummary
+    from clickstream.simulate.sinks import Sink
+
+DEFAULT_EVENTS = 1000
+DEFAULT_SPAN_S = 3600
+EVENTS_PER_USER = 20  # auto-sized user pool: about one user per 20 events ...
+MIN_USERS = 50
+USERS_PER_EPS = 100  # ... and, when paced, enough for the sessions under way at that rate
 
 
 @click.command(name="simulate")
-def simulate() -> None:
-    """Not implemented yet."""
-    raise click.ClickException("not implemented yet")
+@click.option(
+    "--sink",
+    type=click.Choice(["collector", "kinesis", "kafka", "file"]),
+    default="collector",
+    show_default=True,
+    help="Where events go: the HTTP collector; the stream directly (validated locally); or NDJSON to --output.",
+)
+@click.option("--url", help="Collector base URL (collector sink).  [default: http://127.0.0.1:<collector port>]")
+@click.option("--write-key", help="Collector write key.  [default: $CLICKSTREAM_WRITE_KEY, or the local key]")
+@click.option("--output", default="-", show_default=True, help="NDJSON file for the file sink; '-' is stdout.")
+@click.option("--users", type=click.IntRange(min=1), help="Size of the user pool.  [default: events/20, at least 50; "
+              "with --rate at least 100 x rate]")  # fmt: skip
+@click.option(
+    "--events", type=click.IntRange(min=0), help=f"Events to send.  [default: {DEFAULT_EVENTS}, or rate x duration]"
+)
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True), help="Pace sending at this many events/s, with "
+              "timestamps close to the send time.  [default: as fast as the sink takes them]")  # fmt: skip
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds "
+              "(or at --events, whichever comes first).  [default: no time limit]")  # fmt: skip
+@click.option(
+    "--span",
+    type=click.FloatRange(min=0, min_open=True),
+    help=f"Seconds of event time the timestamps cover without --rate (traffic follows the time of day).  "
+    f"[default: {DEFAULT_SPAN_S}; with --rate: events/rate]",
+)
+@click.option("--seed", type=int, help="Random seed: same seed and options give the same events.  [default: random]")
+@click.option(
+    "--start",
+    help="Timestamp of the first event, ISO 8601 (naive = UTC).  [default: now; without --rate now - span, "
+    "so no event is in the future]",
+)
+@click.option("--error-rate", type=click.FloatRange(0, 1, max_open=True), default=0.02, show_default=True,
+              help="Share of events that are HTTP errors (404 dead product pages, 500 on search/checkout).")  # fmt: skip
+@click.option("--late-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
+              help="Share of events sent minutes to hours after their timestamp (a mobile app flushing late).")  # fmt: skip
+@click.option("--duplicate-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
+              help="Share of sent events that are exact resends (same event_id), as producer retries.")  # fmt: skip
+@click.option("--batch-size", type=click.IntRange(1, 500), default=500, show_default=True,
+              help="Events per send (the collector takes at most 500 per request).")  # fmt: skip
+@click.option("--quiet", is_flag=True, help="No progress bar and no summary table.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (stdout; stderr if events go there).")
+def simulate(**opts: Any) -> None:
+    """Send realistic shop traffic: personas, sessions, carts, orders, errors, a daily rhythm.
+
+    \b
+    Examples:
+      clickstream simulate                                  1000 events to the local collector
+      clickstream simulate --rate 50 --duration 60          50 events/s for a minute, live timestamps
+      clickstream simulate --sink file --events 10 --seed 1 reproducible NDJSON on stdout
+      clickstream simulate --sink kafka --late-fraction 0.05 --duplicate-fraction 0.01
+    """
+    from clickstream.errors import ClickstreamError
+    from clickstream.simulate.run import run_simulation
+
+    try:
+        config, rate, duration = build_config(opts, now=datetime.now(UTC))
+        sink = make_sink(opts)
+        show_progress = not opts["quiet"] and sys.stderr.isatty()
+        summary = run_simulation(
+            config, sink, rate=rate, duration=duration, progress=show_progress, batch_size=opts["batch_size"]
+        )
+    except ClickstreamError as exc:
+        raise click.ClickException(str(exc)) from exc
+    to_stderr = opts["sink"] == "file" and opts["output"] == "-"
+    if opts["as_json"]:
+        import orjson
+
+        click.echo(orjson.dumps(summary.as_dict()).decode(), err=to_stderr)
+    elif not opts["quiet"]:
+        print_summary(summary, err=True)
+
+
+def build_config(opts: dict[str, Any], *, now: datetime) -> tuple[Any, float | None, float | None]:
+    """The SimConfig, rate and duration the options describe (`now` is the default reference time)."""
+    from clickstream.simulate.generator import SimConfig
+
+    rate, duration = opts.get("rate"), opts.get("duration")
+    events = opts.get("events")
+    if events is None:
+        events = math.ceil(rate * duration) if rate and duration else DEFAULT_EVENTS
+    start = _parse_start(opts["start"]) if opts.get("start") else None
+    if rate:
+        span = timedelta(seconds=max(events / rate, 1.0))
+        start = start or now
+    else:
+        span = timedelta(seconds=opts.get("span") or DEFAULT_SPAN_S)
+        start = start or now - span
+    config = SimConfig(
+        start=start,
+        users=opts.get("users") or max(MIN_USERS, events // EVENTS_PER_USER, math.ceil((rate or 0) * USERS_PER_EPS)),
+        events=events,
+        seed=opts["seed"] if opts.get("seed") is not None else secrets.randbelow(2**31),
+        span=span,
+        error_rate=opts.get("error_rate", 0.02),
+        late_fraction=opts.get("late_fraction", 0.0),
+        duplicate_fraction=opts.get("duplicate_fraction", 0.0),
+        diurnal=not rate,  # a paced run keeps a flat rate so timestamps stay near the send time
+    )
+    return config, rate, duration
+
+
+def make_sink(opts: dict[str, Any], settings: Settings | None = None) -> Sink:
+    """The sink the options name, configured from settings (the environment by default)."""
+    from clickstream.settings import Settings
+    from clickstream.simulate import sinks
+
+    kind = opts["sink"]
+    if kind == "file":
+        return sinks.FileSink(opts["output"])
+    settings = settings or Settings.from_env()
+    if kind == "collector":
+        url = opts.get("url") or f"http://127.0.0.1:{settings.collector_port}"
+        write_key = opts.get("write_key") or settings.write_key
+        if not write_key:
+            raise click.UsageError("no write key: pass --write-key or set CLICKSTREAM_WRITE_KEY")
+        return sinks.CollectorSink(url, write_key)
+    return sinks.StreamSink(replace(settings, transport=kind))
+
+
+def print_summary(summary: SimSummary, *, err: bool = True) -> dict[str, Any]:
+    """Print the run's summary (to stderr by default) and return it as a dict."""
+    data = summary.as_dict()
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(summary.rejected_by_reason.items())) or "-"
+    lines = [
+        f"sent        {summary.sent} events in {summary.sessions} sessions of {summary.users} users "
+        f"(seed {summary.seed}; stopped by {summary.stopped_by})",
+        f"accepted    {summary.accepted}",
+        f"rejected    {summary.rejected}  by reason: {reasons}",
+        f"injected    {summary.errors} HTTP errors, {summary.late} late, {summary.duplicates} duplicates",
+        f"elapsed     {summary.elapsed_s:.2f} s  ({summary.rate:,.0f} events/s)",
+    ]
+    click.echo("\n".join(lines), err=err)
+    return data
+
+
+def _parse_start(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r} is not an ISO 8601 time", param_hint="--start") from exc
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
