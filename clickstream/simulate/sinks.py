@@ -155,7 +155,9 @@ class StreamSink:
     """Validates each event like the collector would, then writes the valid ones to the stream.
 
     The producer path without the HTTP hop: the same contract (`validate_event`), the same
-    encoding, partition key = user_id. Invalid events are counted by reason, not stored.
+    encoding, partition key = user_id. Invalid events are counted by reason and, like the
+    collector does, kept in the bad-rows store (`raw/bad/`, source "producer") once the valid
+    ones are durable on the stream.
     """
 
     def __init__(
@@ -165,7 +167,14 @@ class StreamSink:
         writer: Any = None,  # a StreamWriter; `stream_writer(settings)` when None
         validate: Callable[..., Any] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        bad_rows: Any = None,  # a BadRowsStore; the lake bucket's when None
     ) -> None:
+        if bad_rows is None:
+            from clickstream.adapters import _clients
+            from clickstream.adapters.bad_rows import BadRowsStore
+            from clickstream.adapters.s3 import LakeBucket
+
+            bad_rows = BadRowsStore(LakeBucket(settings.names.bucket, client=_clients.client("s3", settings)))
         if writer is None:
             from clickstream.adapters.stream import stream_writer
 
@@ -175,6 +184,7 @@ class StreamSink:
 
             validate = validate_event
         self._writer = writer
+        self._bad_rows = bad_rows
         self._validate: Callable[..., Any] = validate
         self._limits = settings.limits
         self._clock = clock
@@ -182,10 +192,12 @@ class StreamSink:
     def send(self, batch: list[Event]) -> SendResult:
         """Validate, then write every valid event in one `write()` (durable when it returns)."""
         from clickstream.adapters.stream import StreamRecord
+        from clickstream.events.badrow import bad_row
         from clickstream.events.codec import encode_event
 
         received_at = self._clock()
         records = []
+        bad: list[dict[str, Any]] = []
         reasons: Counter[str] = Counter()
         for raw in batch:
             result = self._validate(raw, received_at=received_at, limits=self._limits)
@@ -194,8 +206,11 @@ class StreamSink:
                 records.append(StreamRecord(key=event["user_id"], data=encode_event(event)))
             else:
                 reasons[result.errors[0].reason if result.errors else "unknown"] += 1
+                bad.append(bad_row(raw, result.errors, received_at=received_at, source="producer"))
         if records:
             self._writer.write(records)
+        if bad:
+            self._bad_rows.put(bad, received_at=received_at, source="producer")
         return SendResult(len(records), len(batch) - len(records), reasons)
 
     def close(self) -> None:

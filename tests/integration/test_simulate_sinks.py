@@ -163,3 +163,21 @@ def test_kafka_sink_puts_every_event_on_the_topic(settings: Settings) -> None:
     assert Counter(e["event_id"] for e in stored) == Counter(e["event_id"] for e in generate(config))
     assert all(m.key().decode() == decode_event(m.value())["user_id"] for m in messages)
     assert len({m.partition() for m in messages}) > 1  # keyed by user: spread over partitions
+
+
+def test_stream_sink_keeps_rejected_events_in_bad_rows(settings: Settings) -> None:
+    """A producer that skips the collector still loses nothing: rejects land in raw/bad/."""
+    from clickstream.adapters.s3 import LakeBucket
+
+    sink = StreamSink(replace(settings, transport="kinesis"))
+    good = {"event_type": "page_view", "user_id": "u1", "timestamp": datetime.now(UTC).isoformat(), "url": "/"}
+    bad = {"event_type": "teleport", "user_id": "u2", "timestamp": datetime.now(UTC).isoformat()}
+    result = sink.send([good, bad])
+    sink.close()
+    assert (result.accepted, result.rejected) == (1, 1)
+    bucket = LakeBucket(settings.names.bucket, client=_clients.client("s3", settings))
+    keys = list(bucket.list_keys("raw/bad/"))
+    assert len(keys) == 1 and "/producer-" in keys[0]
+    rows = [orjson.loads(line) for line in bucket.get_ndjson_gz(keys[0])]
+    assert [(r["reason"], r["payload"]["event_type"]) for r in rows] == [("unknown_event_type", "teleport")]
+    assert len(read_kinesis(settings)) == 1

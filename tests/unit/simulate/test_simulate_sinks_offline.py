@@ -143,10 +143,19 @@ def test_stream_sink_writes_valid_events_keyed_by_user_and_counts_the_rest() -> 
             super().write(records)
             self.records.extend(records)
 
-    writer = Recorder()
-    sink = StreamSink(Settings(), writer=writer, validate=validate)
+    class BadRows:
+        def __init__(self) -> None:
+            self.rows: list[dict[str, Any]] = []
+
+        def put(self, rows: Sequence[dict[str, Any]], *, received_at: Any, source: str) -> None:
+            self.rows.extend(rows)
+
+    writer, bad_rows = Recorder(), BadRows()
+    sink = StreamSink(Settings(), writer=writer, validate=validate, bad_rows=bad_rows)
     result = sink.send(events(7))
     assert (result.accepted, result.rejected, writer.count) == (5, 2, 5)
+    assert [row["payload"]["event_id"] for row in bad_rows.rows] == ["e2", "e5"]
+    assert {row["reason"] for row in bad_rows.rows} == {"in_future"}
     assert result.rejected_by_reason == Counter({"in_future": 2})
     assert [r.key for r in writer.records] == ["u0", "u1", "u3", "u4", "u6"]
     assert decode_event(writer.records[0].data) == {**events(1)[0], "received_at": "now"}
