@@ -1,0 +1,1 @@
+"""Long-running stream consumers (local runs, containers, MSK): thin entry points over `clickstream`."""
