@@ -1,11 +1,87 @@
-"""`clickstream demo` (placeholder until its owner lands it)."""
+"""`clickstream demo` (what `make demo` runs): the pipeline end to end, and what it computed."""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
 import click
+
+from clickstream.errors import ClickstreamError
 
 
 @click.command(name="demo")
-def demo() -> None:
-    """Not implemented yet."""
-    raise click.ClickException("not implemented yet")
+@click.option("--users", type=click.IntRange(min=1), default=200, show_default=True, help="Simulated users.")
+@click.option(
+    "--duration", type=click.FloatRange(min=1), default=30.0, show_default=True, help="Seconds of traffic."
+)
+@click.option("--rate", type=click.FloatRange(min=1), default=300.0, show_default=True, help="Events per second.")
+@click.option(
+    "--kafka-events", type=click.IntRange(min=0), default=1000, show_default=True, help="Events sent to Kafka."
+)
+@click.option("--seed", type=int, help="Repeat a run (default: random, printed).")
+@click.option("--keep", is_flag=True, help="Leave the stack running afterwards (stop it with `make down`).")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the result here.")
+def demo(
+    users: int, duration: float, rate: float, kafka_events: int, seed: int | None, keep: bool, json_out: Path | None
+) -> None:
+    """Run the whole pipeline on the embedded stack and print what it computed.
+
+    \b
+    1. starts the stack (AWS-compatible server, Kafka broker, collector, raw archiver)
+    2. simulates users through the HTTP collector into Kinesis, plus legacy and invalid requests
+    3. sends events straight to Kafka and archives the topic
+    4. counts what S3 holds (raw archive, bad rows) and checks it against what was accepted
+    5. stops the stack (unless --keep, or it was already running)
+
+    Exits 1 when S3 does not hold exactly what was accepted.
+    """
+    from rich.console import Console
+
+    from clickstream.local.demo import DemoOptions, run_demo
+    from clickstream.settings import Settings
+
+    console = Console(highlight=False)
+    options = DemoOptions(
+        users=users, duration=duration, rate=rate, kafka_events=kafka_events, seed=seed, keep=keep
+    )
+    try:
+        result = run_demo(Settings.from_env(), options, notify=lambda m: console.print(m, markup=False))
+    except ClickstreamError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _print(console, result.as_dict())
+    if json_out:
+        json_out.write_text(json.dumps(result.as_dict(), indent=2, default=str))
+    sys.exit(0 if result.ok else 1)
+
+
+def _print(console: Any, r: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    col, leg, kaf = r["collector"], r["legacy_and_invalid"], r["kafka"]
+    table = Table(title=f"clickstream demo (seed {r['seed']}, {r['elapsed_s']} s)", show_lines=False)
+    table.add_column("stage")
+    table.add_column("what", overflow="fold")
+    table.add_column("count", justify="right")
+    table.add_row("collector → Kinesis", "events sent by the simulator", f"{col['sent']:,}")
+    table.add_row("", "accepted", f"{col['accepted']:,}")
+    table.add_row("", "rejected", f"{col['rejected']:,}")
+    table.add_row("", "of the sent: duplicates / late / HTTP errors", f"{col['duplicates']} / {col['late']} / {col['errors']}")
+    table.add_row("", "rate (events/s)", f"{col['rate']:,}")
+    table.add_row("legacy + invalid", f"{leg['requests']} requests: accepted / rejected", f"{leg['accepted']} / {leg['rejected']}")
+    for reason, n in sorted(leg["errors_by_reason"].items()):
+        table.add_row("", f"  field errors: {reason}", str(n))
+    table.add_row("producer → Kafka", "sent / accepted", f"{kaf['sent']:,} / {kaf['accepted']:,}")
+    for name, raw in (("S3 raw (Kinesis)", r["raw_kinesis"]), ("S3 raw (Kafka)", r["raw_kafka"])):
+        table.add_row(name, "objects", f"{raw['objects']:,}")
+        table.add_row("", "events / distinct event ids", f"{raw['events']:,} / {raw['distinct_event_ids']:,}")
+    bad = r["bad_rows"]
+    table.add_row("S3 raw/bad", "objects / rows", f"{bad['objects']} / {bad['rows']}")
+    for reason, n in sorted(bad["by_reason"].items()):
+        table.add_row("", f"  {reason}", str(n))
+    console.print(table)
+    for check, ok in r["checks"].items():
+        console.print(f"  {'✓' if ok else '✗'} {check}", markup=False)
+    console.print("stack stopped" if r["stack_stopped"] else "stack left running: `make status`, `make down`")

@@ -32,6 +32,9 @@ class PortInUseError(ConfigError):
     """A port a service needs is taken by something the stack did not start."""
 
 
+LOCAL_ARCHIVE_FLUSH_SECONDS = 10
+
+
 @dataclass(frozen=True)
 class Health:
     ok: bool
@@ -191,7 +194,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(
         name="archiver",
         description="raw archive: stream -> S3 raw/events/ (NDJSON.gz)",
-        command=lambda s, py: [py, "-m", "clickstream", "archive", "run"],
+        # 10 s buffers instead of Firehose-like 60 s: on a laptop you want to see objects land
+        # soon; the batch layer compacts the small files anyway.
+        command=lambda s, py: [py, "-m", "clickstream", "archive", "run", "--flush-seconds", str(LOCAL_ARCHIVE_FLUSH_SECONDS)],
         health=_alive_for_a_while,
         depends_on=("aws", "kafka"),
         app=True,

@@ -33,11 +33,13 @@ class SendResult:
     accepted: int = 0
     rejected: int = 0
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
+    event_ids: list[str] = field(default_factory=list)  # of the accepted events, when the sink knows them
 
     def add(self, other: SendResult) -> None:
         self.accepted += other.accepted
         self.rejected += other.rejected
         self.rejected_by_reason.update(other.rejected_by_reason)
+        self.event_ids.extend(other.event_ids)
 
 
 class Sink(Protocol):
@@ -142,7 +144,8 @@ def _collector_result(response: Any, count: int) -> SendResult:
         rejected = int(body["rejected"])
         if sum(reasons.values()) < rejected:
             reasons["unknown"] += rejected - sum(reasons.values())
-        return SendResult(int(body["accepted"]), rejected, reasons)
+        ids = [str(i) for i in body.get("event_ids") or ()]
+        return SendResult(int(body["accepted"]), rejected, reasons, ids)
     if isinstance(body, dict) and "message" in body:
         detail = f"{body.get('error', 'error')}: {body['message']}"
     else:
@@ -198,12 +201,14 @@ class StreamSink:
         received_at = self._clock()
         records = []
         bad: list[dict[str, Any]] = []
+        accepted_ids: list[str] = []
         reasons: Counter[str] = Counter()
         for raw in batch:
             result = self._validate(raw, received_at=received_at, limits=self._limits)
             if result.ok:
                 event = result.event
                 records.append(StreamRecord(key=event["user_id"], data=encode_event(event)))
+                accepted_ids.append(event["event_id"])
             else:
                 reasons[result.errors[0].reason if result.errors else "unknown"] += 1
                 bad.append(bad_row(raw, result.errors, received_at=received_at, source="producer"))
@@ -211,7 +216,7 @@ class StreamSink:
             self._writer.write(records)
         if bad:
             self._bad_rows.put(bad, received_at=received_at, source="producer")
-        return SendResult(len(records), len(batch) - len(records), reasons)
+        return SendResult(len(records), len(batch) - len(records), reasons, accepted_ids)
 
     def close(self) -> None:
         self._writer.close()

@@ -1,0 +1,280 @@
+"""`make demo`: the pipeline end to end on the embedded stack, and proof of what it computed.
+
+Steps: bring the stack up; simulate users through the HTTP collector into Kinesis (plus a few
+legacy-shaped and invalid requests, to show both doors and the bad-rows store); a short run
+straight into Kafka, archived by a Kafka archiver; wait for the raw archive to hold every
+accepted event; count what S3 holds independently of what the senders said; stop the stack
+unless asked to keep it. A mismatch between the two sides is an error (exit 1).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from clickstream import constants as c
+from clickstream.settings import Settings
+
+Notify = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    users: int = 200
+    duration: float = 30.0  # seconds of paced traffic through the collector
+    rate: float = 300.0  # events per second through the collector
+    kafka_events: int = 1000  # events sent straight to Kafka (the producer path)
+    seed: int | None = None  # random when None (printed, so a run can be repeated)
+    keep: bool = False  # leave the stack running afterwards
+    archive_timeout: float = 90.0
+
+
+@dataclass
+class RawCount:
+    objects: int = 0
+    lines: int = 0
+    ids: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class DemoResult:
+    seed: int
+    elapsed_s: float
+    collector: dict[str, Any]
+    legacy_and_invalid: dict[str, Any]
+    kafka: dict[str, Any]
+    raw_kinesis: dict[str, int]
+    raw_kafka: dict[str, int]
+    bad_rows: dict[str, Any]
+    checks: dict[str, bool]
+    stack_stopped: bool
+
+    @property
+    def ok(self) -> bool:
+        return all(self.checks.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items()} | {"ok": self.ok}
+
+
+class _IdRecorder:
+    """Wraps a sink and keeps the ids of what it accepted (the collector returns them)."""
+
+    def __init__(self, sink: Any) -> None:
+        self._sink = sink
+        self.ids: Counter[str] = Counter()
+
+    def send(self, batch: list[dict[str, Any]]) -> Any:
+        result = self._sink.send(batch)
+        self.ids.update(result.event_ids)
+        return result
+
+    def close(self) -> None:
+        self._sink.close()
+
+
+def run_demo(settings: Settings, options: DemoOptions, notify: Notify) -> DemoResult:
+    from clickstream.local.stack import LocalStack
+
+    started = time.monotonic()
+    seed = options.seed if options.seed is not None else random.SystemRandom().randrange(1, 2**31)
+    stack = LocalStack(settings, notify=notify)
+    was_running = {s.name for s in stack.status() if s.running}
+    notify("==> starting the embedded stack")
+    report = stack.up(transport="kinesis")
+    collector_url = report.url("collector") or f"http://127.0.0.1:{settings.collector_port}"
+    stopped = False
+    try:
+        notify(f"==> simulating {options.users} users for {options.duration:.0f} s through {collector_url}")
+        collector, collector_ids = _collector_run(settings, collector_url, options, seed)
+        notify("==> sending legacy-shaped and invalid requests (they must be kept, with reasons)")
+        legacy, legacy_ids = _legacy_and_invalid(settings, collector_url)
+        notify(f"==> sending {options.kafka_events} events straight to Kafka, then archiving the topic")
+        kafka, kafka_ids = _kafka_run(settings, options, seed)
+        expected_kinesis = collector_ids + legacy_ids
+        notify("==> waiting for the raw archive to hold every accepted event")
+        kinesis_names = re.compile(re.escape(settings.names.stream) + r"-shardId-\d+-")
+        kafka_names = re.compile(re.escape(settings.names.topic) + r"-\d+-")
+        raw_kinesis = _wait_for_archive(settings, kinesis_names, expected_kinesis, options.archive_timeout)
+        raw_kafka = _count_raw(settings, kafka_names)
+        bad = _count_bad_rows(settings)
+    finally:
+        if not options.keep and not was_running:
+            notify("==> stopping the embedded stack (--keep leaves it running)")
+            stack.down()
+            stopped = True
+    checks = {
+        "every accepted Kinesis event is in S3 raw, as often as it was sent": _holds(raw_kinesis.ids, expected_kinesis),
+        "every accepted Kafka event is in S3 raw, as often as it was sent": _holds(raw_kafka.ids, kafka_ids),
+        "every rejected event is in the bad-rows store": bad["rows"] >= legacy["rejected"] + collector["rejected"],
+    }
+    return DemoResult(
+        seed=seed,
+        elapsed_s=round(time.monotonic() - started, 1),
+        collector=collector,
+        legacy_and_invalid=legacy,
+        kafka=kafka,
+        raw_kinesis=_raw_summary(raw_kinesis),
+        raw_kafka=_raw_summary(raw_kafka),
+        bad_rows=bad,
+        checks=checks,
+        stack_stopped=stopped,
+    )
+
+
+def _collector_run(
+    settings: Settings, url: str, options: DemoOptions, seed: int
+) -> tuple[dict[str, Any], Counter[str]]:
+    from clickstream.simulate.generator import SimConfig
+    from clickstream.simulate.run import run_simulation
+    from clickstream.simulate.sinks import CollectorSink
+
+    events = int(options.rate * options.duration)
+    config = SimConfig(
+        start=datetime.now(UTC),
+        users=options.users,
+        events=events,
+        seed=seed,
+        span=timedelta(seconds=options.duration),
+        late_fraction=0.02,
+        duplicate_fraction=0.01,
+    )
+    sink = _IdRecorder(CollectorSink(url, settings.write_key or c.LOCAL_WRITE_KEY))
+    summary = run_simulation(config, sink, rate=options.rate, duration=options.duration + 30)
+    return summary.as_dict(), sink.ids
+
+
+def _legacy_and_invalid(settings: Settings, url: str) -> tuple[dict[str, Any], Counter[str]]:
+    """Requests shaped like older clickstream tools send them, and a batch with bad records."""
+    import httpx
+
+    now = datetime.now(UTC).isoformat()
+    headers = {"x-write-key": settings.write_key or c.LOCAL_WRITE_KEY}
+    requests: list[tuple[str, Any]] = [
+        (
+            "/events",
+            {
+                "records": [
+                    {
+                        "event_type": "page_view",
+                        "user_id": "legacy_user",
+                        "session_id": "legacy_session",
+                        "timestamp": now,
+                        "properties": {"page": "/products", "referrer": "google.com"},
+                    }
+                ]
+            },
+        ),
+        ("/track", {"user_id": "legacy_user", "page_url": "/home", "event_type": "click", "ip_address": "192.168.1.1"}),
+        (
+            "/v1/events",
+            [
+                {"event_type": "page_view", "user_id": "u_ok", "timestamp": now, "url": "/ok"},
+                {"event_type": "teleport", "user_id": "u_bad", "timestamp": now},
+                {"event_type": "purchase", "user_id": "u_bad", "timestamp": now, "price": -5},
+                {"event_type": "click", "timestamp": "yesterday-ish"},
+            ],
+        ),
+    ]
+    ids: Counter[str] = Counter()
+    accepted = rejected = 0
+    reasons: Counter[str] = Counter()
+    with httpx.Client(base_url=url, headers=headers, timeout=10, trust_env=False) as client:
+        for path, body in requests:
+            response = client.post(path, content=orjson.dumps(body), headers={"content-type": "application/json"})
+            verdict = response.json()
+            accepted += int(verdict.get("accepted", 0))
+            rejected += int(verdict.get("rejected", 0))
+            ids.update(verdict.get("event_ids") or ())
+            reasons.update(err["reason"] for err in verdict.get("errors") or ())
+    return {"requests": len(requests), "accepted": accepted, "rejected": rejected, "errors_by_reason": dict(reasons)}, ids
+
+
+def _kafka_run(settings: Settings, options: DemoOptions, seed: int) -> tuple[dict[str, Any], Counter[str]]:
+    from clickstream.archive.archiver import build_archiver
+    from clickstream.archive.batching import FlushPolicy
+    from clickstream.simulate.generator import SimConfig
+    from clickstream.simulate.run import run_simulation
+    from clickstream.simulate.sinks import StreamSink
+
+    kafka_settings = replace(Settings.from_env(), transport="kafka")
+    config = SimConfig(
+        start=datetime.now(UTC) - timedelta(minutes=10),
+        users=max(20, options.users // 4),
+        events=options.kafka_events,
+        seed=seed + 1,
+        span=timedelta(minutes=10),
+    )
+    sink = _IdRecorder(StreamSink(kafka_settings))
+    summary = run_simulation(config, sink)
+    archiver = build_archiver(kafka_settings, transport="kafka", policy=FlushPolicy(max_age_seconds=1.0))
+    stats = archiver.run(threading.Event(), until_idle=3.0, progress_seconds=60.0)
+    out = summary.as_dict() | {"archived_records": stats.records_archived, "archive_objects": stats.objects_written}
+    return out, sink.ids
+
+
+def _holds(stored: Counter[str], sent: Counter[str]) -> bool:
+    """S3 holds each sent id exactly as many times as it was accepted (producer duplicates are kept
+    in raw on purpose: the batch layer deduplicates; replays must not add more)."""
+    return all(stored[event_id] == n for event_id, n in sent.items())
+
+
+def _wait_for_archive(settings: Settings, source: re.Pattern[str], expected: Counter[str], timeout: float) -> RawCount:
+    deadline = time.monotonic() + timeout
+    while True:
+        count = _count_raw(settings, source)
+        if not (expected - count.ids) or time.monotonic() > deadline:
+            return count
+        time.sleep(1.0)
+
+
+def _lake(settings: Settings) -> Any:
+    from clickstream.adapters import _clients
+    from clickstream.adapters.s3 import LakeBucket
+
+    return LakeBucket(settings.names.bucket, client=_clients.client("s3", settings))
+
+
+def _count_raw(settings: Settings, source: re.Pattern[str]) -> RawCount:
+    """Objects, lines and event ids under raw/events/ whose object name matches `source`
+    (`<stream>-shardId-…` for Kinesis, `<topic>-<partition>-…` for Kafka)."""
+    lake = _lake(settings)
+    count = RawCount()
+    for key in lake.list_keys(c.RAW_EVENTS_PREFIX + "/"):
+        if not source.match(key.rsplit("/", 1)[-1]):
+            continue
+        count.objects += 1
+        lines = lake.get_ndjson_gz(key)
+        count.lines += len(lines)
+        count.ids.update(_ids(lines))
+    return count
+
+
+def _ids(lines: Iterable[bytes]) -> Iterable[str]:
+    for line in lines:
+        yield str(orjson.loads(line)["event_id"])
+
+
+def _count_bad_rows(settings: Settings) -> dict[str, Any]:
+    lake = _lake(settings)
+    objects = rows = 0
+    reasons: Counter[str] = Counter()
+    for key in lake.list_keys(c.RAW_BAD_PREFIX + "/"):
+        objects += 1
+        for line in lake.get_ndjson_gz(key):
+            rows += 1
+            reasons[orjson.loads(line)["reason"]] += 1
+    return {"objects": objects, "rows": rows, "by_reason": dict(reasons)}
+
+
+def _raw_summary(count: RawCount) -> dict[str, int]:
+    return {"objects": count.objects, "events": count.lines, "distinct_event_ids": len(count.ids)}
