@@ -307,13 +307,19 @@ def test_a_failed_start_prints_the_log_tail_and_stops_what_it_started(tmp_path: 
 
 
 def test_a_moto_server_already_there_is_used_and_left_running(tmp_path: Path) -> None:
-    from moto.server import ThreadedMotoServer
-
-    # GIVEN someone else's moto server on the endpoint's port
+    # GIVEN someone else's moto server on the endpoint's port (its own process: moto's state is
+    # global per process, so an in-process server would share the other tests' resources)
     s = _make_stack(tmp_path / ".clickstream")
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=s.aws_port, verbose=False)
-    server.start()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(s.aws_port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
+        deadline = time.monotonic() + 20
+        while probe_aws(s.endpoint) != "moto":
+            assert time.monotonic() < deadline, "moto server did not start"
+            time.sleep(0.1)
         # WHEN the stack comes up THEN it says it uses that server, provisions it, and records no pid
         done = s.up("--services", "aws")
         assert f"aws: using the moto already there at {s.endpoint}" in done.stdout
@@ -329,7 +335,8 @@ def test_a_moto_server_already_there_is_used_and_left_running(tmp_path: Path) ->
         assert probe_aws(s.endpoint) == "moto"
     finally:
         _cleanup(s)
-        server.stop()
+        server.terminate()
+        server.wait(timeout=10)
 
 
 @pytest.mark.parametrize(
