@@ -103,7 +103,11 @@ def cloudformation_template(res: Resources) -> dict[str, Any]:
             "Type": "AWS::SQS::Queue",
             "Properties": {"QueueName": queue.name, "MessageRetentionPeriod": queue.retention_seconds},
         }
-    return {"AWSTemplateFormatVersion": "2010-09-09", "Description": "clickstream data resources", "Resources": resources}
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": "clickstream data resources",
+        "Resources": resources,
+    }
 
 
 def _table_props(table: TableSpec) -> dict[str, Any]:

@@ -14,9 +14,7 @@ from clickstream.errors import ClickstreamError
 
 @click.command(name="demo")
 @click.option("--users", type=click.IntRange(min=1), default=200, show_default=True, help="Simulated users.")
-@click.option(
-    "--duration", type=click.FloatRange(min=1), default=30.0, show_default=True, help="Seconds of traffic."
-)
+@click.option("--duration", type=click.FloatRange(min=1), default=30.0, show_default=True, help="Seconds of traffic.")
 @click.option("--rate", type=click.FloatRange(min=1), default=300.0, show_default=True, help="Events per second.")
 @click.option(
     "--kafka-events", type=click.IntRange(min=0), default=1000, show_default=True, help="Events sent to Kafka."
@@ -44,9 +42,7 @@ def demo(
     from clickstream.settings import Settings
 
     console = Console(highlight=False)
-    options = DemoOptions(
-        users=users, duration=duration, rate=rate, kafka_events=kafka_events, seed=seed, keep=keep
-    )
+    options = DemoOptions(users=users, duration=duration, rate=rate, kafka_events=kafka_events, seed=seed, keep=keep)
     try:
         result = run_demo(Settings.from_env(), options, notify=lambda m: console.print(m, markup=False))
     except ClickstreamError as exc:
@@ -68,9 +64,13 @@ def _print(console: Any, r: dict[str, Any]) -> None:
     table.add_row("collector → Kinesis", "events sent by the simulator", f"{col['sent']:,}")
     table.add_row("", "accepted", f"{col['accepted']:,}")
     table.add_row("", "rejected", f"{col['rejected']:,}")
-    table.add_row("", "of the sent: duplicates / late / HTTP errors", f"{col['duplicates']} / {col['late']} / {col['errors']}")
+    table.add_row(
+        "", "of the sent: duplicates / late / HTTP errors", f"{col['duplicates']} / {col['late']} / {col['errors']}"
+    )
     table.add_row("", "rate (events/s)", f"{col['rate']:,}")
-    table.add_row("legacy + invalid", f"{leg['requests']} requests: accepted / rejected", f"{leg['accepted']} / {leg['rejected']}")
+    table.add_row(
+        "legacy + invalid", f"{leg['requests']} requests: accepted / rejected", f"{leg['accepted']} / {leg['rejected']}"
+    )
     for reason, n in sorted(leg["errors_by_reason"].items()):
         table.add_row("", f"  field errors: {reason}", str(n))
     table.add_row("producer → Kafka", "sent / accepted", f"{kaf['sent']:,} / {kaf['accepted']:,}")

@@ -196,7 +196,12 @@ def _legacy_and_invalid(settings: Settings, url: str) -> tuple[dict[str, Any], C
             rejected += int(verdict.get("rejected", 0))
             ids.update(verdict.get("event_ids") or ())
             reasons.update(err["reason"] for err in verdict.get("errors") or ())
-    return {"requests": len(requests), "accepted": accepted, "rejected": rejected, "errors_by_reason": dict(reasons)}, ids
+    return {
+        "requests": len(requests),
+        "accepted": accepted,
+        "rejected": rejected,
+        "errors_by_reason": dict(reasons),
+    }, ids
 
 
 def _kafka_run(settings: Settings, options: DemoOptions, seed: int) -> tuple[dict[str, Any], Counter[str]]:

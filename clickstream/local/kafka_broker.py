@@ -22,7 +22,7 @@ MOCK_PARTITIONS = 4  # librdkafka mock cluster default for auto-created topics
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--state-file", type=Path, required=True, help="where to write {\"bootstrap\": host:port}")
+    parser.add_argument("--state-file", type=Path, required=True, help='where to write {"bootstrap": host:port}')
     parser.add_argument("--brokers", type=int, default=1, help="number of mock brokers (default 1)")
     args = parser.parse_args(argv)
 

@@ -196,7 +196,15 @@ SERVICES: tuple[ServiceSpec, ...] = (
         description="raw archive: stream -> S3 raw/events/ (NDJSON.gz)",
         # 10 s buffers instead of Firehose-like 60 s: on a laptop you want to see objects land
         # soon; the batch layer compacts the small files anyway.
-        command=lambda s, py: [py, "-m", "clickstream", "archive", "run", "--flush-seconds", str(LOCAL_ARCHIVE_FLUSH_SECONDS)],
+        command=lambda s, py: [
+            py,
+            "-m",
+            "clickstream",
+            "archive",
+            "run",
+            "--flush-seconds",
+            str(LOCAL_ARCHIVE_FLUSH_SECONDS),
+        ],
         health=_alive_for_a_while,
         depends_on=("aws", "kafka"),
         app=True,

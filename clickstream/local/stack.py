@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
+from clickstream.adapters.inventory import resource_summary
 from clickstream.errors import ConfigError
 from clickstream.local import processes
-from clickstream.adapters.inventory import resource_summary
 from clickstream.local.services import (
     SERVICES,
     Health,

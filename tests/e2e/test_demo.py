@@ -67,7 +67,9 @@ def test_demo_totals_match_what_s3_holds(tmp_path: Path) -> None:
         raw_k, raw_f = result["raw_kinesis"], result["raw_kafka"]
         assert keys["raw"] == raw_k["objects"] + raw_f["objects"]
         assert len(lines) == raw_k["events"] + raw_f["events"]
-        accepted = result["collector"]["accepted"] + result["legacy_and_invalid"]["accepted"] + result["kafka"]["accepted"]
+        accepted = (
+            result["collector"]["accepted"] + result["legacy_and_invalid"]["accepted"] + result["kafka"]["accepted"]
+        )
         assert len(lines) == accepted
         assert len(bad) == result["bad_rows"]["rows"] == result["legacy_and_invalid"]["rejected"]
         assert result["collector"]["sent"] > 1000 and result["kafka"]["accepted"] == 400

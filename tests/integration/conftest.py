@@ -53,9 +53,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def settings(
-    aws_endpoint: str, kafka_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Settings:
+def settings(aws_endpoint: str, kafka_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Settings for a freshly reset and provisioned server; a unique Kafka topic per test."""
     import urllib.request
 
