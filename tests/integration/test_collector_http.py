@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from stream_reading import kinesis_events as read_kinesis
 
 from clickstream.adapters import _clients
 from clickstream.adapters.bad_rows import BadRowsStore
@@ -32,24 +33,6 @@ JSON = {**AUTH, "Content-Type": "application/json"}
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def read_kinesis(settings: Settings) -> list[dict[str, Any]]:
-    """Every event on every shard of the stream, decoded."""
-    client = _clients.client("kinesis", settings)
-    stream = settings.names.stream
-    out: list[dict[str, Any]] = []
-    for shard in client.list_shards(StreamName=stream)["Shards"]:
-        iterator = client.get_shard_iterator(
-            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        while iterator:
-            page = client.get_records(ShardIterator=iterator, Limit=10_000)
-            if not page["Records"]:
-                break
-            out.extend(decode_event(r["Data"]) for r in page["Records"])
-            iterator = page.get("NextShardIterator")
-    return out
 
 
 def bad_rows(settings: Settings) -> dict[str, list[dict[str, Any]]]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
+from stream_reading import kinesis_events as read_kinesis
 
 from clickstream import constants as c
 from clickstream.adapters import _clients
@@ -37,23 +38,6 @@ def _fresh_deps() -> Iterator[None]:
 @pytest.fixture
 def apigw_event() -> dict[str, Any]:
     return json.loads((EVENTS_DIR / "apigw_http_v2_events.json").read_text())
-
-
-def read_kinesis(settings: Settings) -> list[dict[str, Any]]:
-    client = _clients.client("kinesis", settings)
-    stream = settings.names.stream
-    out: list[dict[str, Any]] = []
-    for shard in client.list_shards(StreamName=stream)["Shards"]:
-        iterator = client.get_shard_iterator(
-            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        while iterator:
-            page = client.get_records(ShardIterator=iterator, Limit=10_000)
-            if not page["Records"]:
-                break
-            out.extend(decode_event(r["Data"]) for r in page["Records"])
-            iterator = page.get("NextShardIterator")
-    return out
 
 
 def bad_row_keys(settings: Settings) -> list[str]:

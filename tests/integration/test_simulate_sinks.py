@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import pytest
 import uvicorn
+from stream_reading import kinesis_records as read_kinesis
 
 from clickstream.adapters import _clients
 from clickstream.events.codec import decode_event
@@ -45,23 +46,6 @@ def recent_config(**overrides: Any) -> SimConfig:
     }
     fields.update(overrides)
     return SimConfig(**fields)
-
-
-def read_kinesis(settings: Settings) -> list[dict[str, Any]]:
-    client = _clients.client("kinesis", settings)
-    stream = settings.names.stream
-    records: list[dict[str, Any]] = []
-    for shard in client.list_shards(StreamName=stream)["Shards"]:
-        iterator = client.get_shard_iterator(
-            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        while iterator:
-            page = client.get_records(ShardIterator=iterator, Limit=10_000)
-            if not page["Records"]:
-                break
-            records.extend(page["Records"])
-            iterator = page.get("NextShardIterator")
-    return records
 
 
 def read_kafka(bootstrap: str, topic: str, expected: int, timeout: float = 30.0) -> list[Any]:

@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
+from stream_reading import kinesis_records as read_kinesis
 
 from clickstream.adapters import _clients
 from clickstream.adapters.kafka import KafkaWriter
@@ -24,24 +25,6 @@ from clickstream.errors import StreamUnavailableError
 from clickstream.settings import Settings
 
 THROTTLED = "ProvisionedThroughputExceededException"
-
-
-def read_kinesis(settings: Settings, stream: str | None = None) -> list[dict[str, Any]]:
-    """Every record on every shard of the stream (Data and PartitionKey), from TRIM_HORIZON."""
-    client = _clients.client("kinesis", settings)
-    stream = stream or settings.names.stream
-    out: list[dict[str, Any]] = []
-    for shard in client.list_shards(StreamName=stream)["Shards"]:
-        iterator = client.get_shard_iterator(
-            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        while iterator:
-            page = client.get_records(ShardIterator=iterator, Limit=10_000)
-            if not page["Records"]:
-                break
-            out.extend({**r, "ShardId": shard["ShardId"]} for r in page["Records"])
-            iterator = page.get("NextShardIterator")
-    return out
 
 
 def read_kafka(bootstrap: str, topic: str, expected: int, timeout: float = 20.0) -> list[Any]:
