@@ -8,6 +8,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from clickstream.settings import Settings
+
 
 class LakeBucket:
     def __init__(self, name: str, *, client: Any) -> None:
@@ -39,3 +41,10 @@ class LakeBucket:
         except ClientError:
             return False
         return True
+
+
+def lake_bucket(settings: Settings) -> LakeBucket:
+    """The platform's lake bucket for `settings`, with the shared S3 client."""
+    from clickstream.adapters import _clients
+
+    return LakeBucket(settings.names.bucket, client=_clients.client("s3", settings))

@@ -199,7 +199,7 @@ def build_archiver(
     """The archiver for `transport` wired to the settings' bucket, checkpoint table and stream."""
     from clickstream.adapters import _clients
     from clickstream.adapters.checkpoints import CheckpointStore
-    from clickstream.adapters.s3 import LakeBucket
+    from clickstream.adapters.s3 import lake_bucket
 
     source = settings.names.topic if transport == "kafka" else settings.names.stream
     store = CheckpointStore(
@@ -214,5 +214,5 @@ def build_archiver(
         from clickstream.adapters.kinesis_reader import KinesisReader
 
         reader = KinesisReader(source, client=_clients.client("kinesis", settings), checkpoints=store)
-    bucket = LakeBucket(settings.names.bucket, client=_clients.client("s3", settings))
+    bucket = lake_bucket(settings)
     return Archiver(reader, sink=bucket, checkpoints=store, policy=policy)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from clickstream.adapters import _clients
 from clickstream.adapters.bad_rows import BadRowsStore
-from clickstream.adapters.s3 import LakeBucket
+from clickstream.adapters.s3 import lake_bucket
 from clickstream.adapters.stream import stream_writer
 from clickstream.collector.service import CollectorService
 from clickstream.settings import Settings
@@ -16,7 +15,7 @@ def build_service(settings: Settings) -> CollectorService:
 
     # Load the user-agent rules now (~90 ms), not inside the first request.
     warm_up()
-    bucket = LakeBucket(settings.names.bucket, client=_clients.client("s3", settings))
+    bucket = lake_bucket(settings)
     return CollectorService(settings, stream_writer(settings), BadRowsStore(bucket))
 
 

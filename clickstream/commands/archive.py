@@ -80,11 +80,10 @@ def run(
 @click.option("--date", "date_", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only this dt partition.")
 def stats(date_: datetime | None) -> None:
     """Objects and events per dt/hour partition of the raw archive."""
-    from clickstream.adapters import _clients
-    from clickstream.adapters.s3 import LakeBucket
+    from clickstream.adapters.s3 import lake_bucket
 
     settings = Settings.from_env()
-    bucket = LakeBucket(settings.names.bucket, client=_clients.client("s3", settings))
+    bucket = lake_bucket(settings)
     prefix = f"{RAW_EVENTS_PREFIX}/dt={date_:%Y-%m-%d}/" if date_ else f"{RAW_EVENTS_PREFIX}/"
     keys = [(key, part) for key in bucket.list_keys(prefix) if (part := partition_of_key(key)) is not None]
     with ThreadPoolExecutor(_STATS_READERS) as pool:

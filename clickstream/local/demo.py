@@ -242,17 +242,12 @@ def _wait_for_archive(settings: Settings, source: re.Pattern[str], expected: Cou
         time.sleep(1.0)
 
 
-def _lake(settings: Settings) -> Any:
-    from clickstream.adapters import _clients
-    from clickstream.adapters.s3 import LakeBucket
-
-    return LakeBucket(settings.names.bucket, client=_clients.client("s3", settings))
-
-
 def _count_raw(settings: Settings, source: re.Pattern[str]) -> RawCount:
     """Objects, lines and event ids under raw/events/ whose object name matches `source`
     (`<stream>-shardId-…` for Kinesis, `<topic>-<partition>-…` for Kafka)."""
-    lake = _lake(settings)
+    from clickstream.adapters.s3 import lake_bucket
+
+    lake = lake_bucket(settings)
     count = RawCount()
     for key in lake.list_keys(c.RAW_EVENTS_PREFIX + "/"):
         if not source.match(key.rsplit("/", 1)[-1]):
@@ -270,7 +265,9 @@ def _ids(lines: Iterable[bytes]) -> Iterable[str]:
 
 
 def _count_bad_rows(settings: Settings) -> dict[str, Any]:
-    lake = _lake(settings)
+    from clickstream.adapters.s3 import lake_bucket
+
+    lake = lake_bucket(settings)
     objects = rows = 0
     reasons: Counter[str] = Counter()
     for key in lake.list_keys(c.RAW_BAD_PREFIX + "/"):

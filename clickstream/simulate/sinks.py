@@ -173,11 +173,10 @@ class StreamSink:
         bad_rows: Any = None,  # a BadRowsStore; the lake bucket's when None
     ) -> None:
         if bad_rows is None:
-            from clickstream.adapters import _clients
             from clickstream.adapters.bad_rows import BadRowsStore
-            from clickstream.adapters.s3 import LakeBucket
+            from clickstream.adapters.s3 import lake_bucket
 
-            bad_rows = BadRowsStore(LakeBucket(settings.names.bucket, client=_clients.client("s3", settings)))
+            bad_rows = BadRowsStore(lake_bucket(settings))
         if writer is None:
             from clickstream.adapters.stream import stream_writer
 
