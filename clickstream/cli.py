@@ -6,6 +6,7 @@ import click
 
 from clickstream import __version__
 from clickstream.commands import archive, collector, demo, local, simulate
+from clickstream.commands import realtime as realtime_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -29,6 +30,7 @@ main.add_command(simulate.simulate)
 main.add_command(collector.collector)
 main.add_command(archive.archive)
 main.add_command(demo.demo)
+main.add_command(realtime_command.realtime)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,1 @@
+"""The stream-processor Lambda (Kinesis / MSK event source mapping → `clickstream.speed.processor`)."""

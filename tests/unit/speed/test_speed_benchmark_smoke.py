@@ -1,0 +1,35 @@
+"""`python -m benchmarks.speed_layer`'s in-process parts at toy size, so the benchmark cannot rot. No timing."""
+
+from __future__ import annotations
+
+from benchmarks.speed_layer import fixtures, throughput
+from benchmarks.speed_layer.__main__ import render
+from benchmarks.speed_layer.dynamodb import aggregate, modelled
+
+
+def test_fixtures_throughput_stages_profile_and_request_model() -> None:
+    events = fixtures.normalised_events(300)
+    lambda_events = fixtures.kinesis_events(events, batch_size=50)
+    assert fixtures.record_count(lambda_events) == len(events) > 250
+    assert all(len(e["Records"]) <= 50 for e in lambda_events)
+
+    run = throughput.handler_run(lambda_events, repeats=1)
+    assert run["records"] == len(events) and run["bad_rows"] == 0 and run["counter_items"] > 0
+    stages = throughput.stage_costs(lambda_events)
+    assert set(stages) >= {"validate_event", "aggregate (counters of a batch)"}
+    assert throughput.profile_top(lambda_events, top=5)
+
+    model = modelled(events, batch_size=50)
+    per_event_requests = sum(len(aggregate([e])) for e in events)
+    assert model["requests_by_operation"]["update_item"] < per_event_requests  # batching pays even at 50
+    report = {
+        "date": "d",
+        "command": "c",
+        "throughput": run,
+        "goal_events_per_core": 1_000_000,
+        "goal_met": False,
+        "stages_us_per_record": stages,
+        "profile_top": None,
+        "dynamodb": None,
+    }
+    assert "events/s per core" in render(report)
