@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from clickstream import __version__
 from clickstream.collector import openapi
 from clickstream.collector.responses import CollectorResponse
-from clickstream.collector.service import HEALTH_ROUTE, INGEST_ROUTES, CollectorService
+from clickstream.collector.service import HEALTH_ROUTE, INGEST_ROUTES, PROTOCOL_ROUTES, CollectorService
 
 T = TypeVar("T")
 _DESCRIPTION = (
@@ -96,6 +96,9 @@ def create_app(service_factory: Callable[[], CollectorService]) -> FastAPI:
             openapi_extra=openapi.ingest_openapi_extra(schema),
             tags=["legacy" if not path.startswith("/v1/") else "ingest"],
         )
+    for path, route in PROTOCOL_ROUTES.items():
+        # Segment's and Snowplow's own protocols (docs/SDKS.md), not part of this API's schema.
+        app.add_api_route(path, _ingest_endpoint(path, deps), methods=list(route.methods), include_in_schema=False)
     openapi.install_openapi(app)
     return app
 
@@ -113,7 +116,10 @@ def _ingest_endpoint(path: str, deps: Lazy[CollectorService]) -> Callable[[Reque
         if service is None:  # first request: build the clients off the event loop
             service = await run_in_threadpool(deps)
         body = await _read_body(request, service.limits.max_request_bytes)
-        result = await run_in_threadpool(service.handle, path, request.headers, body, method=request.method)
+        query = request.scope["query_string"].decode("latin-1")
+        result = await run_in_threadpool(
+            service.handle, path, request.headers, body, method=request.method, query=query
+        )
         return _to_response(result)
 
     ingest.__name__ = "ingest_" + path.strip("/").replace("/", "_")

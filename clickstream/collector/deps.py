@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from clickstream.adapters.bad_rows import BadRowsStore
+from clickstream.adapters.identities import IdentitiesStore
 from clickstream.adapters.s3 import lake_bucket
 from clickstream.adapters.stream import stream_writer
 from clickstream.collector.service import CollectorService
@@ -10,13 +11,13 @@ from clickstream.settings import Settings
 
 
 def build_service(settings: Settings) -> CollectorService:
-    """A CollectorService writing to `settings.transport` and storing bad rows in the lake bucket."""
+    """A CollectorService writing to `settings.transport`, storing bad rows and identity records in the lake bucket."""
     from clickstream.events.useragent import warm_up
 
     # Load the user-agent rules now (~90 ms), not inside the first request.
     warm_up()
     bucket = lake_bucket(settings)
-    return CollectorService(settings, stream_writer(settings), BadRowsStore(bucket))
+    return CollectorService(settings, stream_writer(settings), BadRowsStore(bucket), identities=IdentitiesStore(bucket))
 
 
 def service_from_env() -> CollectorService:

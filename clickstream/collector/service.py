@@ -19,6 +19,8 @@ from typing import Any, Protocol
 import orjson
 
 from clickstream.adapters.stream import StreamRecord, StreamWriter
+from clickstream.collector import segment, snowplow
+from clickstream.collector.protocols import UNMAPPED_EVENT, Mapped, ProtocolRequest, ProtocolRoute, Stored
 from clickstream.collector.request import RequestError, check_content_type, check_write_key, decode_body
 from clickstream.collector.responses import (
     CollectorResponse,
@@ -30,6 +32,7 @@ from clickstream.collector.responses import (
 from clickstream.errors import ConfigError, RetryableError
 from clickstream.events.badrow import bad_row
 from clickstream.events.codec import encode_event
+from clickstream.events.fields import FieldError
 from clickstream.events.normalise import EnvelopeError, extract_events
 from clickstream.events.schema import TOO_LARGE
 from clickstream.events.validate import validate_event
@@ -55,6 +58,10 @@ INGEST_ROUTES: Mapping[str, IngestRoute] = {
 }
 
 
+# Other trackers' protocols (docs/SDKS.md): Segment's HTTP API under /segment, Snowplow's tp2 and pixel.
+PROTOCOL_ROUTES: Mapping[str, ProtocolRoute] = {**segment.ROUTES, **snowplow.ROUTES}
+
+
 class BadRowsSink(Protocol):
     def put(self, rows: Sequence[dict[str, Any]], *, received_at: datetime, source: str) -> str | None: ...
 
@@ -70,6 +77,7 @@ class CollectorService:
         writer: StreamWriter,
         bad_rows: BadRowsSink,
         *,
+        identities: BadRowsSink | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         if not settings.write_key:
@@ -78,10 +86,14 @@ class CollectorService:
         self.limits = settings.limits
         self.writer = writer
         self._bad_rows = bad_rows
+        self._identities = identities
         self._clock = clock
 
-    def handle(self, route: str, headers: Mapping[str, str], body: bytes, *, method: str = "POST") -> CollectorResponse:
-        """Answer one HTTP request (`route` is the path, e.g. "/v1/events"; header names any case)."""
+    def handle(
+        self, route: str, headers: Mapping[str, str], body: bytes, *, method: str = "POST", query: str = ""
+    ) -> CollectorResponse:
+        """Answer one HTTP request (`route` is the path, e.g. "/v1/events"; header names any case;
+        `query` the raw query string, read by the Snowplow pixel only)."""
         path = route.rstrip("/") or "/"
         method = method.upper()
         if path == HEALTH_ROUTE:
@@ -90,6 +102,9 @@ class CollectorService:
             return _method_not_allowed("GET")
         spec = INGEST_ROUTES.get(path)
         if spec is None:
+            protocol = PROTOCOL_ROUTES.get(path)
+            if protocol is not None:
+                return self._handle_protocol(protocol, path, method, headers, body, query)
             return error_response(RequestError(404, "not_found", f"no route {path!r}: POST events to /v1/events"))
         if method != "POST":
             return _method_not_allowed("POST")
@@ -109,14 +124,42 @@ class CollectorService:
         return self._ingest(raws, path, spec, self._clock())
 
     def _ingest(self, raws: list[object], path: str, spec: IngestRoute, received_at: datetime) -> CollectorResponse:
+        stored = self._store(Mapped(raws), path, received_at, default_timestamp=spec.default_timestamp)
+        if isinstance(stored, CollectorResponse):
+            return stored
+        return ingest_response(stored.event_ids, stored.rejected, stored.errors)
+
+    def _handle_protocol(
+        self, route: ProtocolRoute, path: str, method: str, headers: Mapping[str, str], body: bytes, query: str
+    ) -> CollectorResponse:
+        """A Segment or Snowplow request: the adapter maps it, then the same validation and storage as /v1/events."""
+        if method not in route.methods:
+            return route.reshape(_method_not_allowed(", ".join(route.methods)))
+        received_at = self._clock()
+        h = {k.lower(): v for k, v in headers.items()}
+        request = ProtocolRequest(h, body, query, method, self._write_key, self.limits, received_at)
+        mapped = route.read(request)
+        if isinstance(mapped, RequestError):
+            return route.reshape(error_response(mapped))
+        stored = self._store(mapped, path, received_at, default_timestamp=False)
+        if isinstance(stored, CollectorResponse):
+            return route.reshape(stored)
+        return route.respond(stored)
+
+    def _store(
+        self, mapped: Mapped, path: str, received_at: datetime, *, default_timestamp: bool
+    ) -> Stored | CollectorResponse:
+        """Validate `mapped.events`; write the valid ones to the stream in one call, the rest (and what the
+        protocol rejected) as bad rows, identity records to their store. 413 for an oversize event, 503
+        if anything is not durable."""
         source = f"{BAD_ROWS_SOURCE}:{path}"
         records: list[StreamRecord] = []
         event_ids: list[str] = []
         errors: list[dict[str, Any]] = []
         bad: list[dict[str, Any]] = []
-        for index, raw in enumerate(raws):
+        for index, raw in enumerate(mapped.events):
             result = validate_event(
-                raw, received_at=received_at, limits=self.limits, default_timestamp=spec.default_timestamp
+                raw, received_at=received_at, limits=self.limits, default_timestamp=default_timestamp
             )
             event = result.event
             if event is not None:
@@ -128,15 +171,24 @@ class CollectorService:
                 return oversize
             errors.extend(field_errors(index, result.errors))
             bad.append(bad_row(raw, result.errors, received_at=received_at, source=source))
+        for message, reason in mapped.rejected:
+            bad.append(bad_row(message, [reason], received_at=received_at, source=source))
+        identities = mapped.identities
+        if identities and self._identities is None:  # never lost: kept with the bad rows instead
+            reason = FieldError("event_type", UNMAPPED_EVENT, "identity call; no identities store is configured")
+            bad.extend(bad_row(row, [reason], received_at=received_at, source=source) for row in identities)
+            identities = []
         try:
             if records:
                 self.writer.write(records)
             if bad:
                 self._bad_rows.put(bad, received_at=received_at, source=BAD_ROWS_SOURCE)
+            if identities and self._identities is not None:
+                self._identities.put(identities, received_at=received_at, source=BAD_ROWS_SOURCE)
         except RetryableError as exc:
             log.warning("request not acknowledged (%d events, %d bad rows): %s", len(records), len(bad), exc)
             return unavailable_response(exc.retry_after)
-        return ingest_response(event_ids, len(bad), errors)
+        return Stored(event_ids, len(bad), len(identities), errors)
 
 
 def _parse(data: bytes, *, single: bool) -> list[object] | RequestError:

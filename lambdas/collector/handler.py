@@ -24,9 +24,15 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     body = event.get("body") or ""
     raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
     method = event.get("requestContext", {}).get("http", {}).get("method", "POST")
-    result = deps().handle(_route(event), event.get("headers") or {}, raw, method=method)
+    query = event.get("rawQueryString") or ""
+    result = deps().handle(_route(event), event.get("headers") or {}, raw, method=method, query=query)
     headers = {"content-type": "application/json", **result.headers}
-    return {"statusCode": result.status, "headers": headers, "body": result.json().decode()}
+    payload = result.json()
+    if headers["content-type"].startswith("application/json"):
+        return {"statusCode": result.status, "headers": headers, "body": payload.decode()}
+    # Binary answers (the Snowplow pixel's GIF) travel base64-encoded through API Gateway.
+    body_b64 = base64.b64encode(payload).decode()
+    return {"statusCode": result.status, "headers": headers, "body": body_b64, "isBase64Encoded": True}
 
 
 def _route(event: dict[str, Any]) -> str:
