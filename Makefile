@@ -9,7 +9,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export GX_ANALYTICS_ENABLED := False
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-unit test-integration lint up down status bench clean
+.PHONY: help install demo test test-unit test-integration lint up down status bench clean synth cdk-install lambda-wheels
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -54,6 +54,29 @@ status: $(STAMP)  ## show what the embedded stack is running
 
 bench: $(STAMP)  ## run the benchmarks (figures go to docs/BENCHMARKS.md by hand, with the command)
 	$(PY) -m benchmarks.ingest
+
+# --- AWS CDK (infra/cdk): the CLI comes from npm into the project, pinned by package-lock.json
+# (aws-cdk@^2.1148: the npm `latest` 3.x cannot read aws-cdk-lib 2.275's cloud assembly).
+CDK_DIR      := infra/cdk
+CDK_STAMP    := $(CDK_DIR)/node_modules/.installed-stamp
+WHEELHOUSE   := $(CDK_DIR)/.wheelhouse
+WHEELS_STAMP := $(WHEELHOUSE)/.stamp
+STAGE        ?= dev
+
+$(CDK_STAMP): $(CDK_DIR)/package.json $(CDK_DIR)/package-lock.json
+	npm ci --prefix $(CDK_DIR) --no-audit --no-fund
+	@touch $@
+
+cdk-install: $(CDK_STAMP)  ## install the CDK CLI (aws-cdk 2.1148.x) into infra/cdk/node_modules
+
+$(WHEELS_STAMP): lambdas/requirements.txt | $(STAMP)
+	cd $(CDK_DIR) && ../../$(PY) -m clickstream_infra.bundling download ../.. .wheelhouse
+	@touch $@
+
+lambda-wheels: $(WHEELS_STAMP)  ## download the Lambda wheels (cp313 arm64) once; synth bundles them offline
+
+synth: $(STAMP) $(CDK_STAMP) $(WHEELS_STAMP)  ## cdk synth STAGE=dev offline, cdk-nag clean, into infra/cdk/cdk.out
+	cd $(CDK_DIR) && CDK_DISABLE_CLI_TELEMETRY=true ./node_modules/.bin/cdk synth --no-notices -q -c stage=$(STAGE) $(CDK_ARGS)
 
 clean:  ## remove the venv and local state
 	rm -rf $(VENV) .clickstream .pytest_cache .mypy_cache .ruff_cache

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from clickstream import __version__
-from clickstream.commands import archive, collector, demo, local, simulate
+from clickstream.commands import archive, capacity, collector, demo, local, simulate
 from clickstream.commands import realtime as realtime_command
 
 
@@ -30,6 +30,7 @@ main.add_command(simulate.simulate)
 main.add_command(collector.collector)
 main.add_command(archive.archive)
 main.add_command(demo.demo)
+main.add_command(capacity.capacity)
 main.add_command(realtime_command.realtime)
 
 if __name__ == "__main__":

@@ -1,0 +1,460 @@
+"""Capacity and cost model of the AWS deployment: numbers in, numbers out (pure, no I/O).
+
+`estimate(Workload(...))` sizes what infra/cdk deploys for a traffic profile: Kinesis shards,
+Lambda concurrency, DynamoDB write units and the hot-key risk of the pre-aggregated counters,
+Firehose partitions and files, S3 volume, and a monthly cost per service. The deployment
+defaults below (speed-layer batching, Firehose buffering, lake lifecycle) are imported by the
+CDK app, so the estimate describes the system that `cdk deploy` creates.
+
+Prices are ASSUMPTIONS: us-east-1 list prices as recalled for 2025, never fetched. Every one
+is printed with the estimate; check https://aws.amazon.com/pricing before budgeting.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from clickstream.constants import EVENT_TYPES, PUT_RECORDS_MAX
+from clickstream.metrics.definitions import TOP_DIMENSIONS, TOP_RESOLUTIONS, UNIQUE_FIELDS, UNIQUE_RESOLUTIONS
+
+# --- AWS limits -------------------------------------------------------------------------
+KINESIS_SHARD_RECORDS_PER_S = 1_000  # Kinesis: 1 000 records/s written per shard
+KINESIS_SHARD_BYTES_PER_S = 1024 * 1024  # Kinesis: 1 MB/s (1 MiB) written per shard, data + partition key
+KINESIS_ON_DEMAND_START_RECORDS_PER_S = 4_000  # a new on-demand stream accepts 4 000 records/s ...
+KINESIS_ON_DEMAND_START_BYTES_PER_S = 4 * 1024 * 1024  # ... and 4 MB/s, then doubles its previous peak
+DYNAMODB_PARTITION_WCU_PER_S = 1_000  # DynamoDB: 1 000 write units/s per partition (so per item)
+DYNAMODB_WRITE_UNIT_BYTES = 1024  # one write unit covers an item of up to 1 KB
+LAMBDA_POLL_INTERVAL_S = 1.0  # without a batching window the event source mapping polls a shard ~once a second
+FIREHOSE_ACTIVE_PARTITIONS_LIMIT = 500  # Firehose dynamic partitioning: active partitions per stream (default quota)
+FIREHOSE_DP_MIN_BUFFER_MIB = 64  # dynamic partitioning requires a buffer of at least 64 MiB
+WINDOWS_PER_KEY = 3  # realtime items per counter key: minute, hour and day windows (DESIGN.md)
+# Besides counters, each batch merges these sketch items (uniques per h/d, top URLs/statuses per h)
+# and writes one freshness item: all of them once per batch, like the `all` counters.
+SKETCH_ITEMS_PER_BATCH = len(UNIQUE_FIELDS) * len(UNIQUE_RESOLUTIONS) + len(TOP_DIMENSIONS) * len(TOP_RESOLUTIONS)
+
+GIB = 1024**3
+HOURS_PER_MONTH = 730  # AWS's billing month
+SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
+DAYS_PER_MONTH = HOURS_PER_MONTH / 24
+
+
+# --- Deployment defaults shared with infra/cdk ------------------------------------------
+@dataclass(frozen=True)
+class SpeedLayerDefaults:
+    """The stream-processor event source mapping as infra/cdk configures it."""
+
+    # Bigger batches mean fewer pre-aggregated DynamoDB updates per event (see `estimate`);
+    # Lambda still caps a batch at 6 MB of payload.
+    batch_size: int = 1000
+    batching_window_s: int = 2
+    # 1: the speed layer's per-shard watermark (DESIGN.md "Delivery guarantees") assumes one
+    # batch of a shard at a time; a higher factor needs per-partition-key watermarks.
+    parallelization_factor: int = 1
+    retry_attempts: int = 3
+    max_record_age_s: int = 3600  # older records are left to the batch layer, which reads the raw archive
+    memory_mb: int = 1024
+
+
+@dataclass(frozen=True)
+class RawDeliveryDefaults:
+    """Firehose buffering for raw/events/ (the AWS counterpart of the local archiver)."""
+
+    buffer_interval_s: int = 300
+    buffer_mib: int = FIREHOSE_DP_MIN_BUFFER_MIB
+
+
+@dataclass(frozen=True)
+class LakeLifecycleDefaults:
+    """S3 lifecycle of raw/: Standard, then Standard-IA, then Glacier Flexible Retrieval."""
+
+    infrequent_access_after_days: int = 30  # Standard-IA's minimum storage duration
+    glacier_after_days: int = 90
+    athena_results_expire_days: int = 7
+
+
+SPEED = SpeedLayerDefaults()
+RAW_DELIVERY = RawDeliveryDefaults()
+LIFECYCLE = LakeLifecycleDefaults()
+
+
+@dataclass(frozen=True)
+class Prices:
+    """ASSUMED us-east-1 list prices in USD, as recalled for 2025 (not fetched; verify before use)."""
+
+    kinesis_shard_hour: float = 0.015
+    kinesis_put_payload_units_per_million: float = 0.014  # one unit = 25 KB of one record
+    kinesis_on_demand_stream_hour: float = 0.04
+    kinesis_on_demand_ingest_per_gb: float = 0.08  # each record rounded up to 1 KB
+    kinesis_on_demand_retrieval_per_gb: float = 0.04  # per consumer (Lambda and Firehose both read)
+    lambda_arm_gb_second: float = 0.0000133334
+    lambda_requests_per_million: float = 0.20
+    dynamodb_write_request_units_per_million: float = 0.625
+    firehose_ingest_per_gb: float = 0.029  # each record rounded up to 5 KB
+    firehose_dynamic_partitioning_per_gb: float = 0.020
+    firehose_objects_per_thousand: float = 0.005
+    s3_standard_gb_month: float = 0.023
+    s3_standard_ia_gb_month: float = 0.0125
+    s3_glacier_flexible_gb_month: float = 0.0036
+    s3_put_requests_per_thousand: float = 0.005
+    http_api_requests_per_million: float = 1.00
+    cloudwatch_alarm_month: float = 0.10
+    cloudwatch_dashboard_month: float = 3.00
+
+    def listed(self) -> list[str]:
+        """Every price as one printable line."""
+        return [f"{f.name} = ${getattr(self, f.name):.10f}".rstrip("0").rstrip(".") for f in fields(self)]
+
+
+PRICES_NOTE = "us-east-1 list prices as recalled for 2025 (assumptions, not fetched; verify at aws.amazon.com/pricing)"
+KINESIS_PUT_PAYLOAD_UNIT_BYTES = 25 * 1024
+KINESIS_ON_DEMAND_RECORD_ROUNDING = 1024
+FIREHOSE_RECORD_ROUNDING = 5 * 1024
+KINESIS_CONSUMERS = 2  # the stream-processor Lambda and the Firehose delivery stream
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A traffic profile. `rps` is the average event rate; the peak is `rps * peak_factor`."""
+
+    rps: float
+    bytes_per_event: int
+    retention_days: int
+    peak_factor: float = 2.0
+    events_per_request: int = 20  # collector batching by the browser SDK
+    partition_key_bytes: int = 36  # a UUID user_id: Kinesis counts it against the shard's bytes
+    distinct_urls: int = 200
+    distinct_products: int = 100
+    distinct_statuses: int = 8
+    product_share: float = 0.25  # share of events that carry a product_id
+    counter_item_bytes: int = 400  # one realtime item (counts + watermark): under 1 KB = 1 write unit
+    sketch_item_bytes: int = 2700  # an HLL_4 lg_k=12 sketch serialises to ~2.6 KB (clickstream.metrics.sketch)
+    gzip_ratio: float = 0.2  # compressed / raw size of NDJSON clickstream events (assumption)
+    collector_ms_per_request: float = 15.0
+    collector_memory_mb: int = 512
+    processor_ms_per_batch: float = 40.0
+    processor_ms_per_event: float = 0.05
+    alarms: int = 12
+    speed: SpeedLayerDefaults = field(default_factory=SpeedLayerDefaults)
+    delivery: RawDeliveryDefaults = field(default_factory=RawDeliveryDefaults)
+    lifecycle: LakeLifecycleDefaults = field(default_factory=LakeLifecycleDefaults)
+
+    def __post_init__(self) -> None:
+        if self.rps <= 0 or self.bytes_per_event <= 0 or self.retention_days <= 0:
+            raise ValueError("rps, bytes-per-event and retention-days must be positive")
+        if self.peak_factor < 1:
+            raise ValueError("peak-factor must be at least 1 (peak = average x factor)")
+        if self.events_per_request < 1 or self.speed.parallelization_factor not in range(1, 11):
+            raise ValueError("events-per-request must be >= 1 and the parallelization factor 1..10")
+
+
+@dataclass(frozen=True)
+class Batching:
+    """How the event source mapping cuts one shard's records into invocations."""
+
+    events_per_batch: float
+    batch_interval_s: float
+    batches_per_s: float
+
+
+def distinct_expected(cardinality: int, draws: float) -> float:
+    """Expected distinct values among `draws` uniform picks from `cardinality` values."""
+    if cardinality <= 0 or draws <= 0:
+        return 0.0
+    return cardinality * (1.0 - (1.0 - 1.0 / cardinality) ** draws)
+
+
+def shards_needed(records_per_s: float, record_bytes: int) -> tuple[int, int, int]:
+    """(shards, by records, by bytes): the larger of records/s ÷ 1 000 and bytes/s ÷ 1 MiB, at least 1."""
+    by_records = math.ceil(records_per_s / KINESIS_SHARD_RECORDS_PER_S)
+    by_bytes = math.ceil(records_per_s * record_bytes / KINESIS_SHARD_BYTES_PER_S)
+    return max(1, by_records, by_bytes), by_records, by_bytes
+
+
+def batching(events_per_s: float, shards: int, speed: SpeedLayerDefaults) -> Batching:
+    """Invocations happen when a batch is full or the window (at least the ~1 s poll) has passed."""
+    per_stream = events_per_s / (shards * speed.parallelization_factor)
+    wait = max(float(speed.batching_window_s), LAMBDA_POLL_INTERVAL_S)
+    interval = min(speed.batch_size / per_stream, wait) if per_stream > 0 else wait
+    return Batching(per_stream * interval, interval, shards * speed.parallelization_factor / interval)
+
+
+def counter_keys_per_batch(w: Workload, events: float) -> float:
+    """Distinct realtime partition keys one batch touches: all, type#, url#, status#, product#."""
+    return (
+        1.0
+        + distinct_expected(len(EVENT_TYPES), events)
+        + distinct_expected(w.distinct_urls, events)
+        + distinct_expected(w.distinct_statuses, events)
+        + distinct_expected(w.distinct_products, events * w.product_share)
+    )
+
+
+@dataclass(frozen=True)
+class KinesisEstimate:
+    shards: int
+    shards_by_records: int
+    shards_by_bytes: int
+    peak_records_per_s: float
+    peak_mib_per_s: float
+    put_records_calls_per_s: float  # at least: the collector sends <= 500 records per PutRecords
+    recommended_mode: str
+    cdk_context: str
+    hint: str
+
+
+@dataclass(frozen=True)
+class LambdaEstimate:
+    stream_processor_concurrency: int  # shards x parallelization factor
+    parallelization_factor: int
+    events_per_batch: float
+    batch_interval_s: float
+    batches_per_s: float
+    collector_requests_per_s: float
+    collector_concurrency: int
+
+
+@dataclass(frozen=True)
+class HotKey:
+    item: str
+    updates_per_s: float
+    wcu_per_s: float
+    partition_limit_wcu_per_s: int
+    utilisation: float
+    risk: str
+
+
+@dataclass(frozen=True)
+class DynamoDbEstimate:
+    counter_keys_per_batch: float
+    item_updates_per_batch: float
+    wcu_per_s_peak: float
+    wcu_per_s_average: float
+    wcu_per_s_if_per_event: float  # what one update per event per key would cost
+    hot_key: HotKey
+
+
+@dataclass(frozen=True)
+class FirehoseEstimate:
+    active_partitions_steady: int
+    active_partitions_at_hour_boundary: int
+    active_partitions_limit: int
+    flush_every_s: float
+    files_per_partition: int  # one partition = one dt/hour
+    files_per_day: int
+    avg_object_mib: float
+
+
+@dataclass(frozen=True)
+class S3Estimate:
+    raw_gib_per_day: float  # uncompressed
+    stored_gib_per_day: float  # gzip
+    stored_gib_per_month: float
+    steady_state_gib: dict[str, float]  # by storage class, after `retention_days`
+
+
+@dataclass(frozen=True)
+class Estimate:
+    workload: dict[str, Any]
+    kinesis: KinesisEstimate
+    lambdas: LambdaEstimate
+    dynamodb: DynamoDbEstimate
+    firehose: FirehoseEstimate
+    s3: S3Estimate
+    monthly_cost_usd: dict[str, float]
+    kinesis_alternative_usd: dict[str, float]
+    pricing_assumptions: list[str]
+    assumptions: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def estimate(w: Workload, prices: Prices | None = None) -> Estimate:
+    """Size the deployment for `w` (peaks for limits, averages for cost)."""
+    p = prices or Prices()
+    peak = w.rps * w.peak_factor
+    record_bytes = w.bytes_per_event + w.partition_key_bytes
+    shards, by_records, by_bytes = shards_needed(peak, record_bytes)
+    at_peak = batching(peak, shards, w.speed)
+    on_average = batching(w.rps, shards, w.speed)
+    items_peak = WINDOWS_PER_KEY * counter_keys_per_batch(w, at_peak.events_per_batch)
+    items_avg = WINDOWS_PER_KEY * counter_keys_per_batch(w, on_average.events_per_batch)
+    wcu_per_item = math.ceil(w.counter_item_bytes / DYNAMODB_WRITE_UNIT_BYTES)
+    wcu_per_sketch = math.ceil(w.sketch_item_bytes / DYNAMODB_WRITE_UNIT_BYTES)
+    # Per batch: the counter items, the sketch merges and the freshness item.
+    fixed_wcu = SKETCH_ITEMS_PER_BATCH * wcu_per_sketch + wcu_per_item
+    # The `all` counters, every sketch and the freshness item take one write per batch: the hottest
+    # keys. The heaviest of them decides the risk.
+    heaviest = max(wcu_per_item, wcu_per_sketch)
+    hot_wcu = at_peak.batches_per_s * heaviest
+    utilisation = hot_wcu / DYNAMODB_PARTITION_WCU_PER_S
+    risk = "low" if utilisation < 0.5 else "medium" if utilisation < 1 else "high"
+    dynamodb = DynamoDbEstimate(
+        counter_keys_per_batch=round(items_peak / WINDOWS_PER_KEY, 2),
+        item_updates_per_batch=round(items_peak + SKETCH_ITEMS_PER_BATCH + 1, 2),
+        wcu_per_s_peak=round(at_peak.batches_per_s * (items_peak * wcu_per_item + fixed_wcu), 1),
+        wcu_per_s_average=round(on_average.batches_per_s * (items_avg * wcu_per_item + fixed_wcu), 1),
+        wcu_per_s_if_per_event=round(peak * WINDOWS_PER_KEY * 4 * wcu_per_item, 1),  # all, type, url, status
+        hot_key=HotKey(
+            "uniq#users (sketch)" if wcu_per_sketch > wcu_per_item else "all (counters)",
+            round(at_peak.batches_per_s, 2),
+            round(hot_wcu, 2),
+            DYNAMODB_PARTITION_WCU_PER_S,
+            round(utilisation, 4),
+            risk,
+        ),
+    )
+    requests_peak = peak / w.events_per_request
+    lambdas = LambdaEstimate(
+        stream_processor_concurrency=shards * w.speed.parallelization_factor,
+        parallelization_factor=w.speed.parallelization_factor,
+        events_per_batch=round(at_peak.events_per_batch, 1),
+        batch_interval_s=round(at_peak.batch_interval_s, 3),
+        batches_per_s=round(at_peak.batches_per_s, 2),
+        collector_requests_per_s=round(requests_peak, 1),
+        collector_concurrency=max(1, math.ceil(requests_peak * w.collector_ms_per_request / 1000)),
+    )
+    firehose = _firehose(w)
+    s3 = _s3(w)
+    costs, alternative, kinesis = _costs(w, p, shards, on_average, dynamodb.wcu_per_s_average, firehose, s3)
+    kinesis_est = KinesisEstimate(
+        shards=shards,
+        shards_by_records=by_records,
+        shards_by_bytes=by_bytes,
+        peak_records_per_s=round(peak, 1),
+        peak_mib_per_s=round(peak * record_bytes / KINESIS_SHARD_BYTES_PER_S, 3),
+        put_records_calls_per_s=round(peak / PUT_RECORDS_MAX, 2),
+        **kinesis,
+    )
+    return Estimate(
+        workload={k: v for k, v in asdict(w).items()},
+        kinesis=kinesis_est,
+        lambdas=lambdas,
+        dynamodb=dynamodb,
+        firehose=firehose,
+        s3=s3,
+        monthly_cost_usd=costs,
+        kinesis_alternative_usd=alternative,
+        pricing_assumptions=[PRICES_NOTE, *p.listed()],
+        assumptions=_assumptions(w),
+    )
+
+
+def _firehose(w: Workload) -> FirehoseEstimate:
+    bytes_per_s = w.rps * (w.bytes_per_event + 1)  # + the newline Firehose appends to each record
+    fill_s = w.delivery.buffer_mib * 1024 * 1024 / bytes_per_s
+    flush_every = min(float(w.delivery.buffer_interval_s), fill_s)
+    per_partition = math.ceil(3600 / flush_every)
+    return FirehoseEstimate(
+        # Partitions are dt/hour of arrival: one is open, two while the closing hour's buffer drains.
+        active_partitions_steady=1,
+        active_partitions_at_hour_boundary=2,
+        active_partitions_limit=FIREHOSE_ACTIVE_PARTITIONS_LIMIT,
+        flush_every_s=round(flush_every, 1),
+        files_per_partition=per_partition,
+        files_per_day=24 * per_partition,
+        avg_object_mib=round(bytes_per_s * 3600 * w.gzip_ratio / per_partition / 2**20, 3),
+    )
+
+
+def _s3(w: Workload) -> S3Estimate:
+    raw_day = w.rps * w.bytes_per_event * 86400 / GIB
+    stored_day = raw_day * w.gzip_ratio
+    r, lc = w.retention_days, w.lifecycle
+    days = {
+        "STANDARD": min(r, lc.infrequent_access_after_days),
+        "STANDARD_IA": max(0, min(r, lc.glacier_after_days) - lc.infrequent_access_after_days),
+        "GLACIER": max(0, r - lc.glacier_after_days),
+    }
+    return S3Estimate(
+        raw_gib_per_day=round(raw_day, 3),
+        stored_gib_per_day=round(stored_day, 3),
+        stored_gib_per_month=round(stored_day * DAYS_PER_MONTH, 2),
+        steady_state_gib={cls: round(stored_day * n, 2) for cls, n in days.items()},
+    )
+
+
+def _costs(
+    w: Workload,
+    p: Prices,
+    shards: int,
+    avg: Batching,
+    wcu_per_s: float,
+    firehose: FirehoseEstimate,
+    s3: S3Estimate,
+) -> tuple[dict[str, float], dict[str, float], dict[str, str]]:
+    records = w.rps * SECONDS_PER_MONTH
+    record_bytes = w.bytes_per_event + w.partition_key_bytes
+    units = math.ceil(record_bytes / KINESIS_PUT_PAYLOAD_UNIT_BYTES)
+    provisioned = shards * HOURS_PER_MONTH * p.kinesis_shard_hour + records * units / 1e6 * (
+        p.kinesis_put_payload_units_per_million
+    )
+    od_gib = records * math.ceil(record_bytes / KINESIS_ON_DEMAND_RECORD_ROUNDING) * 1024 / GIB
+    on_demand = (
+        HOURS_PER_MONTH * p.kinesis_on_demand_stream_hour
+        + od_gib * p.kinesis_on_demand_ingest_per_gb
+        + od_gib * KINESIS_CONSUMERS * p.kinesis_on_demand_retrieval_per_gb
+    )
+    mode = "provisioned" if provisioned < on_demand else "on-demand"
+    peak = w.rps * w.peak_factor
+    hint = (
+        f"provisioned with {shards} shards is cheaper at this steady rate; reshard (UpdateShardCount) ahead of growth"
+        if mode == "provisioned"
+        else "on-demand is cheaper or equal and absorbs spikes up to twice the previous peak without resharding"
+    )
+    if peak > KINESIS_ON_DEMAND_START_RECORDS_PER_S or peak * record_bytes > KINESIS_ON_DEMAND_START_BYTES_PER_S:
+        hint += "; a new on-demand stream starts at 4 000 records/s or 4 MB/s: start provisioned, or ramp up traffic"
+    speed_invocations = avg.batches_per_s * SECONDS_PER_MONTH
+    speed_ms = w.processor_ms_per_batch + w.processor_ms_per_event * avg.events_per_batch
+    requests = records / w.events_per_request
+    lambda_gb_s = (
+        speed_invocations * speed_ms / 1000 * w.speed.memory_mb / 1024
+        + requests * w.collector_ms_per_request / 1000 * w.collector_memory_mb / 1024
+    )
+    fh_billed_gib = records * math.ceil(w.bytes_per_event / FIREHOSE_RECORD_ROUNDING) * FIREHOSE_RECORD_ROUNDING / GIB
+    fh_objects = firehose.files_per_day * DAYS_PER_MONTH
+    costs = {
+        "kinesis": provisioned if mode == "provisioned" else on_demand,
+        "lambda": lambda_gb_s * p.lambda_arm_gb_second
+        + (speed_invocations + requests) / 1e6 * p.lambda_requests_per_million,
+        "dynamodb": wcu_per_s * SECONDS_PER_MONTH / 1e6 * p.dynamodb_write_request_units_per_million,
+        "firehose": fh_billed_gib * p.firehose_ingest_per_gb
+        + records * w.bytes_per_event / GIB * p.firehose_dynamic_partitioning_per_gb
+        + fh_objects / 1000 * p.firehose_objects_per_thousand,
+        "s3": s3.steady_state_gib["STANDARD"] * p.s3_standard_gb_month
+        + s3.steady_state_gib["STANDARD_IA"] * p.s3_standard_ia_gb_month
+        + s3.steady_state_gib["GLACIER"] * p.s3_glacier_flexible_gb_month
+        + fh_objects / 1000 * p.s3_put_requests_per_thousand,
+        "api_gateway": requests / 1e6 * p.http_api_requests_per_million,
+        "cloudwatch": w.alarms * p.cloudwatch_alarm_month + p.cloudwatch_dashboard_month,
+    }
+    costs = {k: round(v, 2) for k, v in costs.items()}
+    costs["total"] = round(sum(costs.values()), 2)
+    alternative = {"provisioned": round(provisioned, 2), "on-demand": round(on_demand, 2)}
+    context = f"-c shards={shards}" if mode == "provisioned" else "(default: on-demand)"
+    return costs, alternative, {"recommended_mode": mode, "cdk_context": context, "hint": hint}
+
+
+def _assumptions(w: Workload) -> list[str]:
+    s, d = w.speed, w.delivery
+    return [
+        f"peak = {w.peak_factor} x average; shards, concurrency and hot keys are sized at the peak, costs at the average",
+        f"Kinesis record = event + {w.partition_key_bytes}-byte partition key (user_id), keys spread evenly over shards",
+        f"speed layer: batch size {s.batch_size}, batching window {s.batching_window_s} s, "
+        f"parallelization factor {s.parallelization_factor}, {s.memory_mb} MB, "
+        f"{w.processor_ms_per_batch} ms + {w.processor_ms_per_event} ms/event per batch",
+        f"realtime counters: one update per (key, window) per batch, {WINDOWS_PER_KEY} windows (m|h|d) per key; "
+        f"keys: all, {len(EVENT_TYPES)} event types, {w.distinct_urls} URLs, {w.distinct_statuses} statuses, "
+        f"{w.distinct_products} products on {w.product_share:.0%} of events (uniform draws)",
+        f"counter item {w.counter_item_bytes} B, sketch item {w.sketch_item_bytes} B (1 write unit per started KB); "
+        f"{SKETCH_ITEMS_PER_BATCH} sketch merges and 1 freshness write per batch",
+        f"collector: {w.events_per_request} events per request, {w.collector_ms_per_request} ms, "
+        f"{w.collector_memory_mb} MB per request",
+        f"Firehose buffer {d.buffer_mib} MiB / {d.buffer_interval_s} s, partitions dt/hour of arrival, "
+        f"gzip output at {w.gzip_ratio:.0%} of the raw size",
+        f"lake lifecycle: Standard-IA after {w.lifecycle.infrequent_access_after_days} days, Glacier after "
+        f"{w.lifecycle.glacier_after_days} days, raw kept {w.retention_days} days",
+        f"CloudWatch: {w.alarms} alarms and one dashboard; logs, X-Ray, data transfer and KMS not included",
+    ]

@@ -1,0 +1,150 @@
+"""Lambda code bundled on this machine, without Docker, and without the network.
+
+The asset is `clickstream/` + `lambdas/` (our sources) plus `pip install --target` of
+`lambdas/requirements.txt` for CPython 3.13 on arm64, from a local wheelhouse that
+`make lambda-wheels` downloads once. `--no-index` keeps synth offline: a missing wheel fails
+the synth with a message, it never reaches PyPI.
+
+With `-c bundle=false` (tests only) the asset holds our sources without the third-party
+packages: it synthesises, and must never be deployed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import jsii
+from aws_cdk import aws_lambda as lambda_
+
+from clickstream.errors import ConfigError
+
+SOURCE_PACKAGES = ("clickstream", "lambdas")
+REQUIREMENTS = Path("lambdas") / "requirements.txt"
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+PYTHON_VERSION = "3.13"
+ARCHITECTURE = lambda_.Architecture.ARM_64
+# The Python 3.13 runtime runs on Amazon Linux 2023 (glibc 2.34): manylinux 2014 and 2_28 wheels fit.
+PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
+_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", "requirements.txt")
+
+
+def copy_tree(src: Path, dst: Path) -> None:
+    """Copy a source tree without caches and requirement files."""
+    shutil.copytree(src, dst, ignore=_IGNORE, dirs_exist_ok=True)
+
+
+def stage_sources(root: Path, out: Path) -> None:
+    """Copy our packages into `out`."""
+    for package in SOURCE_PACKAGES:
+        copy_tree(root / package, out / package)
+
+
+def _platform_args() -> list[str]:
+    platforms = [arg for p in PLATFORMS for arg in ("--platform", p)]
+    return ["--only-binary=:all:", *platforms, "--implementation", "cp", "--python-version", PYTHON_VERSION]
+
+
+def pip_download_command(root: Path, wheelhouse: Path) -> list[str]:
+    """The one step that uses the network (`make lambda-wheels`): the Lambda platform's wheels."""
+    pip = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check"]
+    return [*pip, *_platform_args(), "--dest", str(wheelhouse), "--requirement", str(root / REQUIREMENTS)]
+
+
+def pip_install_command(root: Path, wheelhouse: Path, target: Path) -> list[str]:
+    """pip for the Lambda platform, from the wheelhouse only (`--no-index`: never the network)."""
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-index"]
+    return [
+        *pip,
+        "--find-links",
+        str(wheelhouse),
+        "--target",
+        str(target),
+        *_platform_args(),
+        "--no-compile",  # this machine's Python would write .pyc files for the wrong version
+        "--requirement",
+        str(root / REQUIREMENTS),
+    ]
+
+
+def source_hash(root: Path, *, with_requirements: bool) -> str:
+    """A hash of everything that goes into the asset, so an unchanged tree reuses the bundle."""
+    files = [p for pkg in SOURCE_PACKAGES for p in (root / pkg).rglob("*.py")]
+    if with_requirements:
+        files.append(root / REQUIREMENTS)
+    return files_hash(root, files, salt=f"{RUNTIME.name}/{PYTHON_VERSION}/{PLATFORMS}/{with_requirements}")
+
+
+def files_hash(root: Path, files: list[Path], *, salt: str) -> str:
+    """sha256 over the relative names and contents of `files` (caches skipped)."""
+    digest = hashlib.sha256(salt.encode())
+    for path in sorted(p for p in files if "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+@jsii.implements(cdk.ILocalBundling)
+class LambdaBundler:
+    """cdk's local bundling hook: never falls back to Docker."""
+
+    def __init__(self, *, root: Path, wheelhouse: Path | None) -> None:
+        self.root, self.wheelhouse = root, wheelhouse
+
+    def try_bundle(self, output_dir: str, options: Any) -> bool:
+        out = Path(output_dir)
+        stage_sources(self.root, out)
+        if self.wheelhouse is None:
+            return True
+        if not any(self.wheelhouse.glob("*.whl")):
+            raise ConfigError(
+                f"no Lambda wheels in {self.wheelhouse}: run `make lambda-wheels` once (the only step that "
+                "downloads), or synthesise with -c bundle=false (tests only: not deployable)"
+            )
+        result = subprocess.run(
+            pip_install_command(self.root, self.wheelhouse, out), capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            raise ConfigError(f"bundling the Lambda requirements failed:\n{result.stderr[-2000:]}")
+        shutil.rmtree(out / "bin", ignore_errors=True)  # console scripts: useless in a Lambda
+        return True
+
+
+class LambdaAsset:
+    """The one code asset every platform Lambda runs (handlers differ); a new `Code` per stack,
+    the same bundling options, so the bundle is built once per synth."""
+
+    def __init__(self, *, root: Path, wheelhouse: Path, bundle: bool) -> None:
+        self.root = root
+        self.asset_hash = source_hash(root, with_requirements=bundle)
+        self.bundling = cdk.BundlingOptions(
+            image=RUNTIME.bundling_image,  # required by the API; the local bundler never falls back to it
+            # jsii calls try_bundle(output_dir, options) positionally; the stub spells options as kwargs.
+            local=LambdaBundler(root=root, wheelhouse=wheelhouse if bundle else None),  # type: ignore[arg-type]
+        )
+
+    def code(self) -> lambda_.Code:
+        return lambda_.Code.from_asset(
+            str(self.root / "lambdas"),  # nominal: the bundler copies from `root`; the custom hash skips fingerprinting
+            asset_hash=self.asset_hash,
+            asset_hash_type=cdk.AssetHashType.CUSTOM,
+            bundling=self.bundling,
+        )
+
+
+def main(argv: list[str]) -> int:
+    """`python -m clickstream_infra.bundling download <root> <wheelhouse>` (used by `make lambda-wheels`)."""
+    if len(argv) != 4 or argv[1] != "download":
+        print("usage: python -m clickstream_infra.bundling download <repo root> <wheelhouse>", file=sys.stderr)
+        return 2
+    root, wheelhouse = Path(argv[2]), Path(argv[3])
+    shutil.rmtree(wheelhouse, ignore_errors=True)
+    return subprocess.run(pip_download_command(root, wheelhouse), check=False).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,1 @@
+"""Constructs with keyword-only typed props; stacks compose them."""

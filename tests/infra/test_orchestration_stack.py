@@ -1,0 +1,77 @@
+"""Orchestration: an IAM role for a self-managed Airflow by default, MWAA behind `-c mwaa=true`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from aws_cdk.assertions import Match
+from cdk_support import ROOT, Synth
+from clickstream_infra.components.mwaa import REQUIREMENTS_KEY, DagsBundler
+
+pytestmark = pytest.mark.slow
+
+
+def test_self_managed_airflow_role(default_synth: Synth) -> None:
+    template = default_synth.template("orchestration")
+    assert default_synth.resources("AWS::MWAA::Environment") == []
+    template.has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "RoleName": "clickstream-dev-airflow",
+            "AssumeRolePolicyDocument": Match.object_like(
+                {"Statement": [Match.object_like({"Principal": {"AWS": Match.any_value()}})]}
+            ),
+        },
+    )
+    (policy,) = template.find_resources("AWS::IAM::Policy").values()
+    actions = {a for s in policy["Properties"]["PolicyDocument"]["Statement"] for a in s["Action"]}
+    assert {"s3:GetObject", "s3:PutObject", "glue:CreateTable", "athena:StartQueryExecution"} <= actions
+    assert "dynamodb:BatchWriteItem" in actions
+
+
+def test_mwaa_environment_behind_the_flag(flagged_synth: Synth) -> None:
+    template = flagged_synth.template("orchestration")
+    template.has_resource_properties(
+        "AWS::MWAA::Environment",
+        {
+            "Name": "clickstream-qa",
+            "DagS3Path": "dags",
+            "RequirementsS3Path": REQUIREMENTS_KEY,
+            "WebserverAccessMode": "PRIVATE_ONLY",
+            "EnvironmentClass": "mw1.small",
+            "SourceBucketArn": {"Fn::Join": ["", Match.array_with([":s3:::airflow-clickstream-qa-"])]},
+            "NetworkConfiguration": {"SubnetIds": Match.any_value(), "SecurityGroupIds": Match.any_value()},
+            "LoggingConfiguration": Match.object_like(
+                {
+                    "TaskLogs": {"Enabled": True, "LogLevel": "INFO"},
+                    "SchedulerLogs": {"Enabled": True, "LogLevel": "INFO"},
+                }
+            ),
+        },
+    )
+    template.has_resource_properties("AWS::S3::Bucket", {"VersioningConfiguration": {"Status": "Enabled"}})
+    template.resource_count_is("Custom::CDKBucketDeployment", 1)
+    template.has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "AssumeRolePolicyDocument": Match.object_like(
+                {
+                    "Statement": [
+                        Match.object_like(
+                            {"Principal": {"Service": ["airflow-env.amazonaws.com", "airflow.amazonaws.com"]}}
+                        )
+                    ]
+                }
+            )
+        },
+    )
+
+
+def test_dags_bundle_layout(tmp_path: Path) -> None:
+    assert DagsBundler(ROOT).try_bundle(str(tmp_path), None)
+    assert (tmp_path / REQUIREMENTS_KEY).is_file()
+    assert (tmp_path / "dags" / "clickstream" / "settings.py").is_file()  # importable from the DAGs folder
+    dag_files = sorted(p.name for p in (ROOT / "dags").glob("*.py"))
+    assert sorted(p.name for p in (tmp_path / "dags").glob("*.py")) == dag_files
+    assert not list(tmp_path.rglob("__pycache__"))
