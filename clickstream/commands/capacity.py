@@ -17,13 +17,6 @@ from clickstream.capacity import SPEED, Estimate, Workload, estimate
 @click.option("--peak-factor", type=float, default=2.0, show_default=True, help="Peak rate = average x this.")
 @click.option("--events-per-request", type=int, default=20, show_default=True, help="Events per collector request.")
 @click.option("--batch-size", type=int, default=SPEED.batch_size, show_default=True, help="Speed-layer batch size.")
-@click.option(
-    "--parallelization-factor",
-    type=click.IntRange(1, 10),
-    default=SPEED.parallelization_factor,
-    show_default=True,
-    help="Concurrent batches per shard.",
-)
 @click.option("--distinct-urls", type=int, default=200, show_default=True, help="Distinct pages (url# counter keys).")
 @click.option("--json", "as_json", is_flag=True, help="Print the estimate as JSON.")
 def capacity(
@@ -33,7 +26,6 @@ def capacity(
     peak_factor: float,
     events_per_request: int,
     batch_size: int,
-    parallelization_factor: int,
     distinct_urls: int,
     as_json: bool,
 ) -> None:
@@ -49,7 +41,7 @@ def capacity(
             peak_factor=peak_factor,
             events_per_request=events_per_request,
             distinct_urls=distinct_urls,
-            speed=replace(SPEED, batch_size=batch_size, parallelization_factor=parallelization_factor),
+            speed=replace(SPEED, batch_size=batch_size),
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc

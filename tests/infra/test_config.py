@@ -54,6 +54,7 @@ def test_bucket_override_reaches_the_resources() -> None:
         {"shards": "many"},
         {"msk": "perhaps"},
         {"parallelization": "11"},
+        {"parallelization": "2"},  # exactly-once needs one batch per shard at a time
         {"logRetentionDays": "10"},
     ],
 )

@@ -205,11 +205,11 @@ def test_cli_prints_estimate_with_every_price_assumption() -> None:
 
 def test_cli_json_is_the_estimate() -> None:
     args = ["capacity", "--rps", "5000", "--bytes-per-event", "100", "--retention-days", "7", "--peak-factor", "1"]
-    result = CliRunner().invoke(main, [*args, "--parallelization-factor", "2", "--json"])
+    result = CliRunner().invoke(main, [*args, "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["kinesis"]["shards"] == 5
-    assert data["lambdas"]["stream_processor_concurrency"] == 10
+    assert data["lambdas"]["stream_processor_concurrency"] == 5  # one batch per shard at a time
     assert set(data["monthly_cost_usd"]) >= {"kinesis", "lambda", "dynamodb", "firehose", "s3", "total"}
 
 

@@ -99,8 +99,14 @@ def config_from_context(get: Callable[[str], Any]) -> DeployConfig:
     if retention not in LOG_RETENTION_DAYS:
         raise ConfigError(f"logRetentionDays={retention}: use one of {LOG_RETENTION_DAYS}")
     parallelization = _int(get, "parallelization", SPEED.parallelization_factor)
-    if not 1 <= parallelization <= 10:
-        raise ConfigError(f"parallelization={parallelization}: Kinesis allows 1..10")
+    if parallelization != 1:
+        # The speed layer is exactly-once because each shard's batches are applied in order,
+        # guarded by a per-shard position (docs/SPEED_LAYER.md); concurrent batches of one
+        # shard would be skipped or double-counted. Scale with shards instead.
+        raise ConfigError(
+            f"parallelization={parallelization}: must be 1 (the speed layer applies each shard's batches "
+            "in order to stay exactly-once); add shards (-c shards=N) for more throughput"
+        )
     return DeployConfig(
         stage=stage,
         settings=settings,
