@@ -1,20 +1,26 @@
 """Bad rows: a rejected event with its reasons, as stored under S3 `raw/bad/`.
 
 The payload is whatever the client sent, made JSON-safe without losing information, so an
-operator can see exactly what arrived and replay it after a fix.
+operator can see exactly what arrived and replay it after a fix, with one deliberate loss: IP
+addresses are anonymised like accepted events' (DESIGN.md: "anonymised at the collector"), in
+any field named like an IP field at any depth (`ip_address`, Segment's `context.ip`,
+Snowplow's `ip`). A value that does not parse as an IP is kept as sent: it is what was wrong.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from clickstream.constants import SCHEMA_VERSION
+from clickstream.events.anonymise import anonymise_ip
 from clickstream.events.fields import FieldError
 from clickstream.events.timestamps import format_timestamp
 
+IP_FIELD_NAMES = frozenset({"ip_address", "ip", "ipAddress", "client_ip", "clientIp", "sourceIp"})
 # orjson refuses nesting deeper than 255; anything past this depth is kept as its repr.
 MAX_PAYLOAD_DEPTH = 100
 _INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1  # the range orjson serialises as a JSON number
@@ -31,11 +37,29 @@ def bad_row(raw: object, errors: Sequence[FieldError], *, received_at: datetime,
     return {
         "reason": errors[0].reason,
         "errors": [{"field": e.field, "reason": e.reason, "message": e.message} for e in errors],
-        "payload": json_safe(raw),
+        "payload": anonymise_ip_fields(json_safe(raw)),
         "source": source,
         "received_at": format_timestamp(received_at),
         "schema_version": SCHEMA_VERSION,
     }
+
+
+def anonymise_ip_fields(value: object, _depth: int = 0) -> object:
+    """`value` (JSON types) with every parseable IP under an IP-named key anonymised, in place."""
+    if _depth >= MAX_PAYLOAD_DEPTH:
+        return value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in IP_FIELD_NAMES and isinstance(item, str):
+                # not an IP: keep it as sent, it is probably why the event was rejected
+                with contextlib.suppress(ValueError):
+                    value[key] = anonymise_ip(item)
+            else:
+                anonymise_ip_fields(item, _depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            anonymise_ip_fields(item, _depth + 1)
+    return value
 
 
 def json_safe(value: object, _depth: int = 0) -> object:

@@ -9,6 +9,7 @@ import pytest
 from events_support import RECEIVED, RECEIVED_TEXT, make_event
 
 from clickstream.constants import SCHEMA_VERSION
+from clickstream.events.anonymise import anonymise_ip
 from clickstream.events.badrow import MAX_PAYLOAD_DEPTH, bad_row, json_safe
 from clickstream.events.validate import FieldError, validate_event
 
@@ -25,7 +26,7 @@ def test_bad_row_of_a_rejected_event() -> None:
             {"field": "user_id", "reason": "missing", "message": errors[0].message},
             {"field": "http_status", "reason": "out_of_range", "message": errors[1].message},
         ],
-        "payload": raw,
+        "payload": {**raw, "ip_address": anonymise_ip(raw["ip_address"])},  # the one thing not kept as sent
         "source": "collector:/v1/events",
         "received_at": RECEIVED_TEXT,
         "schema_version": SCHEMA_VERSION,
@@ -76,3 +77,20 @@ def test_deep_nesting_is_cut_at_max_depth_but_stays_serialisable() -> None:
         safe, depth = safe[0], depth + 1
     assert depth == MAX_PAYLOAD_DEPTH
     assert isinstance(safe, str) and safe.startswith("[[")
+
+
+@pytest.mark.parametrize(
+    ("payload", "path", "expected"),
+    [
+        ({"event_type": "teleport", "ip_address": "203.0.113.77"}, ("ip_address",), "203.0.113.0"),
+        ({"type": "track", "context": {"ip": "2001:db8:85a3::8a2e:370:7334"}}, ("context", "ip"), "2001:db8:85a3::"),
+        ({"batch": [{"context": {"ip": "198.51.100.9"}}]}, ("batch", 0, "context", "ip"), "198.51.100.0"),
+        ({"ip_address": "not-an-ip"}, ("ip_address",), "not-an-ip"),  # the reason it was rejected: kept
+    ],
+)
+def test_bad_rows_never_store_a_full_ip(payload: dict, path: tuple, expected: str) -> None:
+    row = bad_row(payload, [FieldError("event_type", "unknown_event_type", "x")], received_at=RECEIVED, source="t")
+    value: object = row["payload"]
+    for step in path:
+        value = value[step]  # type: ignore[index]
+    assert value == expected
