@@ -21,11 +21,10 @@ import orjson
 from clickstream.collector.request import RequestError
 from clickstream.collector.responses import CollectorResponse
 from clickstream.events.fields import FieldError
-from clickstream.events.schema import EVENT_ID_NAMESPACE
+from clickstream.events.schema import EVENT_ID_NAMESPACE, UNMAPPED_EVENT
 from clickstream.settings import Limits
 
 # Bad-row reason of a message the protocol defines but the event contract has no type for.
-UNMAPPED_EVENT = "unmapped_event"
 
 
 @dataclass(slots=True)

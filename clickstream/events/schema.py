@@ -104,6 +104,7 @@ IN_FUTURE: Final = "in_future"
 TOO_LARGE: Final = "too_large"
 NOT_AN_OBJECT: Final = "not_an_object"
 TOO_LATE: Final = "too_late"  # not raised by validation: the speed layer's lateness cut-off
+UNMAPPED_EVENT: Final = "unmapped_event"  # not raised by validation: a Segment/Snowplow message with no event type of ours
 REASONS: Final[tuple[str, ...]] = (
     MISSING,
     INVALID_TYPE,
@@ -114,6 +115,7 @@ REASONS: Final[tuple[str, ...]] = (
     TOO_LARGE,
     NOT_AN_OBJECT,
     TOO_LATE,
+    UNMAPPED_EVENT,
 )
 
 # --- Value limits -------------------------------------------------------------------------
