@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from clickstream import __version__
-from clickstream.commands import archive, capacity, collector, demo, local, simulate
+from clickstream.commands import archive, capacity, collector, consume, demo, local, simulate
 from clickstream.commands import realtime as realtime_command
 
 
@@ -32,6 +32,7 @@ main.add_command(archive.archive)
 main.add_command(demo.demo)
 main.add_command(capacity.capacity)
 main.add_command(realtime_command.realtime)
+main.add_command(consume.consume)
 
 if __name__ == "__main__":
     main()

@@ -28,13 +28,15 @@ def demo(
     """Run the whole pipeline on the embedded stack and print what it computed.
 
     \b
-    1. starts the stack (AWS-compatible server, Kafka broker, collector, raw archiver)
-    2. simulates users through the HTTP collector into Kinesis, plus legacy and invalid requests
+    1. starts the stack (AWS-compatible server, Kafka broker, collector, raw archiver, consumer)
+    2. simulates users through the HTTP collector into Kinesis, plus legacy and invalid requests,
+       measuring the freshness of the real-time counters meanwhile (ingest -> counter visible)
     3. sends events straight to Kafka and archives the topic
     4. counts what S3 holds (raw archive, bad rows) and checks it against what was accepted
-    5. stops the stack (unless --keep, or it was already running)
+    5. prints the real-time counters and checks them against a recomputation from the raw archive
+    6. stops the stack (unless --keep, or it was already running)
 
-    Exits 1 when S3 does not hold exactly what was accepted.
+    Exits 1 when S3 does not hold exactly what was accepted, or the counters disagree with it.
     """
     from rich.console import Console
 
@@ -81,7 +83,31 @@ def _print(console: Any, r: dict[str, Any]) -> None:
     table.add_row("S3 raw/bad", "objects / rows", f"{bad['objects']} / {bad['rows']}")
     for reason, n in sorted(bad["by_reason"].items()):
         table.add_row("", f"  {reason}", str(n))
+    _speed_rows(table, r.get("speed") or {})
     console.print(table)
     for check, ok in r["checks"].items():
         console.print(f"  {'✓' if ok else '✗'} {check}", markup=False)
     console.print("stack stopped" if r["stack_stopped"] else "stack left running: `make status`, `make down`")
+
+
+def _speed_rows(table: Any, speed: dict[str, Any]) -> None:
+    """The real-time counters of the run's hour and the measured freshness."""
+    if not speed:
+        return
+    rt, fresh = speed["realtime"], speed["freshness"]
+    table.add_row(
+        "real-time counters", f"hour {rt['hour'][11:16]} UTC: events / errors", f"{rt['events']:,} / {rt['errors']:,}"
+    )
+    by_type = sorted(rt["events_by_type"].items(), key=lambda kv: -kv[1])
+    table.add_row("", "  by type: " + ", ".join(f"{t} {n:,}" for t, n in by_type), "")
+    table.add_row("", "  by status: " + ", ".join(f"{s} {n:,}" for s, n in rt["events_by_status"].items()), "")
+    table.add_row("", "revenue / orders", f"{rt['revenue']:,.2f} / {rt['orders']:,}")
+    table.add_row("", "unique users (HLL estimate)", f"{rt['users_estimate']:,}")
+    if fresh["samples"]:
+        table.add_row(
+            "",
+            f"freshness, ingest -> counter (p50 / p99, {fresh['samples']} samples)",
+            f"{fresh['p50_s']:.2f} s / {fresh['p99_s']:.2f} s",
+        )
+    else:
+        table.add_row("", "freshness, ingest -> counter", "not measured")

@@ -36,6 +36,7 @@ class DemoOptions:
     seed: int | None = None  # random when None (printed, so a run can be repeated)
     keep: bool = False  # leave the stack running afterwards
     archive_timeout: float = 90.0
+    speed_timeout: float = 60.0  # how long the real-time counters may take to catch up after the archive
 
 
 @dataclass
@@ -57,6 +58,7 @@ class DemoResult:
     bad_rows: dict[str, Any]
     checks: dict[str, bool]
     stack_stopped: bool
+    speed: dict[str, Any] = field(default_factory=dict)  # real-time counters, freshness, their check
 
     @property
     def ok(self) -> bool:
@@ -94,8 +96,15 @@ def run_demo(settings: Settings, options: DemoOptions, notify: Notify) -> DemoRe
     collector_url = report.url("collector") or f"http://127.0.0.1:{settings.collector_port}"
     stopped = False
     try:
+        from clickstream.local.demo_speed import FreshnessProbe, counters_reader
+
+        probe = FreshnessProbe(counters_reader(settings), shards=settings.shard_count)
+        probe.start()  # freshness under load: sampled while the simulator sends
         notify(f"==> simulating {options.users} users for {options.duration:.0f} s through {collector_url}")
-        collector, collector_ids = _collector_run(settings, collector_url, options, seed)
+        try:
+            collector, collector_ids = _collector_run(settings, collector_url, options, seed)
+        finally:
+            probe.stop()
         notify("==> sending legacy-shaped and invalid requests (they must be kept, with reasons)")
         legacy, legacy_ids = _legacy_and_invalid(settings, collector_url)
         notify(f"==> sending {options.kafka_events} events straight to Kafka, then archiving the topic")
@@ -107,6 +116,8 @@ def run_demo(settings: Settings, options: DemoOptions, notify: Notify) -> DemoRe
         raw_kinesis = _wait_for_archive(settings, kinesis_names, expected_kinesis, options.archive_timeout)
         raw_kafka = _count_raw(settings, kafka_names)
         bad = _count_bad_rows(settings)
+        notify("==> waiting for the real-time counters to equal a recomputation from the raw archive")
+        speed = _speed_layer(settings, kinesis_names, probe, options.speed_timeout)
     finally:
         if not options.keep and not was_running:
             notify("==> stopping the embedded stack (--keep leaves it running)")
@@ -116,6 +127,9 @@ def run_demo(settings: Settings, options: DemoOptions, notify: Notify) -> DemoRe
         "every accepted Kinesis event is in S3 raw, as often as it was sent": _holds(raw_kinesis.ids, expected_kinesis),
         "every accepted Kafka event is in S3 raw, as often as it was sent": _holds(raw_kafka.ids, kafka_ids),
         "every rejected event is in the bad-rows store": bad["rows"] >= legacy["rejected"] + collector["rejected"],
+        "the real-time counters equal a recomputation from the raw archive (by type, by status, revenue)": speed[
+            "counters_match_raw_archive"
+        ],
     }
     return DemoResult(
         seed=seed,
@@ -128,6 +142,7 @@ def run_demo(settings: Settings, options: DemoOptions, notify: Notify) -> DemoRe
         bad_rows=bad,
         checks=checks,
         stack_stopped=stopped,
+        speed=speed,
     )
 
 
@@ -257,6 +272,32 @@ def _count_raw(settings: Settings, source: re.Pattern[str]) -> RawCount:
         count.lines += len(lines)
         count.ids.update(_ids(lines))
     return count
+
+
+def _speed_layer(settings: Settings, source: re.Pattern[str], probe: Any, timeout: float) -> dict[str, Any]:
+    """The counters for the run's hour, freshness p50/p99, and the check against the raw archive."""
+    from clickstream.adapters.s3 import lake_bucket
+    from clickstream.local import demo_speed
+
+    lake = lake_bucket(settings)
+    lines = [
+        line
+        for key in lake.list_keys(c.RAW_EVENTS_PREFIX + "/")
+        if source.match(key.rsplit("/", 1)[-1])
+        for line in lake.get_ndjson_gz(key)
+    ]
+    truth = demo_speed.recompute(lines)
+    reader = demo_speed.counters_reader(settings)
+    counters, equal, waited = demo_speed.wait_for_counters(reader, truth, timeout)
+    samples = probe.join()
+    return {
+        "counters_match_raw_archive": equal,
+        "waited_s": waited,
+        "realtime": demo_speed.headline(reader, datetime.now(UTC)),
+        "freshness": demo_speed.percentiles(samples) | {"unresolved": probe.unresolved},
+        "raw_archive": demo_speed.plain(truth),
+        "counters": demo_speed.plain(counters),
+    }
 
 
 def _ids(lines: Iterable[bytes]) -> Iterable[str]:

@@ -209,6 +209,17 @@ SERVICES: tuple[ServiceSpec, ...] = (
         depends_on=("aws", "kafka"),
         app=True,
     ),
+    ServiceSpec(
+        name="consumer",
+        description="speed layer: stream -> stream-processor handler -> DynamoDB realtime counters",
+        # Batches of up to 10,000 (Lambda's maximum; its default is 100): idle, a batch is what
+        # arrived since the last one; under load it grows instead of the lag, and the handler
+        # writes one update per counter item per batch, so a bigger batch costs less per event.
+        command=lambda s, py: [py, "-m", "clickstream", "consume", "--batch-size", "10000"],
+        health=_alive_for_a_while,
+        depends_on=("aws", "kafka"),
+        app=True,
+    ),
 )
 
 

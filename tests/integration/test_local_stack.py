@@ -243,7 +243,13 @@ def test_up_with_every_service_serves_healthz(tmp_path: Path) -> None:
     try:
         s.up()
         code, doc = s.status()
-        assert code == 0 and {x["name"] for x in doc["services"]} == {"aws", "kafka", "collector", "archiver"}
+        assert code == 0 and {x["name"] for x in doc["services"]} == {
+            "aws",
+            "kafka",
+            "collector",
+            "archiver",
+            "consumer",
+        }
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         with opener.open(f"http://127.0.0.1:{s.collector_port}/healthz", timeout=5) as resp:
             assert resp.status == 200

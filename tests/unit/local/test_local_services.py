@@ -34,8 +34,8 @@ def _names(specs: list[ServiceSpec]) -> list[str]:
 
 
 def test_default_services_start_infra_first() -> None:
-    assert _names(resolve(SERVICES)) == ["aws", "kafka", "collector", "archiver"]
-    assert [_names(w) for w in waves(resolve(SERVICES))] == [["aws", "kafka"], ["collector", "archiver"]]
+    assert _names(resolve(SERVICES)) == ["aws", "kafka", "collector", "archiver", "consumer"]
+    assert [_names(w) for w in waves(resolve(SERVICES))] == [["aws", "kafka"], ["collector", "archiver", "consumer"]]
 
 
 def test_selecting_a_service_brings_its_dependencies() -> None:
