@@ -104,7 +104,8 @@ IN_FUTURE: Final = "in_future"
 TOO_LARGE: Final = "too_large"
 NOT_AN_OBJECT: Final = "not_an_object"
 TOO_LATE: Final = "too_late"  # not raised by validation: the speed layer's lateness cut-off
-UNMAPPED_EVENT: Final = "unmapped_event"  # not raised by validation: a Segment/Snowplow message with no event type of ours
+# not raised by validation: a Segment/Snowplow message with no event type of ours
+UNMAPPED_EVENT: Final = "unmapped_event"
 REASONS: Final[tuple[str, ...]] = (
     MISSING,
     INVALID_TYPE,
