@@ -60,6 +60,7 @@ ENV_CLOCK_SKEW = "CLICKSTREAM_CLOCK_SKEW_SECONDS"
 # --- S3 layout (DESIGN.md "Storage layout") --------------------------------------------
 RAW_EVENTS_PREFIX = "raw/events"
 RAW_BAD_PREFIX = "raw/bad"
+RAW_IDENTITIES_PREFIX = "raw/identities"  # Segment identify/group/alias: kept, not counted
 CURATED_EVENTS_PREFIX = "curated/events"
 CURATED_METRICS_PREFIX = "curated/metrics"
 QUARANTINE_PREFIX = "quarantine"

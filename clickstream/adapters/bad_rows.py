@@ -1,7 +1,7 @@
-"""The bad-rows store: rejected records, with their reasons, as NDJSON.gz under `raw/bad/`.
+"""Per-request NDJSON.gz stores in the lake: bad rows (`raw/bad/`) and identities (`raw/identities/`).
 
-One object per request (`raw/bad/dt=YYYY-MM-DD/hour=HH/<source>-<uuid>.ndjson.gz`, by arrival
-time), so a request's bad rows are written all or nothing and writers never contend for a key.
+One object per request (`<prefix>/dt=YYYY-MM-DD/hour=HH/<source>-<uuid>.ndjson.gz`, by arrival
+time), so a request's rows are written all or nothing and writers never contend for a key.
 """
 
 from __future__ import annotations
@@ -22,16 +22,24 @@ from clickstream.errors import RetryableError
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-def bad_rows_key(received_at: datetime, source: str, token: str) -> str:
-    """The object key for one request's bad rows (partitioned by UTC arrival hour)."""
+def request_object_key(prefix: str, received_at: datetime, source: str, token: str) -> str:
+    """The object key for one request's rows under `prefix` (partitioned by UTC arrival hour)."""
     at = received_at.astimezone(UTC) if received_at.tzinfo else received_at.replace(tzinfo=UTC)
     name = _UNSAFE.sub("-", source).strip("-") or "unknown"
-    return f"{RAW_BAD_PREFIX}/dt={at:%Y-%m-%d}/hour={at:%H}/{name}-{token}.ndjson.gz"
+    return f"{prefix}/dt={at:%Y-%m-%d}/hour={at:%H}/{name}-{token}.ndjson.gz"
 
 
-class BadRowsStore:
-    def __init__(self, bucket: LakeBucket) -> None:
+def bad_rows_key(received_at: datetime, source: str, token: str) -> str:
+    return request_object_key(RAW_BAD_PREFIX, received_at, source, token)
+
+
+class RequestRowsStore:
+    """Writes one request's rows as one object under `prefix`."""
+
+    def __init__(self, bucket: LakeBucket, *, prefix: str, what: str) -> None:
         self._bucket = bucket
+        self._prefix = prefix
+        self._what = what  # for error messages: "bad rows", "identities"
 
     def put(self, rows: Sequence[dict[str, Any]], *, received_at: datetime, source: str) -> str | None:
         """Write `rows` (JSON-safe dicts) as one object; returns its key, or None when there is nothing to write.
@@ -41,12 +49,19 @@ class BadRowsStore:
         """
         if not rows:
             return None
-        key = bad_rows_key(received_at, source, uuid.uuid4().hex)
+        key = request_object_key(self._prefix, received_at, source, uuid.uuid4().hex)
         try:
             self._bucket.put_ndjson_gz(key, (orjson.dumps(row) for row in rows))
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
-            raise RetryableError(f"bad rows not stored in s3://{self._bucket.name}/{key}: {code}") from exc
+            raise RetryableError(f"{self._what} not stored in s3://{self._bucket.name}/{key}: {code}") from exc
         except BotoCoreError as exc:
-            raise RetryableError(f"bad rows not stored in s3://{self._bucket.name}/{key}: {exc}") from exc
+            raise RetryableError(f"{self._what} not stored in s3://{self._bucket.name}/{key}: {exc}") from exc
         return key
+
+
+class BadRowsStore(RequestRowsStore):
+    """Rejected records with their reasons, under `raw/bad/`."""
+
+    def __init__(self, bucket: LakeBucket) -> None:
+        super().__init__(bucket, prefix=RAW_BAD_PREFIX, what="bad rows")
