@@ -16,19 +16,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from clickstream.errors import ConfigError, RetryableError
+from clickstream.adapters.dynamodb import call, query_partition
 
 POSITION_DIGITS = 129  # Kinesis: SequenceNumber matches 0|([1-9]\d{0,128})
-
-_RETRYABLE_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -49,25 +39,15 @@ class CheckpointStore:
     def load(self) -> dict[str, Checkpoint]:
         """Every shard's checkpoint (strongly consistent: a restart must see its own last write)."""
         out: dict[str, Checkpoint] = {}
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": self.pk}},
-            "ConsistentRead": True,
-        }
-        while True:
-            page = self._call("query", **kwargs)
-            for item in page.get("Items", []):
-                shard = item["sk"]["S"]
-                raw = item.get("position", {}).get("S")
-                out[shard] = Checkpoint(
-                    shard=shard,
-                    position=int(raw) if raw else None,
-                    closed=item.get("closed", {}).get("BOOL", False),
-                )
-            if "LastEvaluatedKey" not in page:
-                return out
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for item in query_partition(self._client, self.table, self.pk, what=f"checkpoint table {self.table}"):
+            shard = item["sk"]["S"]
+            raw = item.get("position", {}).get("S")
+            out[shard] = Checkpoint(
+                shard=shard,
+                position=int(raw) if raw else None,
+                closed=item.get("closed", {}).get("BOOL", False),
+            )
+        return out
 
     def save(self, shard: str, position: int) -> bool:
         """Record `position` as archived; False (and no write) if a newer one is already stored."""
@@ -105,17 +85,7 @@ class CheckpointStore:
         return {"pk": {"S": self.pk}, "sk": {"S": shard}}
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
-        try:
-            return getattr(self._client, operation)(**kwargs)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in _RETRYABLE_CODES:
-                raise RetryableError(f"checkpoint table {self.table}: {code}") from exc
-            if code == "ResourceNotFoundException":
-                raise ConfigError(
-                    f"checkpoint table {self.table} does not exist: provision the stack (`clickstream local up`)"
-                ) from exc
-            raise
+        return call(self._client, operation, what=f"checkpoint table {self.table}", **kwargs)
 
 
 def position_key(position: int) -> str:

@@ -1,8 +1,55 @@
-"""DynamoDB adapter: table housekeeping (counters and checkpoints get their own classes)."""
+"""DynamoDB adapter: table housekeeping, and the call/query helpers the table classes share
+(checkpoints, leases; the counters table has its own batching writer)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
+
+from botocore.exceptions import ClientError
+
+from clickstream.errors import ConfigError, RetryableError
+
+RETRYABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionConflictException",
+    }
+)
+
+
+def call(client: Any, operation: str, *, what: str, **kwargs: Any) -> Any:
+    """`client.<operation>(**kwargs)` with throttling as RetryableError and a missing table as a
+    ConfigError that says what to do; any other ClientError is re-raised for the caller."""
+    try:
+        return getattr(client, operation)(**kwargs)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in RETRYABLE_CODES:
+            raise RetryableError(f"{what}: {code}") from exc
+        if code == "ResourceNotFoundException":
+            raise ConfigError(f"{what} does not exist: provision the stack (`clickstream local up`)") from exc
+        raise
+
+
+def query_partition(client: Any, table: str, pk: str, *, what: str) -> Iterator[dict[str, Any]]:
+    """Every item whose `pk` is `pk`, all pages, strongly consistent (a restart must see its own writes)."""
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": pk}},
+        "ConsistentRead": True,
+    }
+    while True:
+        page = call(client, "query", what=what, **kwargs)
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 class TableAdmin:

@@ -21,25 +21,23 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
+from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
 from kafka.errors import (
     CommitFailedError,
     IllegalGenerationError,
     InvalidRequestError,
     KafkaError,
-    NoBrokersAvailable,
     RebalanceInProgressError,
     UnknownMemberIdError,
 )
 
+from clickstream.adapters.kafka_reader import open_group_consumer
 from clickstream.consume.events import KafkaMessage, partition_id
 from clickstream.errors import StreamUnavailableError
 
 log = logging.getLogger(__name__)
 
 # A SIGKILLed member holds its partitions until its session expires; 6 s is the broker's minimum.
-SESSION_TIMEOUT_MS = 6_000
-HEARTBEAT_INTERVAL_MS = 1_000
 JOIN_ATTEMPTS = 10
 JOIN_BACKOFF_SECONDS = 3.0  # the stagger that avoids the mock broker's join race
 CLOSE_TIMEOUT_MS = 5_000
@@ -67,19 +65,7 @@ class KafkaGroup:
         self.bootstrap, self.topic = bootstrap, topic
         self._sleep, self._jitter = sleep, jitter
         self.join_failures = 0  # in a row, since the last assignment
-        try:
-            self._consumer = KafkaConsumer(
-                bootstrap_servers=bootstrap,
-                group_id=group_id,
-                client_id=group_id,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                session_timeout_ms=SESSION_TIMEOUT_MS,
-                heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
-                max_poll_records=max_poll_records,
-            )
-        except NoBrokersAvailable as exc:
-            raise StreamUnavailableError(f"no Kafka broker at {bootstrap}") from exc
+        self._consumer = open_group_consumer(bootstrap, group_id, max_poll_records=max_poll_records)
         self._consumer.subscribe([topic], listener=_Listener(self, on_revoked, on_assigned))
 
     def poll(self, timeout_ms: int, max_records: int) -> list[KafkaMessage]:

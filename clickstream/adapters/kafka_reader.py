@@ -57,19 +57,7 @@ class KafkaReader:
         self._poll_timeout_ms, self._max_poll_records = poll_timeout_ms, max_poll_records
         self._assigned: set[Any] = set()  # TopicPartitions assigned and not yet resumed
         self._revoked: list[str] = []
-        try:
-            self._consumer = KafkaConsumer(
-                bootstrap_servers=bootstrap,
-                group_id=group_id,
-                client_id=group_id,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                session_timeout_ms=SESSION_TIMEOUT_MS,
-                heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
-                max_poll_records=max_poll_records,
-            )
-        except NoBrokersAvailable as exc:
-            raise StreamUnavailableError(f"no Kafka broker at {bootstrap}") from exc
+        self._consumer = open_group_consumer(bootstrap, group_id, max_poll_records=max_poll_records)
         self._consumer.subscribe([topic], listener=_Listener(self))
 
     def poll(self) -> Poll:
@@ -139,3 +127,24 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         self._reader._assigned |= set(assigned)
+
+
+def open_group_consumer(bootstrap: str, group_id: str, *, max_poll_records: int) -> KafkaConsumer:
+    """A kafka-python group member that commits by hand and starts from the earliest offset.
+
+    Shared by the raw archiver and the speed-layer consumer; a broker that cannot be reached
+    is a StreamUnavailableError.
+    """
+    try:
+        return KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=group_id,
+            client_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=SESSION_TIMEOUT_MS,
+            heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
+            max_poll_records=max_poll_records,
+        )
+    except NoBrokersAvailable as exc:
+        raise StreamUnavailableError(f"no Kafka broker at {bootstrap}") from exc

@@ -17,21 +17,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from clickstream.adapters.dynamodb import call, query_partition
 from clickstream.consume.leases import Lease
-from clickstream.errors import ConfigError, RetryableError
 
 LEASE_PREFIX = "lease"
-
-_RETRYABLE_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "TransactionConflictException",
-    }
-)
 
 
 class LeaseTable:
@@ -47,20 +36,10 @@ class LeaseTable:
     def load(self) -> dict[str, Lease]:
         """Every lease of the stream (strongly consistent)."""
         out: dict[str, Lease] = {}
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": self.pk}},
-            "ConsistentRead": True,
-        }
-        while True:
-            page = self._call("query", **kwargs)
-            for item in page.get("Items", []):
-                lease = _lease(item)
-                out[lease.shard] = lease
-            if "LastEvaluatedKey" not in page:
-                return out
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for item in query_partition(self._client, self.table, self.pk, what=f"lease table {self.table}"):
+            lease = _lease(item)
+            out[lease.shard] = lease
+        return out
 
     def ensure(self, shard: str) -> None:
         """Create a free lease for `shard` unless one exists."""
@@ -153,17 +132,10 @@ class LeaseTable:
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
         try:
-            return getattr(self._client, operation)(**kwargs)
+            return call(self._client, operation, what=f"lease table {self.table}", **kwargs)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code == "ConditionalCheckFailedException":
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 raise _Conflict() from exc
-            if code in _RETRYABLE_CODES:
-                raise RetryableError(f"lease table {self.table}: {code}") from exc
-            if code == "ResourceNotFoundException":
-                raise ConfigError(
-                    f"lease table {self.table} does not exist: provision the stack (`clickstream local up`)"
-                ) from exc
             raise
 
 
