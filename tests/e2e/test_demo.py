@@ -13,6 +13,8 @@ from pathlib import Path
 
 import boto3
 
+from clickstream.settings import ResourceNames
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -51,7 +53,7 @@ def test_demo_totals_match_what_s3_holds(tmp_path: Path) -> None:
             aws_access_key_id="test",
             aws_secret_access_key="test",
         )
-        bucket = "clickstream-local-lake"
+        bucket = ResourceNames.for_stage("local").bucket
         lines: list[dict] = []
         bad: list[dict] = []
         keys = Counter[str]()
