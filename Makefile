@@ -9,7 +9,8 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export GX_ANALYTICS_ENABLED := False
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-unit test-integration lint up down status bench clean synth cdk-install lambda-wheels
+
+.PHONY: help install system-deps demo test test-unit test-integration lint up down status bench clean synth cdk-install lambda-wheels
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -26,10 +27,13 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 install: $(STAMP)  ## create .venv and install pinned dependencies
 
+system-deps: $(STAMP)  ## Debian's chromium (browser test) and prometheus (make up), via apt-get if missing
+	@scripts/system-deps.sh
+
 demo: $(STAMP)  ## run the pipeline end to end on the embedded stack and print what it computed
 	$(PY) -m clickstream demo $(DEMO_ARGS)
 
-test: $(STAMP)  ## run every test tier (unit, integration, e2e)
+test: $(STAMP) system-deps  ## run every test tier (unit, integration, e2e)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: $(STAMP)  ## pure-logic tests only (seconds)
@@ -43,7 +47,7 @@ lint: $(STAMP)  ## ruff + mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-up: $(STAMP)  ## start the embedded stack and leave it running
+up: $(STAMP) system-deps  ## start the embedded stack and leave it running
 	$(PY) -m clickstream local up
 
 down: $(STAMP)  ## stop the embedded stack

@@ -135,7 +135,7 @@ class Workload:
     collector_memory_mb: int = 512
     processor_ms_per_batch: float = 40.0
     processor_ms_per_event: float = 0.05
-    alarms: int = 12
+    alarms: int = 13  # tests/infra checks this equals the alarms the Observability stack defines
     speed: SpeedLayerDefaults = field(default_factory=SpeedLayerDefaults)
     delivery: RawDeliveryDefaults = field(default_factory=RawDeliveryDefaults)
     lifecycle: LakeLifecycleDefaults = field(default_factory=LakeLifecycleDefaults)

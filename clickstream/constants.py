@@ -36,10 +36,14 @@ DEFAULT_REGION = "us-east-1"
 LOCAL_AWS_HOST = "127.0.0.1"
 LOCAL_AWS_PORT = 4566  # LocalStack's edge port, so awslocal/localstack-client work against either
 DEFAULT_COLLECTOR_PORT = 8000
+DEFAULT_API_PORT = 8001  # the query API and live dashboard (read key), apart from ingest
+DEFAULT_AIRFLOW_PORT = 8080
 DEFAULT_SHARD_COUNT = 2
 DEFAULT_LATENESS_SECONDS = 24 * 3600
 DEFAULT_CLOCK_SKEW_SECONDS = 300
 LOCAL_WRITE_KEY = "local-write-key"  # only ever the default for stage=local
+LOCAL_READ_KEY = "local-read-key"  # the query API's key; never the write key (stage=local default)
+SESSION_GAP_SECONDS = 30 * 60  # DESIGN.md: a user's events with gaps < 30 min form one session
 
 # --- Environment variable names (shared with infra/cdk) ---------------------------------
 ENV_STAGE = "CLICKSTREAM_STAGE"
@@ -56,6 +60,10 @@ ENV_SHARDS = "CLICKSTREAM_SHARDS"
 ENV_COLLECTOR_PORT = "CLICKSTREAM_COLLECTOR_PORT"
 ENV_LATENESS = "CLICKSTREAM_LATENESS_SECONDS"
 ENV_CLOCK_SKEW = "CLICKSTREAM_CLOCK_SKEW_SECONDS"
+ENV_READ_KEY = "CLICKSTREAM_READ_KEY"
+ENV_API_PORT = "CLICKSTREAM_API_PORT"
+ENV_QUERY_ENGINE = "CLICKSTREAM_QUERY_ENGINE"  # "athena" (AWS) or "local" (DuckDB over the lake)
+ENV_BATCH_TABLE = "CLICKSTREAM_BATCH_TABLE"
 
 # --- S3 layout (DESIGN.md "Storage layout") --------------------------------------------
 RAW_EVENTS_PREFIX = "raw/events"
@@ -64,4 +72,6 @@ RAW_IDENTITIES_PREFIX = "raw/identities"  # Segment identify/group/alias: kept, 
 CURATED_EVENTS_PREFIX = "curated/events"
 CURATED_METRICS_PREFIX = "curated/metrics"
 QUARANTINE_PREFIX = "quarantine"
+STAGING_PREFIX = "staging"  # compaction writes here first, then swaps into curated/
+QUALITY_PREFIX = "quality"  # Great Expectations results per run (JSON + Data Docs HTML)
 ATHENA_RESULTS_PREFIX = "athena-results"

@@ -65,6 +65,12 @@ def platform_resources(settings: Settings) -> Resources:
                 purpose="speed-layer counters: pk=<metric>#<dimension>, sk=<m|h|d>#<window start>",
             ),
             TableSpec(
+                name=n.batch_table,
+                partition_key="pk",
+                sort_key="sk",
+                purpose="batch view: exact metrics of closed windows (same keys as realtime) and drift#<metric> items",
+            ),
+            TableSpec(
                 name=n.checkpoints_table,
                 partition_key="pk",
                 sort_key="sk",

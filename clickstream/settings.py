@@ -19,6 +19,8 @@ from clickstream.errors import ConfigError
 
 Transport = Literal["kinesis", "kafka"]
 TRANSPORTS: tuple[Transport, ...] = ("kinesis", "kafka")
+QueryEngineKind = Literal["local", "athena"]
+QUERY_ENGINES: tuple[QueryEngineKind, ...] = ("local", "athena")
 KAFKA_STATE_FILE = "kafka.json"  # written by the embedded broker, read by every command
 
 
@@ -34,6 +36,8 @@ class ResourceNames:
     checkpoints_table: str
     dead_letter_queue: str
     glue_database: str
+    batch_table: str  # the batch view (exact metrics of closed windows) and reconciliation drift
+    athena_workgroup: str
 
     @classmethod
     def for_stage(cls, stage: str) -> ResourceNames:
@@ -47,6 +51,8 @@ class ResourceNames:
             checkpoints_table=f"{prefix}-checkpoints",
             dead_letter_queue=f"{prefix}-dlq",
             glue_database=f"clickstream_{stage}".replace("-", "_"),
+            batch_table=f"{prefix}-batch",
+            athena_workgroup=prefix,
         )
 
 
@@ -68,6 +74,9 @@ class Settings:
     transport: Transport = "kinesis"
     kafka_bootstrap: str | None = None
     write_key: str | None = c.LOCAL_WRITE_KEY
+    read_key: str | None = c.LOCAL_READ_KEY
+    query_engine: QueryEngineKind = "local"
+    api_port: int = c.DEFAULT_API_PORT
     home: Path = field(default_factory=lambda: Path.cwd() / ".clickstream")
     shard_count: int = c.DEFAULT_SHARD_COUNT
     collector_port: int = c.DEFAULT_COLLECTOR_PORT
@@ -90,12 +99,17 @@ class Settings:
         home = Path(env.get(c.ENV_HOME, str(Path.cwd() / ".clickstream")))
         endpoint = env.get(c.ENV_ENDPOINT) or (f"http://{c.LOCAL_AWS_HOST}:{c.LOCAL_AWS_PORT}" if local else None)
         write_key = env.get(c.ENV_WRITE_KEY) or (c.LOCAL_WRITE_KEY if local else None)
+        read_key = env.get(c.ENV_READ_KEY) or (c.LOCAL_READ_KEY if local else None)
+        engine = env.get(c.ENV_QUERY_ENGINE) or ("local" if local else "athena")
+        if engine not in QUERY_ENGINES:
+            raise ConfigError(f"{c.ENV_QUERY_ENGINE}={engine!r}: expected one of {', '.join(QUERY_ENGINES)}")
         names = ResourceNames.for_stage(stage)
         names = replace(
             names,
             bucket=env.get(c.ENV_BUCKET, names.bucket),
             stream=env.get(c.ENV_STREAM, names.stream),
             topic=env.get(c.ENV_TOPIC, names.topic),
+            batch_table=env.get(c.ENV_BATCH_TABLE, names.batch_table),
         )
         limits = Limits(
             lateness_seconds=_int(env, c.ENV_LATENESS, c.DEFAULT_LATENESS_SECONDS),
@@ -108,6 +122,9 @@ class Settings:
             transport=transport,  # type: ignore[arg-type]
             kafka_bootstrap=env.get(c.ENV_KAFKA_BOOTSTRAP) or _kafka_from_state(home),
             write_key=write_key,
+            read_key=read_key,
+            query_engine=engine,  # type: ignore[arg-type]
+            api_port=_int(env, c.ENV_API_PORT, c.DEFAULT_API_PORT),
             home=home,
             shard_count=_int(env, c.ENV_SHARDS, c.DEFAULT_SHARD_COUNT),
             collector_port=_int(env, c.ENV_COLLECTOR_PORT, c.DEFAULT_COLLECTOR_PORT),

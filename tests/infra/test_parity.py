@@ -72,6 +72,6 @@ def test_bucket_glue_database_and_dead_letter_queue(any_synth: Synth, tmp_path: 
 
 def test_overrides_reach_the_names(flagged_synth: Synth) -> None:
     names = {r["Properties"]["TableName"] for r in flagged_synth.resources("AWS::DynamoDB::Table")}
-    assert names == {"clickstream-qa-realtime", "clickstream-qa-checkpoints"}
+    assert names == {"clickstream-qa-realtime", "clickstream-qa-batch", "clickstream-qa-checkpoints"}
     buckets = [r["Properties"]["BucketName"] for r in flagged_synth.resources("AWS::S3::Bucket")]
     assert "acme-clickstream-qa-lake" in buckets

@@ -2,7 +2,8 @@
 
 `batch_layer_statements` is the whole data access of the DAGs: read raw/, write curated/,
 quarantine/ and Athena results, manage the Glue tables of the lake database, run queries in the
-workgroup, write batch views to the realtime table. `AirflowRole` hands it to a self-managed
+workgroup, read the speed layer's counters (reconciliation) and write the batch view, run records
+and drift items to the batch table. `AirflowRole` hands it to a self-managed
 Airflow (EC2, ECS, EKS or on premises); `ManagedAirflow` runs MWAA with the same statements.
 """
 
@@ -15,7 +16,14 @@ from constructs import Construct
 from clickstream import constants as c
 from clickstream_infra import arns, nag
 
-LAKE_WRITE_PREFIXES = (c.CURATED_EVENTS_PREFIX, c.CURATED_METRICS_PREFIX, c.QUARANTINE_PREFIX, c.ATHENA_RESULTS_PREFIX)
+LAKE_WRITE_PREFIXES = (
+    c.CURATED_EVENTS_PREFIX,
+    c.CURATED_METRICS_PREFIX,
+    c.QUARANTINE_PREFIX,
+    c.STAGING_PREFIX,
+    c.QUALITY_PREFIX,
+    c.ATHENA_RESULTS_PREFIX,
+)
 GLUE_ACTIONS = [
     "glue:GetDatabase",
     "glue:GetTable",
@@ -36,11 +44,18 @@ ATHENA_ACTIONS = [
     "athena:StopQueryExecution",
     "athena:GetWorkGroup",
 ]
-BATCH_VIEW_ACTIONS = ["dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+BATCH_VIEW_ACTIONS = [
+    "dynamodb:BatchWriteItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+]
+SPEED_READ_ACTIONS = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"]
 
 
 def batch_layer_statements(
-    scope: Construct, *, bucket: str, database: str, workgroup: str, realtime_table: str
+    scope: Construct, *, bucket: str, database: str, workgroup: str, realtime_table: str, batch_table: str
 ) -> list[iam.PolicyStatement]:
     """Least-privilege data access of the DAGs."""
     return [
@@ -59,7 +74,8 @@ def batch_layer_statements(
             ],
         ),
         iam.PolicyStatement(actions=ATHENA_ACTIONS, resources=[arns.athena_workgroup(scope, workgroup)]),
-        iam.PolicyStatement(actions=BATCH_VIEW_ACTIONS, resources=[arns.table(scope, realtime_table)]),
+        iam.PolicyStatement(actions=SPEED_READ_ACTIONS, resources=[arns.table(scope, realtime_table)]),
+        iam.PolicyStatement(actions=BATCH_VIEW_ACTIONS, resources=[arns.table(scope, batch_table)]),
     ]
 
 
@@ -69,7 +85,7 @@ def acknowledge_batch_layer(scope: Construct, *, bucket: str, database: str) -> 
         scope,
         "IAM5",
         "the batch layer reads every raw object and rewrites whole partitions under curated/, "
-        "quarantine/ and athena-results/; each grant is one prefix of the lake bucket",
+        "quarantine/, staging/, quality/ and athena-results/; each grant is one prefix of the lake bucket",
         *(nag.resource_finding(scope, arns.objects(bucket, f"{p}/*")) for p in ("raw", *LAKE_WRITE_PREFIXES)),
     )
     nag.acknowledge(

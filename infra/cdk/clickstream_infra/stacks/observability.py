@@ -62,7 +62,7 @@ class ObservabilityStack(Stack):
         for short, fn in functions.items():
             for name in ("Errors", "Throttles"):
                 metrics[f"{short}-{name.lower()}"] = (_metric("AWS/Lambda", name, {"FunctionName": fn}), 0)
-        for table in (names.realtime_table, names.checkpoints_table):
+        for table in (names.realtime_table, names.batch_table, names.checkpoints_table):
             throttles = cw.MathExpression(
                 expression="r + w",
                 using_metrics={

@@ -24,6 +24,7 @@ class OrchestrationStack(Stack):
             database=names.glue_database,
             workgroup=workgroup_name(cfg),
             realtime_table=names.realtime_table,
+            batch_table=names.batch_table,
         )
         if cfg.mwaa:
             self.airflow = ManagedAirflow(

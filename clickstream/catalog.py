@@ -1,0 +1,106 @@
+"""The lake's tables: one definition the Glue catalog, the CDK app, the local engine and the jobs read.
+
+Two fixed tables come from the event contract (`clickstream.events.schema`):
+
+- `raw_events` over `raw/events/dt=…/hour=…/` — NDJSON.gz as collected, partitioned by *arrival*
+  time; timestamps stay RFC 3339 strings and `properties` a JSON string.
+- `events` over `curated/events/dt=…/hour=…/` — the compacted, deduplicated, typed Parquet,
+  partitioned by *event* time. The contract's `timestamp` field is the column `event_time` here
+  (`timestamp` is a reserved word in Athena/Trino SQL; every query would need quotes).
+
+Metric tables (`metric_<name>` over `curated/metrics/<name>/dt=…/`) are written by the batch
+metrics job; their columns are whatever the SQL in `sql/metrics/<name>.sql` selects, so the job
+registers them from the result schema (`metric_table`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from clickstream import constants as c
+from clickstream.events.schema import EVENT_FIELDS, FIELD_TYPES
+
+RAW_EVENTS_TABLE: Final = "raw_events"
+EVENTS_TABLE: Final = "events"
+METRIC_TABLE_PREFIX: Final = "metric_"
+EVENT_TIME: Final = "event_time"  # curated name of the contract's `timestamp`
+CURATED_RENAMES: Final[dict[str, str]] = {"timestamp": EVENT_TIME}
+PARTITION_KEYS: Final[tuple[str, ...]] = ("dt", "hour")  # dt=YYYY-MM-DD, hour=HH (strings, UTC)
+DAY_PARTITION_KEYS: Final[tuple[str, ...]] = ("dt",)
+
+# Logical type (schema.FIELD_TYPES) -> Glue/Hive type, per storage format.
+CURATED_GLUE_TYPES: Final[dict[str, str]] = {
+    "string": "string",
+    "timestamp": "timestamp",
+    "json": "string",
+    "int8": "tinyint",
+    "int16": "smallint",
+    "int32": "int",
+    "int64": "bigint",
+    "double": "double",
+}
+RAW_GLUE_TYPES: Final[dict[str, str]] = {**CURATED_GLUE_TYPES, "timestamp": "string"}
+
+Format = Literal["json", "parquet"]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # Glue/Hive type name: string, bigint, double, timestamp, decimal(38,6), …
+
+
+@dataclass(frozen=True)
+class TableDef:
+    name: str
+    prefix: str  # key prefix in the lake bucket, no trailing slash
+    columns: tuple[Column, ...]
+    partition_keys: tuple[str, ...]
+    format: Format
+    description: str
+
+    def location(self, bucket: str) -> str:
+        return f"s3://{bucket}/{self.prefix}/"
+
+    def partition_prefix(self, values: dict[str, str]) -> str:
+        """`curated/events/dt=2026-11-22/hour=07/` for {"dt": "2026-11-22", "hour": "07"}."""
+        parts = "/".join(f"{k}={values[k]}" for k in self.partition_keys)
+        return f"{self.prefix}/{parts}/"
+
+
+def curated_name(field: str) -> str:
+    return CURATED_RENAMES.get(field, field)
+
+
+RAW_EVENTS: Final = TableDef(
+    name=RAW_EVENTS_TABLE,
+    prefix=c.RAW_EVENTS_PREFIX,
+    columns=tuple(Column(f, RAW_GLUE_TYPES[FIELD_TYPES[f]]) for f in EVENT_FIELDS),
+    partition_keys=PARTITION_KEYS,
+    format="json",
+    description="Raw events as collected (NDJSON.gz), partitioned by arrival dt/hour",
+)
+
+EVENTS: Final = TableDef(
+    name=EVENTS_TABLE,
+    prefix=c.CURATED_EVENTS_PREFIX,
+    columns=tuple(Column(curated_name(f), CURATED_GLUE_TYPES[FIELD_TYPES[f]]) for f in EVENT_FIELDS),
+    partition_keys=PARTITION_KEYS,
+    format="parquet",
+    description="Valid, deduplicated events (Parquet, zstd), partitioned by event-time dt/hour",
+)
+
+FIXED_TABLES: Final[tuple[TableDef, ...]] = (RAW_EVENTS, EVENTS)
+
+
+def metric_table(name: str, columns: tuple[Column, ...]) -> TableDef:
+    """The Glue table of one batch metric (`sql/metrics/<name>.sql`), partitioned by day."""
+    return TableDef(
+        name=f"{METRIC_TABLE_PREFIX}{name}",
+        prefix=f"{c.CURATED_METRICS_PREFIX}/{name}",
+        columns=columns,
+        partition_keys=DAY_PARTITION_KEYS,
+        format="parquet",
+        description=f"Batch metric {name} (sql/metrics/{name}.sql), by event-time day",
+    )
