@@ -24,6 +24,7 @@ from clickstream_infra.stacks.ingest import IngestStack
 from clickstream_infra.stacks.lake import LakeStack
 from clickstream_infra.stacks.observability import ObservabilityStack
 from clickstream_infra.stacks.orchestration import OrchestrationStack
+from clickstream_infra.stacks.serving import ServingStack
 from clickstream_infra.stacks.speed import SpeedStack
 
 # Feature flags live here rather than in cdk.json so that tests (which build the App directly)
@@ -45,11 +46,12 @@ class Platform:
     lake: LakeStack
     speed: SpeedStack
     orchestration: OrchestrationStack
+    serving: ServingStack
     observability: ObservabilityStack
 
     @property
     def stacks(self) -> tuple[cdk.Stack, ...]:
-        return (self.ingest, self.lake, self.speed, self.orchestration, self.observability)
+        return (self.ingest, self.lake, self.speed, self.orchestration, self.serving, self.observability)
 
 
 def build(
@@ -78,6 +80,7 @@ def build(
     lake = LakeStack(app, "Lake", cfg=cfg, **stack_props("lake", "S3 lake, Firehose, Glue, Athena"))
     speed = SpeedStack(app, "Speed", cfg=cfg, code=code, **stack_props("speed", "stream processor and tables"))
     orchestration = OrchestrationStack(app, "Orchestration", cfg=cfg, **stack_props("orchestration", "Airflow"))
+    serving = ServingStack(app, "Serving", cfg=cfg, code=code, **stack_props("serving", "query API and dashboard"))
     observability = ObservabilityStack(
         app,
         "Observability",
@@ -88,10 +91,12 @@ def build(
     lake.add_stack_dependency(ingest, "Firehose reads the events stream")
     speed.add_stack_dependency(ingest, "the stream processor reads the events stream")
     orchestration.add_stack_dependency(lake, "Airflow reads and writes the lake")
-    orchestration.add_stack_dependency(speed, "Airflow writes batch views to the realtime table")
+    orchestration.add_stack_dependency(speed, "Airflow writes the batch view to the batch table")
+    serving.add_stack_dependency(lake, "the API queries the lake through Glue and Athena")
+    serving.add_stack_dependency(speed, "the API reads the realtime and batch tables")
     for watched in (ingest, lake, speed):
         observability.add_stack_dependency(watched, "alarms watch its resources")
-    platform = Platform(app, cfg, ingest, lake, speed, orchestration, observability)
+    platform = Platform(app, cfg, ingest, lake, speed, orchestration, serving, observability)
     for stack in platform.stacks:
         cdk.Tags.of(stack).add("project", "clickstream")
         cdk.Tags.of(stack).add("stage", cfg.stage)

@@ -47,7 +47,7 @@ class Synth:
 
     context: dict[str, str]
     platform: Any
-    templates: dict[str, dict[str, Any]]  # ingest, lake, speed, orchestration, observability
+    templates: dict[str, dict[str, Any]]  # ingest, lake, speed, orchestration, serving, observability
     outdir: Path
 
     def template(self, layer: str) -> Any:
@@ -79,6 +79,6 @@ def load_app() -> ModuleType:
 def synthesise(context: dict[str, str], outdir: Path, environ: dict[str, str] | None = None) -> Synth:
     platform = load_app().build(dict(context), outdir=str(outdir), environ=environ or {})
     assembly = platform.app.synth()  # raises when cdk-nag has an unacknowledged finding
-    layers = ("ingest", "lake", "speed", "orchestration", "observability")
+    layers = ("ingest", "lake", "speed", "orchestration", "serving", "observability")
     templates = {layer: assembly.get_stack_artifact(getattr(platform, layer).artifact_id).template for layer in layers}
     return Synth(context, platform, templates, outdir)
