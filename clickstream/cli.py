@@ -6,6 +6,7 @@ import click
 
 from clickstream import __version__
 from clickstream.commands import archive, capacity, collector, consume, demo, local, simulate
+from clickstream.commands import query as query_command
 from clickstream.commands import realtime as realtime_command
 
 
@@ -33,6 +34,7 @@ main.add_command(demo.demo)
 main.add_command(capacity.capacity)
 main.add_command(realtime_command.realtime)
 main.add_command(consume.consume)
+main.add_command(query_command.query)
 
 if __name__ == "__main__":
     main()

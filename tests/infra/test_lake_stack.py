@@ -13,8 +13,10 @@ from clickstream_infra.components.raw_delivery import PARTITION_QUERY
 from clickstream import constants as c
 from clickstream.archive.batching import object_key
 from clickstream.capacity import LIFECYCLE, RAW_DELIVERY
+from clickstream.catalog import FIXED_TABLES
 from clickstream.events.schema import EVENT_FIELDS
 from clickstream.events.timestamps import format_timestamp
+from clickstream.settings import ResourceNames
 
 pytestmark = pytest.mark.slow
 
@@ -181,16 +183,61 @@ def test_raw_events_table_uses_partition_projection(default_synth: Synth) -> Non
             ),
         },
     )
-    (table,) = template.find_resources("AWS::Glue::Table").values()
+    tables = template.find_resources("AWS::Glue::Table", {"Properties": {"TableInput": {"Name": "raw_events"}}})
+    (table,) = tables.values()
     columns = [col["Name"] for col in table["Properties"]["TableInput"]["StorageDescriptor"]["Columns"]]
     assert columns == list(EVENT_FIELDS)
+
+
+def test_curated_events_table_is_parquet_with_event_time_projection(default_synth: Synth) -> None:
+    default_synth.template("lake").has_resource_properties(
+        "AWS::Glue::Table",
+        {
+            "DatabaseName": "clickstream_dev",
+            "TableInput": Match.object_like(
+                {
+                    "Name": "events",
+                    "PartitionKeys": [{"Name": "dt", "Type": "string"}, {"Name": "hour", "Type": "string"}],
+                    "Parameters": Match.object_like(
+                        {
+                            "classification": "parquet",
+                            "projection.enabled": "true",
+                            "projection.dt.range": "2025-01-01,NOW",
+                            "projection.hour.digits": "2",
+                            "storage.location.template": "s3://clickstream-dev-lake/curated/events/dt=${dt}/hour=${hour}/",
+                        }
+                    ),
+                    "StorageDescriptor": Match.object_like(
+                        {
+                            "Location": "s3://clickstream-dev-lake/curated/events/",
+                            "SerdeInfo": {
+                                "SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+                            },
+                        }
+                    ),
+                }
+            ),
+        },
+    )
+
+
+def test_glue_tables_are_the_catalogs_fixed_tables(default_synth: Synth) -> None:
+    """One source: the deployed columns are clickstream.catalog's, as in sql/ddl/ and the local Glue."""
+    found = {
+        r["Properties"]["TableInput"]["Name"]: r["Properties"]["TableInput"]
+        for r in default_synth.template("lake").find_resources("AWS::Glue::Table").values()
+    }
+    assert set(found) == {t.name for t in FIXED_TABLES}
+    for table in FIXED_TABLES:
+        columns = found[table.name]["StorageDescriptor"]["Columns"]
+        assert [(col["Name"], col["Type"]) for col in columns] == [(col.name, col.type) for col in table.columns]
 
 
 def test_athena_workgroup_enforces_results_encryption_and_scan_limit(default_synth: Synth) -> None:
     default_synth.template("lake").has_resource_properties(
         "AWS::Athena::WorkGroup",
         {
-            "Name": "clickstream-dev",
+            "Name": ResourceNames.for_stage("dev").athena_workgroup,  # where the query engine starts queries
             "WorkGroupConfiguration": Match.object_like(
                 {
                     "EnforceWorkGroupConfiguration": True,

@@ -1,11 +1,15 @@
-"""Glue database, the `raw_events` table over raw/events/ (partition projection), an Athena workgroup.
+"""Glue database, the lake's fixed tables (partition projection) and the Athena workgroup.
 
-Columns come from the event contract (`clickstream.events.schema`). The raw archive is NDJSON as
-the collector wrote it, so timestamps stay RFC 3339 strings and `properties` a JSON string here;
-the curated Parquet tables carry the typed columns.
+The tables come from `clickstream.catalog` (`raw_events` over raw/events/, `events` over
+curated/events/), and their SerDe and projection parameters from `clickstream.sqlfiles`, the same
+source `sql/ddl/*.sql`, the local provisioning and the query engines use: a column added to the
+event contract reaches Glue, Athena DDL and DuckDB in one change. Metric tables
+(`metric_<name>`) are registered by the batch-metrics job from its results, not here.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from aws_cdk import Aws
 from aws_cdk import aws_athena as athena
@@ -13,48 +17,52 @@ from aws_cdk import aws_glue as glue
 from constructs import Construct
 
 from clickstream import constants as c
-from clickstream.events.schema import EVENT_FIELDS, FIELD_TYPES
+from clickstream.catalog import FIXED_TABLES, RAW_EVENTS_TABLE, TableDef
+from clickstream.sqlfiles import projection_parameters, storage_format
 
-RAW_EVENTS_TABLE = "raw_events"
 GB = 1024**3
-# Logical type (schema.FIELD_TYPES) -> Hive type of the raw NDJSON column.
-RAW_HIVE_TYPES = {
-    "string": "string",
-    "timestamp": "string",
-    "json": "string",
-    "int8": "tinyint",
-    "int16": "smallint",
-    "int32": "int",
-    "int64": "bigint",
-    "double": "double",
-}
+
+__all__ = ["RAW_EVENTS_TABLE", "LakeCatalog", "QueryWorkgroup", "table_input"]
 
 
-def raw_columns() -> list[glue.CfnTable.ColumnProperty]:
-    return [glue.CfnTable.ColumnProperty(name=f, type=RAW_HIVE_TYPES[FIELD_TYPES[f]]) for f in EVENT_FIELDS]
-
-
-def projection_parameters(location: str, start: str) -> dict[str, str]:
-    """Athena partition projection for dt=YYYY-MM-DD/hour=HH: no crawler, no MSCK REPAIR."""
-    return {
-        "projection.enabled": "true",
-        "projection.dt.type": "date",
-        "projection.dt.format": "yyyy-MM-dd",
-        "projection.dt.range": f"{start},NOW",
-        "projection.dt.interval": "1",
-        "projection.dt.interval.unit": "DAYS",
-        "projection.hour.type": "integer",
-        "projection.hour.range": "0,23",
-        "projection.hour.digits": "2",
-        "storage.location.template": location + "dt=${dt}/hour=${hour}/",
-    }
+def table_input(table: TableDef, *, bucket: str, projection_start: str) -> glue.CfnTable.TableInputProperty:
+    """The Glue table of `table` with Athena partition projection (no crawler, no MSCK REPAIR)."""
+    fmt = storage_format(table)
+    location = table.location(bucket)
+    return glue.CfnTable.TableInputProperty(
+        name=table.name,
+        description=table.description,
+        table_type="EXTERNAL_TABLE",
+        parameters={
+            "EXTERNAL": "TRUE",
+            **fmt.table_parameters,
+            **projection_parameters(table, location, projection_start),
+        },
+        partition_keys=[glue.CfnTable.ColumnProperty(name=k, type="string") for k in table.partition_keys],
+        storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+            location=location,
+            columns=[glue.CfnTable.ColumnProperty(name=col.name, type=col.type) for col in table.columns],
+            input_format=fmt.input_format,
+            output_format=fmt.output_format,
+            serde_info=glue.CfnTable.SerdeInfoProperty(
+                serialization_library=fmt.serde, parameters=dict(fmt.serde_parameters) or None
+            ),
+        ),
+    )
 
 
 class LakeCatalog(Construct):
-    """The Glue database `database` and its `raw_events` table."""
+    """The Glue database `database` and the lake's fixed tables (`clickstream.catalog.FIXED_TABLES`)."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, database: str, bucket: str, projection_start: str
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        database: str,
+        bucket: str,
+        projection_start: str,
+        tables: Sequence[TableDef] = FIXED_TABLES,
     ) -> None:
         super().__init__(scope, construct_id)
         self.database = glue.CfnDatabase(
@@ -63,42 +71,34 @@ class LakeCatalog(Construct):
             catalog_id=Aws.ACCOUNT_ID,
             database_input=glue.CfnDatabase.DatabaseInputProperty(name=database, description="clickstream lake"),
         )
-        location = f"s3://{bucket}/{c.RAW_EVENTS_PREFIX}/"
-        self.raw_events = glue.CfnTable(
-            self,
-            "RawEvents",
-            catalog_id=Aws.ACCOUNT_ID,
-            database_name=database,
-            table_input=glue.CfnTable.TableInputProperty(
-                name=RAW_EVENTS_TABLE,
-                description="Raw events as collected (NDJSON.gz), partitioned by arrival dt/hour",
-                table_type="EXTERNAL_TABLE",
-                parameters={
-                    "classification": "json",
-                    "compressionType": "gzip",
-                    **projection_parameters(location, projection_start),
-                },
-                partition_keys=[
-                    glue.CfnTable.ColumnProperty(name="dt", type="string"),
-                    glue.CfnTable.ColumnProperty(name="hour", type="string"),
-                ],
-                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
-                    location=location,
-                    columns=raw_columns(),
-                    input_format="org.apache.hadoop.mapred.TextInputFormat",
-                    output_format="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
-                    serde_info=glue.CfnTable.SerdeInfoProperty(
-                        serialization_library="org.openx.data.jsonserde.JsonSerDe",
-                        parameters={"ignore.malformed.json": "true"},
-                    ),
-                ),
-            ),
-        )
-        self.raw_events.node.add_dependency(self.database)
+        self.tables: dict[str, glue.CfnTable] = {}
+        for table in tables:
+            cfn = glue.CfnTable(
+                self,
+                _construct_id(table.name),
+                catalog_id=Aws.ACCOUNT_ID,
+                database_name=database,
+                table_input=table_input(table, bucket=bucket, projection_start=projection_start),
+            )
+            cfn.node.add_dependency(self.database)
+            self.tables[table.name] = cfn
+
+    @property
+    def raw_events(self) -> glue.CfnTable:
+        return self.tables[RAW_EVENTS_TABLE]
+
+
+def _construct_id(table_name: str) -> str:
+    """`raw_events` -> `RawEvents` (the id the first version of this construct used: no table replacement)."""
+    return "".join(part.capitalize() for part in table_name.split("_"))
 
 
 class QueryWorkgroup(Construct):
-    """An Athena workgroup whose settings clients cannot override: results in the lake, SSE, scan cap."""
+    """An Athena workgroup whose settings clients cannot override: results in the lake, SSE, scan cap.
+
+    Name it `settings.names.athena_workgroup` (`clickstream.settings.ResourceNames`): the query engine
+    starts its queries there.
+    """
 
     def __init__(self, scope: Construct, construct_id: str, *, name: str, bucket: str, scan_limit_gb: int) -> None:
         super().__init__(scope, construct_id)

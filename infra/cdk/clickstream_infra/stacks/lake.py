@@ -41,4 +41,4 @@ def delivery_stream_name(cfg: DeployConfig) -> str:
 
 
 def workgroup_name(cfg: DeployConfig) -> str:
-    return cfg.prefix
+    return cfg.settings.names.athena_workgroup

@@ -1,0 +1,246 @@
+"""Arrow views of the lake's Glue tables, read straight from S3 with pyarrow (the local engine's storage side).
+
+DuckDB's httpfs extension cannot be installed offline, so the local engine reads S3 through
+`pyarrow.fs.S3FileSystem` and hands DuckDB a dataset (Parquet: lazy, with filter pushdown) or a
+table (NDJSON.gz: decoded here). Partition keys stay strings, as in Glue (DuckDB's own hive reader
+would turn dt=2026-11-22 into a DATE). A table whose prefix is empty or missing is an empty table
+with the Glue schema, so queries over a fresh lake return no rows instead of failing.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import orjson
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+
+from clickstream.settings import Settings
+
+_SIMPLE_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "varchar": pa.string(),
+    "char": pa.string(),
+    "tinyint": pa.int8(),
+    "smallint": pa.int16(),
+    "int": pa.int32(),
+    "integer": pa.int32(),
+    "bigint": pa.int64(),
+    "float": pa.float32(),
+    "real": pa.float32(),
+    "double": pa.float64(),
+    "boolean": pa.bool_(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us"),
+    "binary": pa.binary(),
+}
+_DECIMAL = re.compile(r"decimal\((\d+)\s*,\s*(\d+)\)")
+PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
+
+
+def arrow_type(glue_type: str) -> pa.DataType:
+    """The Arrow type of a Glue/Hive column type; complex types (array<…>, map, struct) become JSON strings."""
+    t = glue_type.strip().lower()
+    base = t.split("(", 1)[0]
+    if base in _SIMPLE_TYPES:
+        return _SIMPLE_TYPES[base]
+    m = _DECIMAL.fullmatch(t)
+    if m:
+        return pa.decimal128(int(m.group(1)), int(m.group(2)))
+    return pa.string()
+
+
+@dataclass(frozen=True)
+class GlueTableInfo:
+    """What the local engine needs from one Glue `TableList` entry."""
+
+    name: str
+    bucket: str
+    prefix: str  # no leading or trailing slash
+    format: str  # "parquet" | "json"
+    columns: tuple[tuple[str, str], ...]
+    partition_keys: tuple[str, ...]
+
+    @classmethod
+    def from_glue(cls, entry: Mapping[str, Any]) -> GlueTableInfo:
+        sd = entry.get("StorageDescriptor") or {}
+        url = urlparse(sd.get("Location", ""))
+        serde = ((sd.get("SerdeInfo") or {}).get("SerializationLibrary") or "").lower()
+        classification = ((entry.get("Parameters") or {}).get("classification") or "").lower()
+        fmt = "json" if "json" in serde or classification == "json" else "parquet"
+        return cls(
+            name=entry["Name"],
+            bucket=url.netloc,
+            prefix=url.path.strip("/"),
+            format=fmt,
+            columns=tuple((c["Name"], c["Type"]) for c in sd.get("Columns", [])),
+            partition_keys=tuple(k["Name"] for k in entry.get("PartitionKeys", [])),
+        )
+
+    def glue_schema(self) -> pa.Schema:
+        fields = [pa.field(n, arrow_type(t)) for n, t in self.columns]
+        return pa.schema(fields + [pa.field(k, pa.string()) for k in self.partition_keys])
+
+
+def s3_filesystem(settings: Settings) -> pafs.S3FileSystem:
+    """pyarrow's S3 filesystem on the settings' endpoint (moto/LocalStack locally, AWS otherwise)."""
+    import os
+
+    kwargs: dict[str, Any] = {"region": settings.region}
+    if settings.endpoint_url:
+        url = urlparse(settings.endpoint_url)
+        kwargs.update(endpoint_override=url.netloc, scheme=url.scheme or "http")
+    key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+    if key and secret:
+        kwargs.update(access_key=key, secret_key=secret, session_token=os.environ.get("AWS_SESSION_TOKEN"))
+    elif settings.is_local and settings.endpoint_url:
+        kwargs.update(access_key="test", secret_key="test")
+    return pafs.S3FileSystem(**kwargs)
+
+
+PartitionFilter = Callable[[Mapping[str, str]], bool]
+
+
+def table_source(
+    info: GlueTableInfo, fs: pafs.FileSystem, *, keep: PartitionFilter | None = None
+) -> ds.Dataset | pa.Table:
+    """A dataset (Parquet) or table (NDJSON) over the table's files; `keep` may skip partitions early."""
+    base = f"{info.bucket}/{info.prefix}" if info.prefix else info.bucket
+    files = _data_files(fs, base, info, keep)
+    if info.format == "json":
+        return read_ndjson(fs, files, info)
+    if not files:
+        return info.glue_schema().empty_table()
+    partitioning = ds.partitioning(pa.schema([(k, pa.string()) for k in info.partition_keys]), flavor="hive")
+    paths = [path for path, _ in files]
+    found = ds.dataset(paths, filesystem=fs, format="parquet", partitioning=partitioning, partition_base_dir=base)
+    return ds.dataset(
+        paths,
+        filesystem=fs,
+        format="parquet",
+        partitioning=partitioning,
+        partition_base_dir=base,
+        schema=_merged_schema(info, found.schema),
+    )
+
+
+def _merged_schema(info: GlueTableInfo, file_schema: pa.Schema) -> pa.Schema:
+    """Glue's columns, typed as in the files where present (timestamp units/zones vary by writer)."""
+    if not info.columns:
+        return file_schema
+    fields = []
+    for name, glue_type in info.columns:
+        idx = file_schema.get_field_index(name)
+        fields.append(file_schema.field(idx) if idx >= 0 else pa.field(name, arrow_type(glue_type)))
+    return pa.schema(fields + [pa.field(k, pa.string()) for k in info.partition_keys])
+
+
+def _data_files(
+    fs: pafs.FileSystem, base: str, info: GlueTableInfo, keep: PartitionFilter | None
+) -> list[tuple[str, dict[str, str]]]:
+    """(path, partition values) of every data file under `base` laid out as k=v/… for the partition keys."""
+    selector = pafs.FileSelector(base, recursive=True, allow_not_found=True)
+    out = []
+    for entry in fs.get_file_info(selector):
+        if entry.type != pafs.FileType.File or entry.size == 0:
+            continue
+        name = entry.base_name
+        if name.startswith(("_", ".")) or (info.format == "parquet" and not name.endswith(PARQUET_SUFFIXES)):
+            continue
+        parts = entry.path[len(base) :].strip("/").split("/")[:-1]
+        values = dict(p.split("=", 1) for p in parts if "=" in p)
+        if any(k not in values for k in info.partition_keys):
+            continue  # not in the table's layout (e.g. a stray object): Athena would not see it either
+        if keep is not None and not keep(values):
+            continue
+        out.append((entry.path, values))
+    return sorted(out)
+
+
+# --- NDJSON(.gz), read like Athena's OpenX JsonSerDe ---------------------------------------------
+
+
+def read_ndjson(fs: pafs.FileSystem, files: list[tuple[str, dict[str, str]]], info: GlueTableInfo) -> pa.Table:
+    """Decode NDJSON objects into the Glue schema: nested values as JSON text, bad lines as NULL rows."""
+    schema = info.glue_schema()
+    names = [n for n, _ in info.columns]
+    convert = [_converter(arrow_type(t)) for _, t in info.columns]
+    columns: list[list[Any]] = [[] for _ in names]
+    part_cols: list[list[str]] = [[] for _ in info.partition_keys]
+    for path, values in files:
+        with fs.open_input_file(path) as f:
+            data = f.read()
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        for line in data.splitlines():
+            if not line.strip():
+                continue
+            try:
+                row = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                row = {}  # ignore.malformed.json: a row of NULLs
+            if not isinstance(row, dict):
+                row = {}
+            for col, name, conv in zip(columns, names, convert, strict=True):
+                col.append(conv(row.get(name)))
+            for pcol, key in zip(part_cols, info.partition_keys, strict=True):
+                pcol.append(values[key])
+    arrays = [pa.array(col, type=schema.field(i).type) for i, col in enumerate(columns)]
+    arrays += [pa.array(col, type=pa.string()) for col in part_cols]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _converter(t: pa.DataType) -> Callable[[Any], Any]:
+    if pa.types.is_string(t):
+        return _as_text
+    if pa.types.is_integer(t):
+        return _as_int
+    if pa.types.is_floating(t):
+        return _as_float
+    if pa.types.is_boolean(t):
+        return lambda v: v if isinstance(v, bool) else None
+    return lambda v: None if v is None or isinstance(v, (dict, list)) else v
+
+
+def _as_text(v: Any) -> str | None:
+    if v is None or isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (dict, list)):
+        return orjson.dumps(v).decode()
+    return str(v)
+
+
+def _as_int(v: Any) -> int | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, str):
+        try:
+            return int(v)
+        except ValueError:
+            return None
+    return None
+
+
+def _as_float(v: Any) -> float | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            return None
+    return None

@@ -1,0 +1,161 @@
+"""The local engine runs Athena SQL over Parquet and NDJSON.gz in the moto S3 bucket, through the Glue catalog."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import datetime
+
+import orjson
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pytest
+
+from clickstream.adapters import _clients
+from clickstream.adapters.glue import glue_catalog
+from clickstream.adapters.query import UnknownTableError, query_engine
+from clickstream.adapters.query_sources import s3_filesystem
+from clickstream.catalog import EVENTS, RAW_EVENTS, Column, metric_table
+from clickstream.settings import Settings
+
+
+def _events(n: int, dt: str, hour: str) -> pa.Table:
+    base = datetime.fromisoformat(f"{dt}T{hour}:00:00+00:00")
+    return pa.table(
+        {
+            "event_id": [f"e-{dt}-{hour}-{i}" for i in range(n)],
+            "event_type": ["purchase" if i % 5 == 0 else "page_view" for i in range(n)],
+            "user_id": [f"u{i % 3}" for i in range(n)],
+            "event_time": pa.array([base.replace(minute=i % 60) for i in range(n)], pa.timestamp("ms", tz="UTC")),
+            "url": ["/cart" if i % 2 else "/" for i in range(n)],
+            "http_status": pa.array([404 if i == 1 else 200 for i in range(n)], pa.int16()),
+            "price": [10.5 if i % 5 == 0 else None for i in range(n)],
+        }
+    )
+
+
+def _write_events(settings: Settings, table: pa.Table, dt: str, hour: str) -> list[dict[str, str]]:
+    fs = s3_filesystem(settings)
+    part = {"dt": dt, "hour": hour}
+    path = f"{settings.names.bucket}/{EVENTS.partition_prefix(part)}part-0.parquet"
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, path, filesystem=fs)
+    return [part]
+
+
+def test_provision_registers_the_fixed_tables(settings: Settings) -> None:
+    names = {t["Name"] for t in glue_catalog(settings).tables(settings.names.glue_database)}
+    assert {"raw_events", "events"} <= names
+
+
+def test_select_over_parquet_partitions_keeps_dt_hour_as_strings(settings: Settings) -> None:
+    glue = glue_catalog(settings)
+    db, bucket = settings.names.glue_database, settings.names.bucket
+    parts = _write_events(settings, _events(10, "2026-11-21", "23"), "2026-11-21", "23")
+    parts += _write_events(settings, _events(6, "2026-11-22", "00"), "2026-11-22", "00")
+    assert glue.upsert_partitions(db, EVENTS, bucket, parts) == 2
+    assert glue.upsert_partitions(db, EVENTS, bucket, parts) == 0
+    assert glue.partitions(db, "events") == [{"dt": "2026-11-21", "hour": "23"}, {"dt": "2026-11-22", "hour": "00"}]
+
+    engine = query_engine(settings)
+    out = engine.execute(
+        "SELECT dt, hour, count(*) AS n, approx_distinct(user_id) AS users, "
+        "sum(CASE WHEN http_status >= 400 THEN 1 ELSE 0 END) AS errors, "
+        "date_format(min(event_time), '%Y-%m-%d %H:%i') AS first "
+        f"FROM {db}.events WHERE dt >= '2026-11-21' GROUP BY dt, hour ORDER BY dt, hour"
+    )
+    assert out.schema.field("dt").type == pa.string()
+    assert out.to_pylist() == [
+        {"dt": "2026-11-21", "hour": "23", "n": 10, "users": 3, "errors": 1, "first": "2026-11-21 23:00"},
+        {"dt": "2026-11-22", "hour": "00", "n": 6, "users": 3, "errors": 1, "first": "2026-11-22 00:00"},
+    ]
+    assert engine.execute("SELECT * FROM events ORDER BY event_id", max_rows=4).num_rows == 4
+    glue.delete_partitions(db, "events", [{"dt": "2026-11-21", "hour": "23"}])
+    assert glue.partitions(db, "events") == [{"dt": "2026-11-22", "hour": "00"}]
+
+
+def test_empty_table_has_the_glue_schema(settings: Settings) -> None:
+    out = query_engine(settings).execute("SELECT * FROM events")
+    assert out.num_rows == 0
+    assert out.schema.names == [c.name for c in EVENTS.columns] + ["dt", "hour"]
+    assert out.schema.field("http_status").type == pa.int16()
+
+
+def test_raw_ndjson_gz_is_queryable_with_glue_types(settings: Settings) -> None:
+    rows = [
+        {
+            "event_id": "a",
+            "event_type": "click",
+            "timestamp": "2026-11-22T07:00:00.000Z",
+            "http_status": 200,
+            "properties": {"k": [1, 2]},
+            "price": 3,
+        },
+        {"event_id": "b", "event_type": "purchase", "timestamp": "2026-11-22T07:01:00.000Z", "http_status": 500},
+    ]
+    body = gzip.compress(b"".join(orjson.dumps(r) + b"\n" for r in rows) + b"{not json\n")
+    key = f"{RAW_EVENTS.partition_prefix({'dt': '2026-11-22', 'hour': '07'})}kinesis-0-001.ndjson.gz"
+    _clients.client("s3", settings).put_object(Bucket=settings.names.bucket, Key=key, Body=body)
+
+    out = query_engine(settings).execute(
+        "SELECT event_id, timestamp, http_status, properties, price, device, dt, hour FROM raw_events ORDER BY event_id"
+    )
+    assert out.schema.field("timestamp").type == pa.string()
+    assert out.schema.field("device").type == pa.string()
+    assert out.to_pylist() == [
+        {
+            "event_id": "a",
+            "timestamp": "2026-11-22T07:00:00.000Z",
+            "http_status": 200,
+            "properties": '{"k":[1,2]}',
+            "price": 3.0,
+            "device": None,
+            "dt": "2026-11-22",
+            "hour": "07",
+        },
+        {
+            "event_id": "b",
+            "timestamp": "2026-11-22T07:01:00.000Z",
+            "http_status": 500,
+            "properties": None,
+            "price": None,
+            "device": None,
+            "dt": "2026-11-22",
+            "hour": "07",
+        },
+        {
+            "event_id": None,
+            "timestamp": None,
+            "http_status": None,
+            "properties": None,
+            "price": None,
+            "device": None,
+            "dt": "2026-11-22",
+            "hour": "07",
+        },
+    ]
+
+
+def test_unknown_table_lists_the_tables_there_are(settings: Settings) -> None:
+    with pytest.raises(UnknownTableError, match="raw_events") as err:
+        query_engine(settings).execute("SELECT * FROM nope")
+    assert err.value.missing == ["nope"]
+    assert {"events", "raw_events"} <= set(err.value.available)
+
+
+def test_metric_table_registered_by_ensure_table(settings: Settings) -> None:
+    glue = glue_catalog(settings)
+    db, bucket = settings.names.glue_database, settings.names.bucket
+    table = metric_table("daily", (Column("events", "bigint"), Column("revenue", "decimal(38,6)")))
+    assert glue.ensure_table(db, table, bucket) is True
+    assert glue.ensure_table(db, table, bucket) is False
+    fs = s3_filesystem(settings)
+    ds.write_dataset(
+        pa.table({"events": [5], "dt": ["2026-11-22"]}),
+        f"{bucket}/{table.prefix}",
+        filesystem=fs,
+        format="parquet",
+        partitioning=ds.partitioning(pa.schema([("dt", pa.string())]), flavor="hive"),
+    )
+    out = query_engine(settings).execute("SELECT dt, events, revenue FROM metric_daily")
+    assert out.to_pylist() == [{"dt": "2026-11-22", "events": 5, "revenue": None}]

@@ -1,0 +1,81 @@
+"""Every file in sql/ runs on the local engine: DDL registers its table in Glue, metric SQL runs over events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from clickstream.adapters import _clients
+from clickstream.adapters.glue import glue_catalog
+from clickstream.adapters.query import query_engine
+from clickstream.adapters.query_sources import s3_filesystem
+from clickstream.catalog import EVENTS, FIXED_TABLES
+from clickstream.settings import Settings
+from clickstream.sqlfiles import load, placeholders, render, sql_files
+
+DEFAULT_PARAMS = {"start_dt": "2026-11-21", "end_dt": "2026-11-22"}
+
+
+def _seed_events(settings: Settings) -> None:
+    """A few curated events on both days, shaped like the compaction job's output."""
+    fs = s3_filesystem(settings)
+    for dt, hour in (("2026-11-21", "23"), ("2026-11-22", "00")):
+        at = pa.array([datetime.fromisoformat(f"{dt}T{hour}:10:00+00:00")] * 2, pa.timestamp("ms", tz="UTC"))
+        table = pa.table(
+            {
+                "event_id": [f"{dt}-a", f"{dt}-b"],
+                "event_type": ["page_view", "purchase"],
+                "user_id": ["u1", "u2"],
+                "session_id": ["s1", "s2"],
+                "url": ["/", "/checkout"],
+                "http_status": pa.array([200, 500], pa.int16()),
+                "order_id": [None, "o1"],
+                "price": [None, 9.99],
+                "quantity": pa.array([None, 2], pa.int32()),
+                "duration_ms": pa.array([100, None], pa.int64()),
+                "schema_version": pa.array([1, 1], pa.int8()),
+                "event_time": at,
+                "received_at": at,
+            }
+        )
+        pq.write_table(
+            table,
+            f"{settings.names.bucket}/{EVENTS.partition_prefix({'dt': dt, 'hour': hour})}p.parquet",
+            filesystem=fs,
+        )
+
+
+def test_ddl_files_register_the_fixed_tables(settings: Settings) -> None:
+    glue = _clients.client("glue", settings)
+    db = settings.names.glue_database
+    for table in FIXED_TABLES:
+        glue.delete_table(DatabaseName=db, Name=table.name)
+    engine = query_engine(settings)
+    for rel in sql_files("ddl"):
+        engine.execute(render(load(rel), {"bucket": settings.names.bucket}))
+    for table in FIXED_TABLES:
+        entry = glue.get_table(DatabaseName=db, Name=table.name)["Table"]
+        assert [(c["Name"], c["Type"]) for c in entry["StorageDescriptor"]["Columns"]] == [
+            (c.name, c.type) for c in table.columns
+        ]
+        assert entry["StorageDescriptor"]["Location"] == table.location(settings.names.bucket)
+        assert entry["Parameters"]["projection.enabled"] == "true"
+    assert engine.execute("SELECT count(*) AS n FROM events").column("n").to_pylist() == [0]
+
+
+@pytest.mark.parametrize("rel", sql_files())
+def test_every_sql_file_runs_on_the_local_engine(settings: Settings, rel: str) -> None:
+    text = load(rel)
+    params = {"bucket": settings.names.bucket, **DEFAULT_PARAMS}
+    unknown = placeholders(text) - set(params)
+    assert not unknown, f"sql/{rel}: add a default for {unknown} to DEFAULT_PARAMS in this test"
+    _seed_events(settings)
+    engine = query_engine(settings)
+    out = engine.execute(render(text, params), timeout_s=60)
+    assert isinstance(out, pa.Table)
+    if rel.startswith("ddl/"):
+        name = rel.removeprefix("ddl/").removesuffix(".sql")
+        assert name in {t["Name"] for t in glue_catalog(settings).tables(settings.names.glue_database)}

@@ -1,0 +1,94 @@
+"""sql/ files: strict placeholder rendering, and the DDL generated from clickstream.catalog (one source)."""
+
+from __future__ import annotations
+
+import pytest
+import sqlglot
+
+from clickstream import sqlfiles
+from clickstream.catalog import EVENTS, FIXED_TABLES, RAW_EVENTS, Column, metric_table
+from clickstream.sqlfiles import SqlTemplateError, render
+
+
+def test_render_fills_placeholders() -> None:
+    sql = "SELECT * FROM events WHERE dt BETWEEN '{{ start_dt }}' AND '{{end_dt}}' LIMIT {{ n }}"
+    out = render(sql, {"start_dt": "2026-11-21", "end_dt": "2026-11-22", "n": "10", "unused": "x"})
+    assert out == "SELECT * FROM events WHERE dt BETWEEN '2026-11-21' AND '2026-11-22' LIMIT 10"
+
+
+def test_missing_placeholder_is_an_error() -> None:
+    with pytest.raises(SqlTemplateError, match="end_dt"):
+        render("'{{ start_dt }}' '{{ end_dt }}'", {"start_dt": "2026-11-21"})
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-11-21' OR '1'='1",
+        "1; DROP TABLE events",
+        "x--",
+        "a b",
+        "it's",
+        "2026-11-21/*",
+        "",
+        "bucket--name",
+        "${dt}",
+        "'",
+        "名前",
+    ],
+)
+def test_values_outside_the_strict_patterns_are_refused(value: str) -> None:
+    with pytest.raises(SqlTemplateError, match="not a date"):
+        render("'{{ v }}'", {"v": value})
+
+
+@pytest.mark.parametrize("value", ["2026-11-21", "42", "-1", "metric_daily", "clickstream-local-lake", "a.b-c"])
+def test_strict_patterns_accept_dates_ints_identifiers_buckets(value: str) -> None:
+    assert render("{{ v }}", {"v": value}) == value
+
+
+@pytest.mark.parametrize("text", ["{{ 1abc }}", "{{ a b }}", "{{start_dt", "}}"])
+def test_malformed_placeholders_are_errors(text: str) -> None:
+    with pytest.raises(SqlTemplateError):
+        render(text, {"start_dt": "2026-11-21"})
+
+
+def test_load_stays_inside_sql_dir() -> None:
+    assert "CREATE EXTERNAL TABLE" in sqlfiles.load("ddl/events.sql")
+    with pytest.raises(SqlTemplateError, match="outside"):
+        sqlfiles.load("../pyproject.toml")
+    with pytest.raises(SqlTemplateError, match="no SQL file"):
+        sqlfiles.load("ddl/nope.sql")
+
+
+def test_ddl_files_are_generated_from_the_catalog() -> None:
+    """If this fails, run `python -m clickstream.sqlfiles` and commit sql/ddl/."""
+    for rel, text in sqlfiles.ddl_files().items():
+        assert sqlfiles.load(rel) == text, f"sql/{rel} is stale: run `python -m clickstream.sqlfiles`"
+    assert {f"ddl/{t.name}.sql" for t in FIXED_TABLES} == set(sqlfiles.sql_files("ddl"))
+
+
+@pytest.mark.parametrize(
+    "table", [*FIXED_TABLES, metric_table("daily", (Column("events", "bigint"), Column("rev", "decimal(38,6)")))]
+)
+def test_ddl_round_trips_to_the_same_table(table: object) -> None:
+    text = render(sqlfiles.render_ddl(table), {"bucket": "clickstream-local-lake"})  # type: ignore[arg-type]
+    parsed, bucket, params = sqlfiles.table_from_ddl(sqlglot.parse_one(text, read="athena"))
+    assert parsed == table
+    assert bucket == "clickstream-local-lake"
+    assert params["projection.enabled"] == "true"
+
+
+def test_projection_follows_the_partition_keys() -> None:
+    events = sqlfiles.projection_parameters(EVENTS, "s3://b/curated/events/")
+    assert events["storage.location.template"] == "s3://b/curated/events/dt=${dt}/hour=${hour}/"
+    assert events["projection.hour.digits"] == "2"
+    daily = sqlfiles.projection_parameters(metric_table("d", (Column("n", "bigint"),)), "s3://b/m/")
+    assert daily["storage.location.template"] == "s3://b/m/dt=${dt}/"
+    assert "projection.hour.type" not in daily
+    assert sqlfiles.storage_format(RAW_EVENTS).serde == "org.openx.data.jsonserde.JsonSerDe"
+
+
+def test_sql_files_lists_ddl_first() -> None:
+    files = sqlfiles.sql_files()
+    assert files[: len(FIXED_TABLES)] == sorted(f"ddl/{t.name}.sql" for t in FIXED_TABLES)
