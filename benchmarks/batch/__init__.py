@@ -1,0 +1,1 @@
+"""Batch-layer benchmarks: `python -m benchmarks.batch compaction|metrics [options]`."""

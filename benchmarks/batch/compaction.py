@@ -1,0 +1,323 @@
+"""Compaction benchmark: N raw events (NDJSON.gz, the archive's format) → Parquet by event hour.
+
+Measured in one run, on the same input:
+  ours-s3     `compact_interval` end to end against a private moto server (S3, Glue, DynamoDB)
+  ours-s3-nogx  the same with the GX validator swapped for a no-op (what GX costs)
+  ours-local  the job's compute steps (gunzip, parse, GX, dedupe, partition, sort, Parquet) on the
+              local copy, writing local files - the fair pair for Spark
+  ours-local-nogx
+  spark       pyspark local[2]: read JSON (explicit schema) from the local copy, the same rules as
+              SQL filters, dedupe by event_id (first by file, line), partitionBy(dt, hour), sort
+              within partitions, zstd. pyspark has no hadoop-aws jars (no Maven offline), so it
+              cannot read moto S3: it reads the local copy; its JVM start is reported apart.
+  pandas      read_json(lines=True) per object, the same rules as boolean masks, drop_duplicates,
+              to_parquet per partition - the plain baseline.
+Generated input: `--events` events in objects of 10,000 lines (the archiver's default flush), one
+arrival hour, ~1% producer retries (duplicates), ~1% late events (the previous hour), 0.1% rows
+that fail a rule.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+START = datetime(2026, 11, 22, 10, tzinfo=UTC)
+PER_OBJECT = 10_000
+UAS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 "
+    "Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+)
+DEVICES = (("Chrome", "Windows", "Desktop"), ("Mobile Safari", "iOS", "Mobile"), ("Safari", "Mac OS X", "Desktop"))
+TYPES = (
+    ("page_view",) * 8
+    + ("click",) * 5
+    + ("scroll", "search", "add_to_cart", "remove_from_cart", "checkout", "purchase")
+)
+
+
+def raw_lines(n: int, *, seed: int = 7) -> Iterator[bytes]:
+    """n archive lines (normalised schema v1 events, all fields present) for arrival hour START."""
+    rng = random.Random(seed)
+    base_ms = int(START.timestamp() * 1000)
+    prefixes: dict[int, str] = {}
+    recent: list[bytes] = []
+
+    def stamp(ms: int) -> str:
+        sec, rest = divmod(ms, 1000)
+        prefix = prefixes.get(sec)
+        if prefix is None:
+            prefix = prefixes[sec] = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return f"{prefix}.{rest:03d}Z"
+
+    for i in range(n):
+        if recent and rng.random() < 0.01:  # a producer retry: the same event again
+            yield rng.choice(recent)
+            continue
+        ms = base_ms + rng.randrange(3_600_000)
+        if rng.random() < 0.01:
+            ms -= 3_600_000  # late: it happened in the previous hour
+        kind = TYPES[rng.randrange(len(TYPES))]
+        ua = rng.randrange(len(UAS))
+        browser, os_name, device = DEVICES[ua]
+        h = f"{rng.getrandbits(128):032x}"
+        user = rng.randrange(100_000)
+        commerce = kind in ("add_to_cart", "remove_from_cart", "checkout", "purchase")
+        event: dict[str, Any] = {
+            "event_id": f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}",
+            "event_type": kind,
+            "user_id": f"user-{user}",
+            "session_id": f"sess-{user}-{rng.randrange(4)}",
+            "timestamp": stamp(ms),
+            "url": f"/products/{rng.randrange(2000)}" if commerce else f"/c/{rng.randrange(50)}",
+            "referrer": "https://www.example.com/" if rng.random() < 0.2 else None,
+            "user_agent": UAS[ua],
+            "browser": browser,
+            "os": os_name,
+            "device": device,
+            "ip_address": f"203.0.113.{rng.randrange(256)}".rsplit(".", 1)[0] + ".0",
+            "http_status": 404 if rng.random() < 0.02 else 200,
+            "product_id": f"p{rng.randrange(2000)}" if commerce else None,
+            "order_id": f"o{i}" if kind == "purchase" else None,
+            "currency": "EUR" if commerce else None,
+            "price": round(rng.uniform(1, 300), 2) if commerce else None,
+            "quantity": rng.randrange(1, 4) if commerce else None,
+            "duration_ms": rng.randrange(60_000) if kind == "page_view" else None,
+            "properties": {"ab": "b", "campaign": f"c{rng.randrange(9)}"} if rng.random() < 0.3 else None,
+            "received_at": stamp(ms + 1500),
+            "schema_version": 1,
+        }
+        if rng.random() < 0.001:
+            event["http_status"] = 777  # fails the suite: quarantined
+        line = orjson.dumps(event)
+        if len(recent) < 1000:
+            recent.append(line)
+        else:
+            recent[rng.randrange(1000)] = line
+        yield line
+
+
+@dataclass
+class Input:
+    directory: Path  # local copy: <dir>/<archive key>
+    keys: list[str]
+    events: int
+    raw_bytes: int  # uncompressed NDJSON
+    gz_bytes: int
+
+
+def write_input(n: int, directory: Path) -> Input:
+    from clickstream.archive.batching import KINESIS_SEQUENCE_DIGITS, MS_PER_HOUR, object_key
+
+    hour = int(START.timestamp() * 1000) // MS_PER_HOUR
+    keys, raw, gz, chunk = [], 0, 0, []
+    lines = raw_lines(n)
+    position = 0
+    while True:
+        chunk = [line for _, line in zip(range(PER_OBJECT), lines, strict=False)]
+        if not chunk:
+            break
+        key = object_key("bench", "shardId-000000000000", hour, position, digits=KINESIS_SEQUENCE_DIGITS)
+        body = b"".join(line + b"\n" for line in chunk)
+        packed = gzip.compress(body, compresslevel=6, mtime=0)
+        path = directory / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(packed)
+        keys.append(key)
+        raw, gz, position = raw + len(body), gz + len(packed), position + len(chunk)
+    return Input(directory, keys, n, raw, gz)
+
+
+def dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*.parquet"))
+
+
+# --- ours: the job's compute steps on the local copy -------------------------------------------
+def ours_local(inp: Input, out: Path, *, with_gx: bool) -> dict[str, Any]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from clickstream.jobs import compact_write as w
+    from clickstream.jobs.compact import gx_validator
+    from clickstream.jobs.compact_parse import gunzip, parse_objects, record_offsets
+
+    timings: dict[str, float] = {}
+    last = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        timings[stage] = now - last
+        last = now
+
+    def load(key: str) -> tuple[bytes, Any]:
+        data, _ = gunzip((inp.directory / key).read_bytes())
+        return data, record_offsets(data)
+
+    with ThreadPoolExecutor(8) as pool:
+        loaded = list(pool.map(load, inp.keys))
+    lap("read")
+    batch = parse_objects([d for d, _ in loaded], [o for _, o in loaded])
+    lap("parse")
+    failures: dict[int, Any] = {}
+    if with_gx:
+        params = {"min_event_time": "2026-11-21T10:00:00.000Z", "max_event_time": "2026-11-22T11:05:00.000Z"}
+        verdict = gx_validator(batch.frame, params, "bench")
+        failures = dict(verdict.failures)
+    lap("validate")
+    unique, _ = w.first_seen(w.drop_rows(batch.frame, failures))
+    parts = w.split_by_hour(unique)
+    lap("dedupe")
+    rows = 0
+    for (dt, hour), table in parts.items():
+        merged, _ = w.merge_partition(None, table)
+        for i, body in enumerate(w.parquet_files(merged)):
+            path = out / f"dt={dt}" / f"hour={hour}" / w.file_name(i)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(body)
+        rows += merged.num_rows
+    lap("write")
+    return {"rows_out": rows, "quarantined": len(failures) + len(batch.malformed), "timings": timings}
+
+
+# --- pandas baseline ------------------------------------------------------------------------------
+def pandas_baseline(inp: Input, out: Path) -> dict[str, Any]:
+    import pandas as pd
+
+    frames = []
+    for key in inp.keys:
+        frame = pd.read_json(inp.directory / key, lines=True, compression="gzip", dtype=False, convert_dates=False)
+        frames.append(frame)
+    df = pd.concat(frames, ignore_index=True)
+    df["properties"] = [None if not isinstance(p, dict) else orjson.dumps(p).decode() for p in df["properties"]]
+    df["event_time"] = pd.to_datetime(df.pop("timestamp"), utc=True, format="ISO8601")
+    df["received_at"] = pd.to_datetime(df["received_at"], utc=True, format="ISO8601")
+    ok = (
+        df["event_id"].notna()
+        & df["user_id"].notna()
+        & df["event_type"].isin(TYPES)
+        & df["http_status"].between(100, 599)
+        & ~(df["price"] < 0)
+        & ~(df["quantity"] < 1)
+        & ~(df["duration_ms"] < 0)
+        & df["event_time"].between(pd.Timestamp("2026-11-21T10:00:00Z"), pd.Timestamp("2026-11-22T11:05:00Z"))
+    )
+    good = df[ok].drop_duplicates("event_id", keep="first")
+    hours = good["event_time"].dt.floor("h")
+    rows = 0
+    for hour, part in good.groupby(hours):
+        part = part.sort_values(["user_id", "session_id", "event_time", "event_id"], na_position="last")
+        path = out / f"dt={hour:%Y-%m-%d}" / f"hour={hour:%H}" / "part-00000.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part.to_parquet(path, compression="zstd", index=False)
+        rows += len(part)
+    return {"rows_out": rows, "quarantined": int((~ok).sum())}
+
+
+# --- Spark ------------------------------------------------------------------------------------------
+def spark_session() -> Any:
+    from pyspark.sql import SparkSession
+
+    return (
+        SparkSession.builder.master("local[2]")
+        .appName("clickstream-compaction-bench")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.driver.memory", "6g")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.parquet.compression.codec", "zstd")
+        .getOrCreate()
+    )
+
+
+def spark_job(spark: Any, inp: Input, out: Path) -> dict[str, Any]:
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    from clickstream.events.schema import EVENT_FIELDS, FIELD_TYPES
+
+    kinds = {"string": T.StringType(), "timestamp": T.StringType(), "json": T.StringType(), "double": T.DoubleType()}
+    schema = T.StructType([T.StructField(f, kinds.get(FIELD_TYPES[f], T.LongType())) for f in EVENT_FIELDS])
+    paths = [str(inp.directory / k) for k in inp.keys]
+    df = spark.read.schema(schema).json(paths).withColumn("_file", F.input_file_name())
+    df = df.withColumn("_pos", F.monotonically_increasing_id())
+    df = df.withColumn("event_time", F.to_timestamp("timestamp")).drop("timestamp")
+    ok = (
+        F.col("event_id").isNotNull()
+        & F.col("user_id").isNotNull()
+        & F.col("event_type").isin(*TYPES)
+        & F.col("http_status").between(100, 599)
+        & ~F.coalesce(F.col("price") < 0, F.lit(False))
+        & ~F.coalesce(F.col("quantity") < 1, F.lit(False))
+        & ~F.coalesce(F.col("duration_ms") < 0, F.lit(False))
+        & F.col("event_time").between(
+            F.lit("2026-11-21 10:00:00").cast("timestamp"), F.lit("2026-11-22 11:05:00").cast("timestamp")
+        )
+    )
+    first = Window.partitionBy("event_id").orderBy("_file", "_pos")
+    good = df.where(ok).withColumn("_n", F.row_number().over(first)).where("_n = 1").drop("_n", "_file", "_pos")
+    good = good.withColumn("dt", F.date_format("event_time", "yyyy-MM-dd")).withColumn(
+        "hour", F.date_format("event_time", "HH")
+    )
+    (
+        good.repartition("dt", "hour")
+        .sortWithinPartitions("user_id", "session_id", "event_time", "event_id")
+        .write.mode("overwrite")
+        .partitionBy("dt", "hour")
+        .parquet(str(out))
+    )
+    rows = spark.read.parquet(str(out)).count()
+    return {"rows_out": rows}
+
+
+# --- ours end to end on moto ------------------------------------------------------------------------
+def ours_s3(inp: Input, *, with_gx: bool, run_id: str) -> dict[str, Any]:
+    from clickstream.jobs.compact import QualityVerdict, compact_interval
+    from clickstream.settings import Settings
+
+    settings = Settings.from_env()
+    validator = None if with_gx else (lambda frame, params, run: QualityVerdict({}, [], b"{}", "<html></html>"))
+    report = compact_interval(settings, START, START + timedelta(hours=1), run_id=run_id, validator=validator)
+    return {
+        "rows_out": report.published,
+        "quarantined": report.quarantined,
+        "duplicates": report.duplicates,
+        "partitions": len(report.partitions),
+        "parquet_bytes": report.parquet_bytes,
+        "timings": {k: round(v, 3) for k, v in report.timings.items()},
+    }
+
+
+def timed(fn: Callable[[], dict[str, Any]]) -> tuple[float, dict[str, Any]]:
+    t0 = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - t0, result
+
+
+def fresh(path: Path) -> Path:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+def scratch() -> Path:
+    return Path(tempfile.mkdtemp(prefix="clickstream-bench-compaction-"))
+
+
+def load_note() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (1 min) / {five:.1f} (5 min) on {os.cpu_count()} cores"

@@ -1,0 +1,334 @@
+"""`compact_raw_events`: raw arrival-hour NDJSON.gz → validated, deduplicated Parquet by event hour.
+
+    raw/events/dt=…/hour=…/*.ndjson.gz   (arrival hours in [start, end))
+      → parse (compact_parse)  → Great Expectations suite raw_events.v1 (clickstream.quality)
+      → failing rows + malformed lines to quarantine/, GX JSON + Data Docs to quality/
+      → gate: failure rate > max_failure_rate → DataQualityError, nothing published
+      → dedupe by event_id (first seen in the batch; the published row wins over a new copy)
+      → per event-time hour: existing partition + new rows, sorted → staging/ → swap to curated/
+      → Glue partitions of `events` → run record (clickstream.adapters.runs)
+
+Idempotent: the same interval gives the same rows in the same order under the same file names,
+so a rerun (an Airflow retry, a backfill) leaves byte-identical partitions. Clock-free except
+`elapsed`: the interval comes from the caller (the DAG's data interval).
+
+The swap is not atomic on S3: each object PUT/COPY is atomic and readers see either the old or
+the new `part-NNNNN.parquet`, but a partition of several files can be read while some are
+already replaced, and a stale extra file (only when a partition shrinks by a whole file, which a
+merge never does) is deleted after the copies. The staging copy keeps the window to one
+server-side COPY per file, instead of the length of an upload. A reader that needs snapshot
+isolation needs a table format (Iceberg) - out of scope here.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import numpy as np
+import pyarrow as pa
+
+from clickstream import constants as c
+from clickstream.catalog import EVENTS
+from clickstream.jobs import compact_write as w
+from clickstream.jobs.compact_parse import gunzip, parse_objects, record_offsets
+from clickstream.jobs.compact_quality import QualityVerdict, Validator, gx_validator, quarantine_lines
+from clickstream.jobs.compact_store import LakeObjects, lake_objects
+from clickstream.quality import DataQualityError
+from clickstream.quality.suite import MAX_EVENT_TIME, MIN_EVENT_TIME
+from clickstream.settings import Settings
+
+log = logging.getLogger(__name__)
+
+JOB: Final = "compact_raw_events"
+HOUR: Final = timedelta(hours=1)
+__all__ = ["JOB", "CompactionReport", "DataQualityError", "QualityVerdict", "Validator", "compact_interval"]
+
+
+@dataclass(frozen=True)
+class CompactionReport:
+    run_id: str
+    start: str
+    end: str
+    raw_objects: int
+    raw_rows: int  # records read (JSON objects + malformed lines)
+    valid: int  # rows that passed the suite
+    quarantined: int  # malformed lines + rows that failed the suite
+    malformed: int
+    duplicates: int  # valid rows not published: repeated in the batch or already in curated/
+    published: int  # new rows added to curated/
+    partitions: list[tuple[str, str]]  # event-time (dt, hour) partitions rewritten
+    files: int
+    parquet_bytes: int
+    pass_rate: float  # valid / raw_rows (1.0 for an empty interval)
+    results_key: str
+    docs_key: str
+    quarantine_key: str | None
+    elapsed: float
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+
+    def summary(self) -> dict[str, Any]:
+        """The run record (numbers and keys; partitions as "dt/hour" strings)."""
+        out = asdict(self)
+        out["partitions"] = [f"{dt}/{hour}" for dt, hour in self.partitions]
+        out["evaluated"], out["failed"] = self.raw_rows, self.quarantined
+        return out
+
+
+def compact_interval(
+    settings: Settings,
+    start: datetime,
+    end: datetime,
+    *,
+    run_id: str,
+    max_failure_rate: float = 0.05,
+    validator: Validator | None = None,
+) -> CompactionReport:
+    """Compact the raw arrival hours in [start, end) into curated/events (see the module doc).
+
+    Raises DataQualityError, publishing nothing, when more than `max_failure_rate` of the rows
+    fail (quarantine and results are written anyway). `validator` defaults to the versioned GX
+    suite; benchmarks pass another one to measure the job without GX.
+    """
+    from clickstream.adapters.runs import record_run
+
+    started = time.perf_counter()
+    start, end = _utc(start), _utc(end)
+    if end <= start:
+        raise ValueError(f"empty interval: end {end.isoformat()} is not after start {start.isoformat()}")
+    interval = {"interval_start": _iso(start), "interval_end": _iso(end), "run_id": run_id}
+    try:
+        report = _run(settings, start, end, run_id, max_failure_rate, validator or gx_validator, started)
+    except DataQualityError as exc:
+        _record_failure(record_run, settings, interval, exc, exc.summary)
+        raise
+    except Exception as exc:
+        _record_failure(record_run, settings, interval, exc, {})
+        raise
+    record_run(settings, JOB, status="success", **{**interval, **report.summary()})
+    log.info(
+        "%s %s: %d raw rows → %d valid, %d quarantined, %d duplicates, %d published into %d partitions in %.1f s",
+        JOB,
+        run_id,
+        report.raw_rows,
+        report.valid,
+        report.quarantined,
+        report.duplicates,
+        report.published,
+        len(report.partitions),
+        report.elapsed,
+    )
+    return report
+
+
+def _run(
+    settings: Settings,
+    start: datetime,
+    end: datetime,
+    run_id: str,
+    max_failure_rate: float,
+    validator: Validator,
+    started: float,
+) -> CompactionReport:
+    store = lake_objects(settings)
+    safe_run = safe_run_id(run_id)
+    timings: dict[str, float] = {}
+    clock = _Stopwatch(timings)
+
+    keys = [k for hour in arrival_hours(start, end) for k in sorted(store.list_keys(raw_prefix(hour)))]
+    fetched = store_get_parsed(store, keys)
+    clock("read")
+    batch = parse_objects([p for p, _ in fetched], [o for _, o in fetched])
+    clock("parse")
+
+    lateness, skew = settings.limits.lateness_seconds, settings.limits.clock_skew_seconds
+    parameters = {
+        MIN_EVENT_TIME: _iso(start - timedelta(seconds=lateness)),
+        MAX_EVENT_TIME: _iso(end + timedelta(seconds=skew)),
+    }
+    verdict = validator(batch.frame, parameters, run_id)
+    clock("validate")
+
+    quality_prefix = f"{c.QUALITY_PREFIX}/{JOB}/run_id={safe_run}/"
+    results_key, docs_key = f"{quality_prefix}validation.json", f"{quality_prefix}index.html"
+    store.put(results_key, verdict.results_json, content_type="application/json")
+    store.put(docs_key, verdict.html.encode(), content_type="text/html; charset=utf-8")
+    lines = quarantine_lines(batch, keys, verdict.failures, run_id)
+    quarantine_key = f"{c.QUARANTINE_PREFIX}/events/run_id={safe_run}/part-00000.ndjson.gz" if lines else None
+    if quarantine_key:
+        store.put_ndjson_gz(quarantine_key, lines)
+    clock("quarantine")
+
+    quarantined = len(lines)
+    valid_rows = batch.frame.num_rows - len(verdict.failures)
+    rate = quarantined / batch.raw_rows if batch.raw_rows else 0.0
+    pass_rate = valid_rows / batch.raw_rows if batch.raw_rows else 1.0
+    if verdict.batch_failures or rate > max_failure_rate:
+        why = (
+            f"table-level expectations failed: {', '.join(verdict.batch_failures)}"
+            if verdict.batch_failures
+            else f"{quarantined} of {batch.raw_rows} rows ({rate:.2%}) failed data quality, above the "
+            f"threshold of {max_failure_rate:.2%}"
+        )
+        summary = {
+            "raw_objects": len(keys),
+            "raw_rows": batch.raw_rows,
+            "evaluated": batch.raw_rows,
+            "failed": quarantined,
+            "quarantined": quarantined,
+            "malformed": len(batch.malformed),
+            "pass_rate": pass_rate,
+            "results_key": results_key,
+            "docs_key": docs_key,
+            "quarantine_key": quarantine_key,
+        }
+        raise DataQualityError(
+            f"{JOB} {run_id}: {why}; nothing was published. Results: s3://{store.bucket}/{results_key} "
+            f"(Data Docs: s3://{store.bucket}/{docs_key}), quarantined rows: "
+            f"s3://{store.bucket}/{quarantine_key}. Fix the producer or raise max_failure_rate, then rerun.",
+            summary=summary,
+        )
+
+    valid = w.drop_rows(batch.frame, verdict.failures)
+    unique, batch_duplicates = w.first_seen(valid)
+    by_hour = w.split_by_hour(unique)
+    clock("dedupe")
+    published, existing_duplicates, files, size = _publish(store, by_hour, safe_run, clock)
+    if by_hour:
+        from clickstream.adapters.glue import glue_catalog
+
+        parts = [{"dt": dt, "hour": hour} for dt, hour in by_hour]
+        glue_catalog(settings).upsert_partitions(settings.names.glue_database, EVENTS, store.bucket, parts)
+    clock("catalog")
+    return CompactionReport(
+        run_id=run_id,
+        start=_iso(start),
+        end=_iso(end),
+        raw_objects=len(keys),
+        raw_rows=batch.raw_rows,
+        valid=valid_rows,
+        quarantined=quarantined,
+        malformed=len(batch.malformed),
+        duplicates=batch_duplicates + existing_duplicates,
+        published=published,
+        partitions=list(by_hour),
+        files=files,
+        parquet_bytes=size,
+        pass_rate=pass_rate,
+        results_key=results_key,
+        docs_key=docs_key,
+        quarantine_key=quarantine_key,
+        elapsed=time.perf_counter() - started,
+        timings=timings,
+    )
+
+
+def _publish(
+    store: LakeObjects, by_hour: Mapping[w.Partition, pa.Table], safe_run: str, clock: _Stopwatch
+) -> tuple[int, int, int, int]:
+    """Merge each partition with its published rows, stage every file, then swap them in.
+    Returns (new rows published, duplicates of published rows, files, Parquet bytes)."""
+    staged: list[tuple[str, list[str]]] = []  # (curated partition prefix, staged keys)
+    published = duplicates = size = 0
+    for (dt, hour), rows in by_hour.items():
+        prefix = EVENTS.partition_prefix({"dt": dt, "hour": hour})
+        existing_keys = sorted(k for k in store.list_keys(prefix) if k.endswith(".parquet"))
+        existing = w.read_parquet(store.get_many(existing_keys))
+        merged, dropped = w.merge_partition(existing, rows)
+        clock("merge")
+        files = w.parquet_files(merged)
+        clock("encode")
+        keys = []
+        for i, body in enumerate(files):
+            key = f"{c.STAGING_PREFIX}/{JOB}/run_id={safe_run}/dt={dt}/hour={hour}/{w.file_name(i)}"
+            store.put(key, body, content_type="application/vnd.apache.parquet")
+            keys.append(key)
+            size += len(body)
+        staged.append((prefix, keys))
+        published += rows.num_rows - dropped
+        duplicates += dropped
+        clock("stage")
+    # Only now, with every partition staged, does anything in curated/ change.
+    for prefix, keys in staged:
+        finals = [prefix + k.rsplit("/", 1)[1] for k in keys]
+        for source, target in zip(keys, finals, strict=True):
+            store.copy(source, target)
+        wanted = set(finals)
+        store.delete([k for k in store.list_keys(prefix) if k not in wanted])
+        store.delete(keys)
+    clock("swap")
+    return published, duplicates, sum(len(k) for _, k in staged), size
+
+
+def store_get_parsed(store: LakeObjects, keys: Sequence[str]) -> list[tuple[bytes, np.ndarray]]:
+    """Get, gunzip and index (record offsets) every raw object, in parallel, in key order."""
+
+    def load(key: str) -> tuple[bytes, np.ndarray]:
+        data, complete = gunzip(store.get(key))
+        if not complete:
+            log.warning("%s: gzip stream is truncated or corrupt; its last line will be quarantined", key)
+        return data, record_offsets(data)
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    if len(keys) <= 1:
+        return [load(k) for k in keys]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(load, keys))
+
+
+def arrival_hours(start: datetime, end: datetime) -> list[datetime]:
+    """The arrival hours whose partition starts in [floor_hour(start), end)."""
+    hour = start.replace(minute=0, second=0, microsecond=0)
+    hours = []
+    while hour < end:
+        hours.append(hour)
+        hour += HOUR
+    return hours
+
+
+def raw_prefix(hour: datetime) -> str:
+    return f"{c.RAW_EVENTS_PREFIX}/dt={hour:%Y-%m-%d}/hour={hour:%H}/"
+
+
+def safe_run_id(run_id: str) -> str:
+    """An S3-key- and Hive-friendly form of an Airflow run id (`scheduled__2026-11-22T10:00:00+00:00`)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", run_id).strip("_")
+    if not safe:
+        raise ValueError(f"run_id {run_id!r} has no usable characters")
+    return safe
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.utcoffset() is None else moment.astimezone(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _record_failure(
+    record_run: Any, settings: Settings, interval: dict[str, str], exc: Exception, summary: dict[str, Any]
+) -> None:
+    try:
+        error = f"{type(exc).__name__}: {exc}"[:1000]
+        record_run(settings, JOB, status="failed", **{**interval, **summary, "error": error})
+    except Exception:  # never hide the job's own error behind a bookkeeping one
+        log.exception("%s: could not record the failed run", JOB)
+
+
+class _Stopwatch:
+    """Adds the time since the previous call to `timings[stage]`."""
+
+    def __init__(self, timings: dict[str, float]) -> None:
+        self._timings, self._last = timings, time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        self._timings[stage] = self._timings.get(stage, 0.0) + now - self._last
+        self._last = now

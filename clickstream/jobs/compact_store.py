@@ -1,0 +1,64 @@
+"""The compaction job's S3 operations on the lake bucket: list, get (in parallel), put, copy, delete.
+
+Kept apart from the job's logic so the pure steps never see a client. (It belongs with
+`clickstream.adapters.s3.LakeBucket`; it lives here until that adapter grows these verbs.)
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Final
+
+from clickstream.adapters import _clients
+from clickstream.settings import Settings
+
+GET_THREADS: Final = 8  # S3 GETs are latency-bound; gunzip (zlib) releases the GIL too
+DELETE_MAX: Final = 1000  # S3 DeleteObjects: at most 1000 keys per call
+
+
+class LakeObjects:
+    def __init__(self, bucket: str, *, client: Any) -> None:
+        self.bucket = bucket
+        self._client = client
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        paginator = self._client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                yield obj["Key"]
+
+    def get(self, key: str) -> bytes:
+        body: bytes = self._client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return body
+
+    def get_many(self, keys: Sequence[str]) -> list[bytes]:
+        """The objects' bytes, in the order of `keys`."""
+        if len(keys) <= 1:
+            return [self.get(k) for k in keys]
+        with ThreadPoolExecutor(max_workers=min(GET_THREADS, len(keys))) as pool:
+            return list(pool.map(self.get, keys))
+
+    def put(self, key: str, body: bytes, *, content_type: str, content_encoding: str | None = None) -> None:
+        extra = {"ContentEncoding": content_encoding} if content_encoding else {}
+        self._client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, **extra)
+
+    def put_ndjson_gz(self, key: str, lines: Sequence[bytes]) -> None:
+        body = gzip.compress(b"".join(line + b"\n" for line in lines), compresslevel=6, mtime=0)
+        self.put(key, body, content_type="application/x-ndjson", content_encoding="gzip")
+
+    def copy(self, source: str, target: str) -> None:
+        """Server-side copy (one atomic PUT of `target` as far as readers are concerned)."""
+        self._client.copy_object(Bucket=self.bucket, Key=target, CopySource={"Bucket": self.bucket, "Key": source})
+
+    def delete(self, keys: Sequence[str]) -> None:
+        for i in range(0, len(keys), DELETE_MAX):
+            chunk = keys[i : i + DELETE_MAX]
+            self._client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True}
+            )
+
+
+def lake_objects(settings: Settings) -> LakeObjects:
+    return LakeObjects(settings.names.bucket, client=_clients.client("s3", settings))

@@ -1,0 +1,240 @@
+"""compact_interval against the real moto server: raw NDJSON.gz in, Parquet + Glue + quarantine out."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from clickstream.adapters import _clients
+from clickstream.adapters.glue import glue_catalog
+from clickstream.adapters.runs import latest_run
+from clickstream.adapters.s3 import lake_bucket
+from clickstream.archive.batching import KINESIS_SEQUENCE_DIGITS, MS_PER_HOUR, object_key
+from clickstream.events.codec import encode_event
+from clickstream.events.validate import validate_event
+from clickstream.jobs.compact import JOB, compact_interval
+from clickstream.jobs.compact_write import CURATED_SCHEMA
+from clickstream.quality import DataQualityError
+from clickstream.settings import Settings
+
+H10 = datetime(2026, 11, 22, 10, tzinfo=UTC)
+H11 = H10 + timedelta(hours=1)
+H12 = H10 + timedelta(hours=2)
+
+
+def event(event_id: str, at: datetime, *, received: datetime | None = None, **fields: Any) -> bytes:
+    """One archive line: the collector's normalised event (validate_event), then `fields` forced in."""
+    raw = {
+        "event_id": event_id,
+        "event_type": "page_view",
+        "user_id": f"user-{event_id[-1]}",
+        "timestamp": at.isoformat(),
+    }
+    result = validate_event(raw, received_at=received or at + timedelta(seconds=2))
+    assert result.event is not None, result.errors
+    return encode_event({**result.event, **fields})
+
+
+def put_raw(settings: Settings, arrival: datetime, first_position: int, lines: list[bytes]) -> str:
+    """Write one archive object the way the archiver names it (arrival hour, shard, position)."""
+    hour = int(arrival.timestamp() * 1000) // MS_PER_HOUR
+    key = object_key(
+        "clickstream-local-events", "shardId-000000000000", hour, first_position, digits=KINESIS_SEQUENCE_DIGITS
+    )
+    lake_bucket(settings).put_ndjson_gz(key, lines)
+    return key
+
+
+def objects(settings: Settings, prefix: str) -> dict[str, bytes]:
+    s3 = _clients.client("s3", settings)
+    bucket = settings.names.bucket
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
+    return {k: s3.get_object(Bucket=bucket, Key=k)["Body"].read() for k in sorted(keys)}
+
+
+def curated(settings: Settings) -> dict[str, pa.Table]:
+    return {k: pq.read_table(io.BytesIO(v)) for k, v in objects(settings, "curated/events/").items()}
+
+
+def ids(table: pa.Table) -> list[str]:
+    return sorted(table.column("event_id").to_pylist())
+
+
+def at(hour: datetime, minute: int) -> datetime:
+    return hour + timedelta(minutes=minute)
+
+
+def test_curated_rows_are_exactly_the_unique_valid_events_in_their_event_hour(settings: Settings) -> None:
+    # GIVEN arrival hour 10: six valid events (one from hour 9, late but within the lateness),
+    # retried duplicates (one in the same object, one in another object), invalid rows and bad lines
+    first = [
+        event("e1", at(H10, 1)),
+        event("e2", at(H10, 2)),
+        b'{"event_id": "cut", "event_type": "cli',
+        event("e3", at(H10, 3)),
+        event("e2", at(H10, 2), received=at(H10, 9)),  # a producer retry of e2
+        event("bad-status", at(H10, 4), http_status=700),
+        b"",
+        b"not json at all",
+        event("bad-type", at(H10, 5), event_type="teleport"),
+        event("bad-price", at(H10, 6), price=-1.0, quantity=1),
+        event("e6", at(H10 - timedelta(hours=1), 30)),
+    ]
+    second = [
+        event("e4", at(H10, 40), session_id="s-1"),
+        event("e3", at(H10, 3), received=at(H10, 41)),
+        event("e5", at(H10, 50), price=9.5, quantity=2, event_type="purchase"),
+        event("too-old", H10 - timedelta(days=3)),
+        event("bad-field-type", at(H10, 7), user_id={"nested": 1}),
+    ]
+    k1 = put_raw(settings, at(H10, 10), 100, first)
+    put_raw(settings, at(H10, 55), 200, second)
+    put_raw(settings, at(H11, 5), 300, [event("next-hour", at(H11, 1))])  # outside the interval
+
+    # WHEN the hour is compacted
+    report = compact_interval(settings, H10, H11, run_id="scheduled__2026-11-22T10:00:00+00:00", max_failure_rate=0.5)
+
+    # THEN each unique valid event is in its event-time partition, once
+    tables = curated(settings)
+    assert sorted(tables) == [
+        "curated/events/dt=2026-11-22/hour=09/part-00000.parquet",
+        "curated/events/dt=2026-11-22/hour=10/part-00000.parquet",
+    ]
+    h09, h10 = tables.values()
+    assert ids(h09) == ["e6"]
+    assert ids(h10) == ["e1", "e2", "e3", "e4", "e5"]
+    assert h10.schema.remove_metadata() == CURATED_SCHEMA
+    assert h10.schema.field("http_status").type == pa.int16()
+    assert h10.schema.field("event_time").type == pa.timestamp("us", tz="UTC")
+    # the first seen copy of a duplicate wins (its received_at), rows are sorted by user, session, time
+    e2 = next(r for r in h10.to_pylist() if r["event_id"] == "e2")
+    assert e2["received_at"] == at(H10, 2) + timedelta(seconds=2)
+    assert h10.column("user_id").to_pylist() == sorted(h10.column("user_id").to_pylist())
+
+    assert (report.raw_objects, report.raw_rows, report.malformed) == (2, 15, 2)
+    assert (report.valid, report.quarantined, report.duplicates, report.published) == (8, 7, 2, 6)
+    assert report.partitions == [("2026-11-22", "09"), ("2026-11-22", "10")]
+    assert report.pass_rate == pytest.approx(8 / 15)
+
+    # quarantined rows carry their reasons, their origin and the run id
+    ((qkey, qbody),) = objects(settings, "quarantine/").items()
+    assert qkey == report.quarantine_key
+    rows = [json.loads(line) for line in gzip.decompress(qbody).splitlines()]
+    reasons = {
+        (r.get("raw", "")[:30] if r["reason"] == "malformed_json" else json.loads(r["raw"])["event_id"]): r[
+            "failed_expectations"
+        ]
+        for r in rows
+    }
+    assert reasons == {
+        '{"event_id": "cut", "event_typ': ["malformed_json"],
+        "not json at all": ["malformed_json"],
+        "bad-status": ["expect_column_values_to_be_between:http_status"],
+        "bad-type": ["expect_column_values_to_be_in_set:event_type"],
+        "bad-price": ["expect_column_values_to_be_between:price"],
+        "too-old": ["expect_column_values_to_be_between:event_time"],
+        "bad-field-type": [
+            "expect_column_values_to_not_be_null:user_id",
+            "expect_column_values_to_be_null:_invalid_types",
+        ],
+    }
+    assert {r["run_id"] for r in rows} == {report.run_id}
+    assert rows[0]["source_key"] == k1 and rows[0]["record"] == 3
+    assert next(r for r in rows if "invalid_type_columns" in r)["invalid_type_columns"] == ["user_id"]
+
+    # GX results are kept per run: JSON and Data Docs HTML
+    results = json.loads(objects(settings, report.results_key)[report.results_key])
+    assert results["success"] is False and len(results["results"]) >= 10
+    assert (
+        report.results_key == "quality/compact_raw_events/run_id=scheduled__2026-11-22T10_00_00_00_00/validation.json"
+    )
+    html = objects(settings, report.docs_key)[report.docs_key].decode()
+    assert html.lstrip().startswith("<!DOCTYPE html>")
+    assert "http_status" in html and "Great Expectations" in html
+
+    # the partitions are registered in Glue, the run is recorded, staging is empty again
+    assert glue_catalog(settings).partitions(settings.names.glue_database, "events") == [
+        {"dt": "2026-11-22", "hour": "09"},
+        {"dt": "2026-11-22", "hour": "10"},
+    ]
+    run = latest_run(settings, JOB)
+    assert run is not None and run["status"] == "success" and float(run["pass_rate"]) == pytest.approx(8 / 15)
+    assert objects(settings, "staging/") == {}
+
+
+def test_rerunning_an_interval_three_times_leaves_identical_partitions(settings: Settings) -> None:
+    lines = [event(f"r{i}", at(H10, i % 60), session_id=f"s{i % 3}") for i in range(200)]
+    put_raw(settings, at(H10, 10), 1, lines[:120] + lines[:5])
+    put_raw(settings, at(H10, 50), 500, lines[120:])
+
+    first = compact_interval(settings, H10, H11, run_id="run-1")
+    snapshot = objects(settings, "curated/events/")
+    for attempt in (2, 3):
+        again = compact_interval(settings, H10, H11, run_id=f"run-{attempt}")
+        assert objects(settings, "curated/events/") == snapshot  # byte-identical Parquet
+        assert again.published == 0 and again.duplicates == 205
+    assert first.published == 200 and first.duplicates == 5
+    assert sum(pq.read_table(io.BytesIO(v)).num_rows for v in snapshot.values()) == 200
+
+
+def test_a_late_event_merges_into_its_older_partition_without_duplicates(settings: Settings) -> None:
+    put_raw(settings, at(H10, 20), 1, [event("a", at(H10, 5)), event("b", at(H10, 6))])
+    compact_interval(settings, H10, H11, run_id="h10")
+    # an hour later: a late event of hour 10, a retry of "a", and an event of hour 11
+    put_raw(
+        settings,
+        at(H11, 30),
+        10,
+        [event("late", at(H10, 59)), event("a", at(H10, 5), received=at(H11, 29)), event("c", at(H11, 1))],
+    )
+
+    report = compact_interval(settings, H11, H12, run_id="h11")
+
+    tables = curated(settings)
+    assert ids(tables["curated/events/dt=2026-11-22/hour=10/part-00000.parquet"]) == ["a", "b", "late"]
+    assert ids(tables["curated/events/dt=2026-11-22/hour=11/part-00000.parquet"]) == ["c"]
+    kept = next(
+        r for r in tables["curated/events/dt=2026-11-22/hour=10/part-00000.parquet"].to_pylist() if r["event_id"] == "a"
+    )
+    assert kept["received_at"] == at(H10, 5) + timedelta(seconds=2)  # the published row wins
+    assert (report.duplicates, report.published) == (1, 2)
+    assert report.partitions == [("2026-11-22", "10"), ("2026-11-22", "11")]
+
+
+def test_a_run_above_the_failure_threshold_publishes_nothing(settings: Settings) -> None:
+    good = [event(f"g{i}", at(H10, i)) for i in range(8)]
+    bad = [event(f"x{i}", at(H10, i), http_status=999) for i in range(2)]
+    put_raw(settings, at(H10, 10), 1, [*good, *bad, b"{truncated"])
+
+    with pytest.raises(DataQualityError) as caught:
+        compact_interval(settings, H10, H11, run_id="too-bad", max_failure_rate=0.05)
+
+    message = str(caught.value)
+    assert "27.27%" in message and "5.00%" in message
+    assert "s3://clickstream-local-lake/quality/compact_raw_events/run_id=too-bad/validation.json" in message
+    assert objects(settings, "curated/") == {} and objects(settings, "staging/") == {}
+    assert glue_catalog(settings).partitions(settings.names.glue_database, "events") == []
+    assert list(objects(settings, "quality/compact_raw_events/run_id=too-bad/")) == [
+        "quality/compact_raw_events/run_id=too-bad/index.html",
+        "quality/compact_raw_events/run_id=too-bad/validation.json",
+    ]
+    (body,) = objects(settings, "quarantine/").values()
+    assert len(gzip.decompress(body).splitlines()) == 3
+    run = latest_run(settings, JOB)
+    assert run is not None and run["status"] == "failed" and run["quarantined"] == 3
+    assert "DataQualityError" in run["error"]
+
+
+def test_an_empty_interval_publishes_nothing_and_succeeds(settings: Settings) -> None:
+    report = compact_interval(settings, H10, H11, run_id="empty")
+    assert (report.raw_objects, report.raw_rows, report.partitions, report.pass_rate) == (0, 0, [], 1.0)
+    assert objects(settings, "curated/") == {}
+    assert orjson.loads(objects(settings, report.results_key)[report.results_key])["success"] is True
