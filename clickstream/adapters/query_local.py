@@ -163,6 +163,7 @@ class _Connection:
 
         self._con = duckdb.connect(":memory:")
         self._con.execute("SET TimeZone='UTC'")
+        self._con.execute("SET enable_progress_bar=false")  # it would print to stdout (CLI output, logs)
         for name, source in self._sources.items():
             self._con.register(name, source)
         # Defence in depth behind sqlguard: no file/URL access, no scans of Python variables by name,

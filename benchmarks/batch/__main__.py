@@ -1,0 +1,24 @@
+"""`python -m benchmarks.batch compaction|metrics [options]` (each prints its own --help)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+BENCHMARKS = ("compaction", "metrics")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] not in BENCHMARKS:
+        print(f"usage: python -m benchmarks.batch {{{'|'.join(BENCHMARKS)}}} [options]", file=sys.stderr)
+        return 2
+    if args[0] == "compaction":
+        from benchmarks.batch.compaction_run import main as run
+    else:
+        from benchmarks.batch.metrics import main as run
+    return run(args[1:])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,82 @@
+-- Commerce per day.
+--
+-- Session-attributed (sessionization as in sessions.sql; a session counts on the day of its
+-- first event, with all its events):
+--   conversion_rate       = sessions with a purchase / sessions
+--   cart_abandonment_rate = sessions with an add_to_cart and no purchase / sessions with an add_to_cart
+-- Event-day (the purchase's own day, like the speed layer's day windows):
+--   revenue = Σ round(price * coalesce(quantity, 1), 6) of purchases with a price, DECIMAL(38,6)
+--             (definitions.revenue_of);  orders = distinct order_id of purchases;
+--   aov     = revenue / orders (NULL without orders; a purchase without order_id adds revenue
+--             but no order, as in the speed layer).
+WITH scoped AS (
+    -- one day either side: sessions across midnight are seen whole (see the header)
+    SELECT event_id, event_type, user_id, session_id, event_time, dt, hour, url, http_status,
+           product_id, order_id, price, quantity, duration_ms
+    FROM events
+    WHERE dt BETWEEN date_format(date_add('day', -1, date '{{ start_dt }}'), '%Y-%m-%d')
+                 AND date_format(date_add('day', 1, date '{{ end_dt }}'), '%Y-%m-%d')
+),
+-- BEGIN sessionize: a session_id, else per user a new session after >= 30 min without events
+-- (identical in every session-based file: tests/unit/jobs/test_metrics_sql_files.py)
+gaps AS (
+    SELECT *,
+           CASE WHEN session_id IS NOT NULL THEN 0
+                WHEN lag(event_time) OVER (PARTITION BY user_id, session_id ORDER BY event_time, event_id) IS NULL THEN 1
+                WHEN date_diff('millisecond',
+                               lag(event_time) OVER (PARTITION BY user_id, session_id ORDER BY event_time, event_id),
+                               event_time) >= 1800000 THEN 1
+                ELSE 0 END AS new_session
+    FROM scoped
+),
+keyed AS (
+    SELECT *,
+           coalesce(session_id, concat('inferred#', user_id, '#', cast(
+               sum(new_session) OVER (PARTITION BY user_id, session_id ORDER BY event_time, event_id
+                                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS varchar))) AS session_key
+    FROM gaps
+),
+-- END sessionize
+sessions AS (
+    SELECT session_key,
+           min(dt) AS dt,
+           count(CASE WHEN event_type = 'purchase' THEN 1 END) > 0 AS purchased,
+           count(CASE WHEN event_type = 'add_to_cart' THEN 1 END) > 0 AS carted
+    FROM keyed
+    GROUP BY session_key
+),
+by_session AS (
+    SELECT dt,
+           count(*) AS sessions,
+           count(CASE WHEN purchased THEN 1 END) AS converted_sessions,
+           count(CASE WHEN carted THEN 1 END) AS cart_sessions,
+           count(CASE WHEN carted AND NOT purchased THEN 1 END) AS abandoned_sessions
+    FROM sessions
+    WHERE dt BETWEEN '{{ start_dt }}' AND '{{ end_dt }}'
+    GROUP BY dt
+),
+by_purchase AS (
+    SELECT dt,
+           count(*) AS purchases,
+           cast(coalesce(sum(CASE WHEN price IS NOT NULL
+                                  THEN round(cast(price AS DECIMAL(38, 12)) * coalesce(quantity, 1), 6) END), 0)
+                AS DECIMAL(38, 6)) AS revenue,
+           count(DISTINCT order_id) AS orders
+    FROM scoped
+    WHERE event_type = 'purchase' AND dt BETWEEN '{{ start_dt }}' AND '{{ end_dt }}'
+    GROUP BY dt
+)
+SELECT coalesce(s.dt, p.dt) AS dt,
+       coalesce(s.sessions, 0) AS sessions,
+       coalesce(s.converted_sessions, 0) AS converted_sessions,
+       cast(s.converted_sessions AS double) / nullif(s.sessions, 0) AS conversion_rate,
+       coalesce(s.cart_sessions, 0) AS cart_sessions,
+       coalesce(s.abandoned_sessions, 0) AS abandoned_sessions,
+       cast(s.abandoned_sessions AS double) / nullif(s.cart_sessions, 0) AS cart_abandonment_rate,
+       coalesce(p.purchases, 0) AS purchases,
+       coalesce(p.revenue, cast(0 AS DECIMAL(38, 6))) AS revenue,
+       coalesce(p.orders, 0) AS orders,
+       cast(p.revenue AS double) / nullif(p.orders, 0) AS aov
+FROM by_session AS s
+FULL OUTER JOIN by_purchase AS p ON s.dt = p.dt
+ORDER BY 1

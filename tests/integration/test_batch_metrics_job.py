@@ -1,0 +1,148 @@
+"""The batch metrics job on the real moto server: curated Parquet + Glue in, metric tables + Glue +
+the batch view in DynamoDB out; a re-run changes nothing; a day whose events are gone is emptied."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from boto3.dynamodb.types import TypeDeserializer
+from metrics_lake_support import distinct, sim_events, write_curated
+
+from clickstream.adapters import _clients
+from clickstream.adapters.batch_view import ENGAGEMENT_PK, BatchView
+from clickstream.adapters.glue import glue_catalog
+from clickstream.adapters.query_local import LocalEngine
+from clickstream.adapters.runs import latest_run
+from clickstream.jobs.batch_metrics import compute_batch_metrics, metric_names
+from clickstream.metrics import definitions as d
+from clickstream.metrics.aggregate import aggregate
+from clickstream.settings import Settings
+
+DAY1, DAY2 = date(2026, 11, 22), date(2026, 11, 23)
+START = datetime(2026, 11, 22, 21, 0, tzinfo=UTC)  # 21:00 → 03:00: both days, sessions across midnight
+
+
+@pytest.fixture
+def events(settings: Settings) -> list[dict[str, Any]]:
+    events = distinct(sim_events(600, start=START, hours=6, seed=11, error_rate=0.05))
+    write_curated(settings, events)
+    return events
+
+
+def batch_items(settings: Settings) -> dict[tuple[str, str], dict[str, Any]]:
+    client = _clients.client("dynamodb", settings)
+    out = {}
+    for page in client.get_paginator("scan").paginate(TableName=settings.names.batch_table):
+        for raw in page["Items"]:
+            item = {k: TypeDeserializer().deserialize(v) for k, v in raw.items()}
+            out[(item["pk"], item["sk"])] = item
+    return out
+
+
+def lake_objects(settings: Settings) -> dict[str, bytes]:
+    s3 = _clients.client("s3", settings)
+    out = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.names.bucket, Prefix="curated/metrics/"):
+        for obj in page.get("Contents", []):
+            out[obj["Key"]] = s3.get_object(Bucket=settings.names.bucket, Key=obj["Key"])["Body"].read()
+    return out
+
+
+def test_metric_tables_glue_and_batch_view_are_written(settings: Settings, events: list[dict[str, Any]]) -> None:
+    # WHEN the job runs for both days
+    report = compute_batch_metrics(settings, DAY1, DAY2)
+
+    # THEN every metric has a Glue table metric_<name> with both day partitions and Parquet under curated/metrics
+    glue = glue_catalog(settings)
+    database = settings.names.glue_database
+    for name in metric_names():
+        assert glue.table(database, f"metric_{name}") is not None, name
+        assert glue.partitions(database, f"metric_{name}") == [{"dt": "2026-11-22"}, {"dt": "2026-11-23"}], name
+    keys = lake_objects(settings)
+    assert "curated/metrics/engagement/dt=2026-11-22/data.parquet" in keys
+    assert {m.name for m in report.metrics} == set(metric_names())
+
+    # AND the metric tables read back through the local engine (Glue → S3 Parquet)
+    engine = LocalEngine(settings)
+    day = engine.execute("SELECT dt, sessions, bounces FROM metric_engagement ORDER BY dt").to_pylist()
+    assert [r["dt"] for r in day] == ["2026-11-22", "2026-11-23"] and all(r["sessions"] > 0 for r in day)
+
+    # AND the batch view holds the speed layer's own aggregation of the same events, hour and day windows
+    items = batch_items(settings)
+    expected = {k: dict(zip(d.COUNTER_FIELDS, v, strict=True)) for k, v in aggregate(events).items() if k[1][0] in "hd"}
+    for key, counters in expected.items():
+        got = items[key]
+        for field in (d.EVENTS, d.ERRORS, d.REVENUE, d.DURATION_MS, d.TIMED_EVENTS):
+            assert got.get(field, 0) == counters[field], (key, field)
+    # orders on `all`, distinct order ids per day
+    for day_sk, prefix in (("d#2026-11-22T00:00:00Z", "2026-11-22"), ("d#2026-11-23T00:00:00Z", "2026-11-23")):
+        orders = {
+            e["order_id"]
+            for e in events
+            if e["event_type"] == "purchase" and e["order_id"] and e["timestamp"].startswith(prefix)
+        }
+        assert items[("all", day_sk)].get("orders", 0) == len(orders)
+    # every hour of the interval is closed, also the ones without events
+    view = BatchView(settings)
+    assert view.is_closed("h#2026-11-22T05:00:00Z") and view.get("all", "h#2026-11-22T05:00:00Z")["events"] == 0
+    hours = view.query("all", "h#2026-11-22T00:00:00Z", "h#2026-11-22T23:00:00Z")
+    assert len(hours) == 24 and sum(h["events"] for h in hours) == sum(
+        1 for e in events if e["timestamp"].startswith("2026-11-22")
+    )
+    # uniques are exact
+    users = {e["user_id"] for e in events if e["timestamp"].startswith("2026-11-23")}
+    sessions = {e["session_id"] for e in events if e["timestamp"].startswith("2026-11-23") and e["session_id"]}
+    assert view.get("uniq#users", "d#2026-11-23T00:00:00Z")["count"] == len(users)
+    assert view.get("uniq#sessions", "d#2026-11-23T00:00:00Z")["count"] == len(sessions)
+    # engagement: sessions by the day of their first event add up to the engagement metric table
+    engaged = {i["sk"]: i for i in view.query(ENGAGEMENT_PK, "d#", "d#~")}
+    assert [engaged[f"d#{r['dt']}T00:00:00Z"]["sessions"] for r in day] == [r["sessions"] for r in day]
+    # and the run is recorded
+    run = latest_run(settings, "batch_metrics")
+    assert run is not None and run["status"] == "success" and run["interval"] == "2026-11-22/2026-11-23"
+
+
+def test_a_rerun_rewrites_the_same_files_and_items(settings: Settings, events: list[dict[str, Any]]) -> None:
+    compute_batch_metrics(settings, DAY1, DAY2)
+    objects, items = lake_objects(settings), batch_items(settings)
+
+    compute_batch_metrics(settings, DAY1, DAY2)
+
+    assert lake_objects(settings) == objects
+    rerun = batch_items(settings)
+    runs = {k for k in rerun if k[0].startswith("run#")}
+    assert {k: v for k, v in rerun.items() if k not in runs} == {k: v for k, v in items.items() if k not in runs}
+
+
+def test_a_day_without_events_any_more_is_emptied(settings: Settings, events: list[dict[str, Any]]) -> None:
+    compute_batch_metrics(settings, DAY1, DAY2)
+    before = batch_items(settings)
+    # GIVEN the second day's curated events are gone (e.g. a re-compaction quarantined them)
+    s3 = _clients.client("s3", settings)
+    for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=settings.names.bucket, Prefix="curated/events/dt=2026-11-23/"
+    ):
+        for obj in page.get("Contents", []):
+            s3.delete_object(Bucket=settings.names.bucket, Key=obj["Key"])
+
+    compute_batch_metrics(settings, DAY1, DAY2)
+
+    assert not [k for k in lake_objects(settings) if "/dt=2026-11-23/" in k]
+    assert glue_catalog(settings).partitions(settings.names.glue_database, "metric_products") == [{"dt": "2026-11-22"}]
+    assert BatchView(settings).get("all", "d#2026-11-23T00:00:00Z")["events"] == 0
+    # the second day's dimension, uniques and engagement items are gone; its `all` items say "closed, 0"
+    left = {k for k in batch_items(settings) if k[1][2:12] == "2026-11-23" and not k[0].startswith(("run#", "view#"))}
+    assert {k[0] for k in left} == {"all"} and len(left) == 25
+    assert len([k for k in before if k[1][2:12] == "2026-11-23" and k[0] != "all"]) > 50
+    # the first day's items are untouched
+    first = {k: v for k, v in before.items() if k[1][2:12] == "2026-11-22" and not k[0].startswith(("run#", "view#"))}
+    assert {k: v for k, v in batch_items(settings).items() if k in first} == first
+
+
+def test_a_failed_run_is_recorded_and_raised(settings: Settings) -> None:
+    with pytest.raises(ValueError, match="before start"):
+        compute_batch_metrics(settings, DAY2, DAY1)
+    run = latest_run(settings, "batch_metrics")
+    assert run is not None and run["status"] == "failed" and "before start" in run["error"]
