@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from clickstream import __version__
+from clickstream.api import cli as api_cli
 from clickstream.commands import archive, capacity, collector, consume, demo, local, simulate
 from clickstream.commands import query as query_command
 from clickstream.commands import realtime as realtime_command
@@ -34,6 +35,7 @@ main.add_command(demo.demo)
 main.add_command(capacity.capacity)
 main.add_command(realtime_command.realtime)
 main.add_command(consume.consume)
+main.add_command(api_cli.api)
 main.add_command(query_command.query)
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ LOCAL_AWS_PORT = 4566  # LocalStack's edge port, so awslocal/localstack-client w
 DEFAULT_COLLECTOR_PORT = 8000
 DEFAULT_API_PORT = 8001  # the query API and live dashboard (read key), apart from ingest
 DEFAULT_AIRFLOW_PORT = 8080
+DEFAULT_PROMETHEUS_PORT = 9090
 DEFAULT_SHARD_COUNT = 2
 DEFAULT_LATENESS_SECONDS = 24 * 3600
 DEFAULT_CLOCK_SKEW_SECONDS = 300
@@ -64,6 +65,9 @@ ENV_READ_KEY = "CLICKSTREAM_READ_KEY"
 ENV_API_PORT = "CLICKSTREAM_API_PORT"
 ENV_QUERY_ENGINE = "CLICKSTREAM_QUERY_ENGINE"  # "athena" (AWS) or "local" (DuckDB over the lake)
 ENV_BATCH_TABLE = "CLICKSTREAM_BATCH_TABLE"
+ENV_AIRFLOW_PORT = "CLICKSTREAM_AIRFLOW_PORT"
+ENV_PROMETHEUS_PORT = "CLICKSTREAM_PROMETHEUS_PORT"
+ENV_BATCH_START = "CLICKSTREAM_BATCH_START"  # first hour compact_raw_events catches up from (ISO 8601)
 
 # --- S3 layout (DESIGN.md "Storage layout") --------------------------------------------
 RAW_EVENTS_PREFIX = "raw/events"

@@ -153,6 +153,20 @@ def _kafka_command(settings: Settings, python: str) -> list[str]:
     return [python, "-m", "clickstream.local.kafka_broker", "--state-file", str(settings.home / KAFKA_STATE_FILE)]
 
 
+def _api_url(settings: Settings) -> str:
+    return f"http://{APP_HOST}:{settings.api_port}"
+
+
+def _dashboard_url(settings: Settings) -> str:
+    """The live dashboard, with the local read key in the fragment (never sent to the server)."""
+    return f"{_api_url(settings)}/#key={settings.read_key}" if settings.is_local else _api_url(settings)
+
+
+def _api_health(settings: Settings, record: ProcessRecord | None, now: float) -> Health:
+    got = processes.http_get(f"{_api_url(settings)}/healthz")
+    return Health(got is not None and got[0] == 200, "GET /healthz " + (str(got[0]) if got else "no answer"))
+
+
 def _collector_command(settings: Settings, python: str) -> list[str]:
     port = str(settings.collector_port)
     return [python, "-m", "clickstream", "collector", "serve", "--host", APP_HOST, "--port", port]
@@ -220,7 +234,27 @@ SERVICES: tuple[ServiceSpec, ...] = (
         depends_on=("aws", "kafka"),
         app=True,
     ),
+    ServiceSpec(
+        name="api",
+        description="query API + live dashboard (read key): /v1/stats, /v1/metrics, /graphql, /metrics; docs at /docs",
+        command=lambda s, py: [py, "-m", "clickstream", "api", "serve", "--host", APP_HOST, "--port", str(s.api_port)],
+        health=_api_health,
+        depends_on=("aws",),
+        bind=lambda s: (APP_HOST, s.api_port),
+        port_env=c.ENV_API_PORT,
+        url=_dashboard_url,
+    ),
 )
+
+
+def _optional_services() -> tuple[ServiceSpec, ...]:
+    """Services that run only when their program is installed (Debian's prometheus)."""
+    from clickstream.local.prometheus import optional_services  # imports this module: import late
+
+    return optional_services()
+
+
+SERVICES += _optional_services()
 
 
 # --- pure helpers --------------------------------------------------------------------------------

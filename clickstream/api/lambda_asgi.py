@@ -1,0 +1,98 @@
+"""API Gateway HTTP API (payload v2) event → one ASGI request to the app → the Lambda response.
+
+The collector's Lambda calls its framework-free service; the query API has many routes, so its
+Lambda runs the same FastAPI app through this adapter instead. Responses are buffered (Lambda
+returns one payload, at most 6 MB): use the local/container server for large exports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Any
+
+_TEXT_TYPES = ("text/", "application/json", "application/x-ndjson", "application/graphql")
+
+
+def route(event: dict[str, Any]) -> str:
+    """The path without the stage prefix (rawPath starts with "/<stage>" for a named stage)."""
+    path: str = event.get("rawPath") or "/"
+    stage = event.get("requestContext", {}).get("stage", "$default")
+    prefix = f"/{stage}"
+    if stage != "$default" and (path == prefix or path.startswith(prefix + "/")):
+        path = path[len(prefix) :] or "/"
+    return path
+
+
+def scope_of(event: dict[str, Any]) -> dict[str, Any]:
+    http = event.get("requestContext", {}).get("http", {})
+    headers = [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in (event.get("headers") or {}).items()]
+    if event.get("cookies"):
+        headers.append((b"cookie", "; ".join(event["cookies"]).encode("latin-1")))
+    path = route(event)
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": http.get("method", "GET").upper(),
+        "scheme": "https",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": (event.get("rawQueryString") or "").encode("latin-1"),
+        "headers": headers,
+        "client": (http.get("sourceIp", "0.0.0.0"), 0),
+        "server": ((event.get("headers") or {}).get("host", "lambda"), 443),
+    }
+
+
+def body_of(event: dict[str, Any]) -> bytes:
+    body = event.get("body") or ""
+    return base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
+
+
+async def call(app: Any, event: dict[str, Any]) -> dict[str, Any]:
+    """Run one request through `app` and build the HTTP API v2 response."""
+    request = {"type": "http.request", "body": body_of(event), "more_body": False}
+    sent = False
+    status = 500
+    headers: list[tuple[bytes, bytes]] = []
+    chunks: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return request
+        await asyncio.sleep(3600)  # the request is complete; nothing more will come
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status, headers
+        if message["type"] == "http.response.start":
+            status, headers = message["status"], list(message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope_of(event), receive, send)
+    out_headers: dict[str, str] = {}
+    cookies = []
+    for name, value in headers:
+        key, text = name.decode("latin-1").lower(), value.decode("latin-1")
+        if key == "set-cookie":
+            cookies.append(text)
+        else:
+            out_headers[key] = f"{out_headers[key]},{text}" if key in out_headers else text
+    payload = b"".join(chunks)
+    response: dict[str, Any] = {"statusCode": status, "headers": out_headers}
+    if cookies:
+        response["cookies"] = cookies
+    if out_headers.get("content-type", "").startswith(_TEXT_TYPES):
+        response.update(body=payload.decode("utf-8", "replace"), isBase64Encoded=False)
+    else:
+        response.update(body=base64.b64encode(payload).decode(), isBase64Encoded=True)
+    return response
+
+
+def handle(app: Any, event: dict[str, Any]) -> dict[str, Any]:
+    return asyncio.run(call(app, event))

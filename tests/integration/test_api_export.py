@@ -1,0 +1,93 @@
+"""GET /v1/export and /v1/analytics/page-views over real Parquet in the curated table plus the raw
+tail (arrival hours after the latest compaction interval), on the moto server."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import orjson
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from api_support import NOW, READ, archive_raw, client, event, write_curated
+
+from clickstream.adapters.runs import record_run
+from clickstream.settings import Settings
+
+RANGE = "from=2026-11-22T00:00:00Z&to=2026-11-22T15:00:00Z"
+
+
+@pytest.fixture
+def lake(settings: Settings) -> dict[str, list[dict]]:
+    # GIVEN curated events at 12:xx and 13:xx (compacted up to 14:00) ...
+    curated = [event("page_view", NOW - timedelta(hours=2), url=f"/p{i % 3}") for i in range(6)]
+    curated += [event("click", NOW - timedelta(hours=1, minutes=10), url="/p0")]
+    write_curated(settings, curated)
+    record_run(settings, "compact_raw_events", status="success",
+               interval_start="2026-11-22T13:00:00Z", interval_end="2026-11-22T14:00:00Z")  # fmt: skip
+    # ... the raw archive of those hours (already compacted: must not be read again) ...
+    archive_raw(settings, curated, arrival=NOW - timedelta(hours=1, minutes=5), name="old")
+    # ... and the raw tail of 14:xx, with one producer duplicate, and an event outside the range
+    tail = [event("page_view", NOW - timedelta(minutes=3), url="/p0?utm=1"), event("purchase", NOW, price=3.0)]
+    late = event("page_view", NOW + timedelta(hours=1))
+    archive_raw(settings, [*tail, tail[0], late], arrival=NOW, name="new")
+    return {"curated": curated, "tail": tail}
+
+
+def test_ndjson_export_is_curated_plus_raw_tail(lake: dict[str, list[dict]], settings: Settings) -> None:
+    resp = client(settings).get(f"/v1/export?format=ndjson&{RANGE}", headers=READ)
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("application/x-ndjson")
+    rows = [orjson.loads(line) for line in resp.content.splitlines()]
+    assert sorted(r["event_id"] for r in rows) == sorted(e["event_id"] for e in lake["curated"] + lake["tail"])
+    purchase = next(r for r in rows if r["event_type"] == "purchase")
+    assert purchase["price"] == 3.0 and purchase["event_time"].endswith("Z")
+
+
+def test_every_format_carries_the_same_rows(lake: dict[str, list[dict]], settings: Settings) -> None:
+    api = client(settings)
+    expected = len(lake["curated"]) + len(lake["tail"])
+    as_json = api.get(f"/v1/export?format=json&{RANGE}", headers=READ)
+    assert len(as_json.json()) == expected
+    as_csv = pacsv.read_csv(io.BytesIO(api.get(f"/v1/export?format=csv&{RANGE}", headers=READ).content))
+    assert as_csv.num_rows == expected and "event_id" in as_csv.column_names
+    as_parquet = pq.read_table(io.BytesIO(api.get(f"/v1/export?format=parquet&{RANGE}", headers=READ).content))
+    assert as_parquet.num_rows == expected and as_parquet.schema.field("event_time").type.unit in ("ms", "us")
+
+
+def test_event_type_filter_and_an_empty_range(lake: dict[str, list[dict]], settings: Settings) -> None:
+    api = client(settings)
+    clicks = api.get(f"/v1/export?format=json&{RANGE}&event_type=click,purchase", headers=READ).json()
+    assert sorted(r["event_type"] for r in clicks) == ["click", "purchase"]
+    assert api.get("/v1/export?format=json&from=2026-01-01&to=2026-01-02", headers=READ).json() == []
+    empty_csv = api.get("/v1/export?format=csv&from=2026-01-01&to=2026-01-02", headers=READ)
+    assert empty_csv.status_code == 200 and b"event_id" in empty_csv.content
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "format=xml",
+        "event_type=teleport",
+        "from=2020-01-01&to=2026-01-01",
+        "from=nope",
+        "from=2026-11-23&to=2026-11-22",
+    ],
+)
+def test_export_bad_parameters_are_400(settings: Settings, query: str) -> None:
+    resp = client(settings).get(f"/v1/export?{query}", headers=READ)
+    assert resp.status_code == 400 and resp.json()["message"]
+
+
+def test_page_views_of_one_page_by_day(lake: dict[str, list[dict]], settings: Settings) -> None:
+    body = client(settings).get(f"/v1/analytics/page-views/p0?{RANGE}", headers=READ).json()
+    # two curated page views of /p0 (i = 0, 3) + one in the raw tail (/p0?utm=1); the click does not count
+    assert body == {
+        "page": "/p0",
+        "page_views": 3,
+        "from": "2026-11-22T00:00:00Z",
+        "to": "2026-11-22T15:00:00Z",
+        "by_day": [{"date": "2026-11-22", "page_views": 3}],
+    }
+    bad = client(settings).get("/v1/analytics/page-views/p0?from=2020-01-01&to=2026-01-01", headers=READ)
+    assert bad.status_code == 400 and bad.json()["error"] == "range_too_large"
