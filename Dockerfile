@@ -1,4 +1,5 @@
-# The application image used by docker-compose.localstack.yml (collector, archiver, provisioning).
+# The application image used by docker-compose.localstack.yml (collector, query API, consumer, archiver,
+# provisioning, simulator).
 # AWS Lambda does not use it: infra/cdk bundles lambdas/ + clickstream/ without Docker.
 FROM python:3.11-slim
 WORKDIR /app
@@ -9,5 +10,7 @@ COPY pyproject.toml README.md ./
 COPY clickstream ./clickstream
 COPY lambdas ./lambdas
 COPY stream_consumers ./stream_consumers
-RUN pip install --no-cache-dir --no-deps .
+COPY sql ./sql
+# Editable, so the package stays in /app and finds the SQL next to it (clickstream.sqlfiles.sql_dir() = /app/sql).
+RUN pip install --no-cache-dir --no-deps -e .
 ENTRYPOINT ["clickstream"]
