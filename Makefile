@@ -10,7 +10,7 @@ export GX_ANALYTICS_ENABLED := False
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install system-deps demo test test-unit test-integration lint up down status bench clean synth cdk-install lambda-wheels
+.PHONY: help install system-deps airflow grafana demo test test-unit test-integration lint up down status bench clean synth cdk-install lambda-wheels
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -55,6 +55,12 @@ down: $(STAMP)  ## stop the embedded stack
 
 status: $(STAMP)  ## show what the embedded stack is running
 	$(PY) -m clickstream local status
+
+airflow: $(STAMP)  ## Airflow in the foreground (UI on 127.0.0.1:8080, no login; Ctrl-C stops all of it)
+	$(PY) -m clickstream airflow serve
+
+grafana: $(STAMP)  ## regenerate grafana/ (dashboards, datasources, alerts) from grafana/*.py
+	$(PY) -m grafana.build
 
 bench: $(STAMP)  ## run the benchmarks (figures go to docs/BENCHMARKS.md by hand, with the command)
 	$(PY) -m benchmarks.ingest

@@ -6,6 +6,7 @@ import click
 
 from clickstream import __version__
 from clickstream.api import cli as api_cli
+from clickstream.commands import airflow as airflow_command
 from clickstream.commands import archive, capacity, collector, consume, demo, local, simulate
 from clickstream.commands import query as query_command
 from clickstream.commands import realtime as realtime_command
@@ -37,6 +38,7 @@ main.add_command(realtime_command.realtime)
 main.add_command(consume.consume)
 main.add_command(api_cli.api)
 main.add_command(query_command.query)
+main.add_command(airflow_command.airflow)
 
 if __name__ == "__main__":
     main()

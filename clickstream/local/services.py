@@ -366,3 +366,13 @@ def port_in_use_message(spec: ServiceSpec, host: str, port: int, holder: str = "
         return msg + "; stop whatever holds it"
     other = f"http://{host}:{port + 1}" if spec.port_env == c.ENV_ENDPOINT else str(port + 1)
     return f"{msg}; stop it, or choose another port: export {spec.port_env}={other}"
+
+
+def _airflow_services() -> tuple[ServiceSpec, ...]:
+    """The batch layer's Airflow (api-server + scheduler + dag-processor under one supervisor)."""
+    from clickstream.local.airflow import airflow_services  # imports this module: import late
+
+    return airflow_services()
+
+
+SERVICES += _airflow_services()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -82,6 +83,10 @@ def _env(home: Path, aws_port: int, collector_port: int) -> dict[str, str]:
         c.ENV_HOME: str(home),
         c.ENV_ENDPOINT: f"http://127.0.0.1:{aws_port}",
         c.ENV_COLLECTOR_PORT: str(collector_port),
+        # every other listening service on a free port too: a developer's stack may hold the defaults
+        c.ENV_API_PORT: str(_free_port()),
+        c.ENV_AIRFLOW_PORT: str(_free_port()),
+        c.ENV_PROMETHEUS_PORT: str(_free_port()),
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
         "NO_PROXY": "127.0.0.1,localhost",
@@ -243,16 +248,14 @@ def test_up_with_every_service_serves_healthz(tmp_path: Path) -> None:
     try:
         s.up()
         code, doc = s.status()
-        assert code == 0 and {x["name"] for x in doc["services"]} == {
-            "aws",
-            "kafka",
-            "collector",
-            "archiver",
-            "consumer",
-        }
+        expected = {"aws", "kafka", "collector", "archiver", "consumer", "api", "airflow"}
+        if shutil.which("prometheus"):
+            expected.add("prometheus")
+        assert code == 0 and {x["name"] for x in doc["services"]} == expected
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        with opener.open(f"http://127.0.0.1:{s.collector_port}/healthz", timeout=5) as resp:
-            assert resp.status == 200
+        for port in (s.collector_port, int(s.env[c.ENV_API_PORT])):
+            with opener.open(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
+                assert resp.status == 200
     finally:
         _cleanup(s)
 

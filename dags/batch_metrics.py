@@ -1,0 +1,100 @@
+"""batch_metrics: recompute the exact metrics of the days a compaction touched.
+
+Data-aware: scheduled on the `curated_events` asset (emitted by `compact_raw_events`). One run
+may stand for several compaction runs (asset events queue up while it runs); it reads their
+extras, takes the event-time days of the partitions they wrote and recomputes them with
+`clickstream.jobs.batch_metrics.compute_batch_metrics` (one call per run of consecutive days).
+On success it emits the `batch_metrics` asset with those days, which schedules reconciliation.
+A manual trigger may pass {"start_date": "YYYY-MM-DD", "end_date": "YYYY-MM-DD"} instead.
+Nothing touched (empty hours) -> the task is skipped and no asset event is emitted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, timedelta
+from typing import Any
+
+from airflow.sdk import Asset, Param, dag, task
+
+from clickstream.constants import CURATED_EVENTS_PREFIX, CURATED_METRICS_PREFIX
+from clickstream.settings import Settings
+
+BATCH_METRICS_ASSET = "batch_metrics"
+CURATED_EVENTS_ASSET = "curated_events"  # emitted by compact_raw_events
+
+
+def touched_days(extras: Iterable[Mapping[str, Any]]) -> list[date]:
+    """Sorted distinct days of the (dt, hour) partitions listed in compaction asset-event extras."""
+    return sorted({date.fromisoformat(str(p[0])) for extra in extras for p in extra.get("partitions") or ()})
+
+
+def day_ranges(days: Iterable[date]) -> list[tuple[date, date]]:
+    """Runs of consecutive days as inclusive (first, last) pairs: [1, 2, 3, 7] -> [(1, 3), (7, 7)]."""
+    ranges: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if ranges and day == ranges[-1][1] + timedelta(days=1):
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    return ranges
+
+
+def requested_days(params: Mapping[str, Any], extras: Iterable[Mapping[str, Any]]) -> list[date]:
+    """The manual trigger's [start_date, end_date] when given, else the days the events touched."""
+    start, end = params.get("start_date"), params.get("end_date")
+    if start:
+        first, last = date.fromisoformat(start), date.fromisoformat(end or start)
+        if last < first:
+            raise ValueError(f"end_date {last} is before start_date {first}")
+        return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    return touched_days(extras)
+
+
+# Concrete assets (name and URI), not Asset.ref: Airflow 3.3 queues a run for a name reference
+# but hands it none of the triggering events.
+_bucket = Settings.from_env().names.bucket
+curated_events = Asset(name=CURATED_EVENTS_ASSET, uri=f"s3://{_bucket}/{CURATED_EVENTS_PREFIX}")
+batch_metrics_asset = Asset(name=BATCH_METRICS_ASSET, uri=f"s3://{_bucket}/{CURATED_METRICS_PREFIX}")
+
+
+@dag(
+    schedule=curated_events,
+    catchup=False,
+    max_active_runs=1,  # one recomputation at a time; queued asset events wait for the next run
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=1), "retry_exponential_backoff": 2.0},
+    params={
+        "start_date": Param(None, type=["null", "string"], format="date", description="manual runs: first day"),
+        "end_date": Param(None, type=["null", "string"], format="date", description="manual runs: last day"),
+    },
+    tags=["clickstream", "batch"],
+    doc_md=__doc__,
+)
+def batch_metrics() -> None:
+    @task(outlets=[batch_metrics_asset])
+    def compute(**context: Any) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        events = [e for evs in context["triggering_asset_events"].values() for e in evs]
+        days = requested_days(context["params"], [e.extra or {} for e in events])
+        if not days:
+            raise AirflowSkipException(f"the {len(events)} compaction(s) wrote no partition: nothing to recompute")
+
+        from clickstream.jobs.batch_metrics import compute_batch_metrics
+
+        settings = Settings.from_env()
+        ranges = day_ranges(days)
+        reports = [compute_batch_metrics(settings, first, last).summary() for first, last in ranges]
+        summary = {
+            "days": [d.isoformat() for d in days],
+            "ranges": [[a.isoformat(), b.isoformat()] for a, b in ranges],
+            "source_runs": sorted({f"{e.source_dag_id}/{e.source_run_id}" for e in events}),
+            "metrics": reports,
+        }
+        context["outlet_events"][batch_metrics_asset].extra = summary  # read by reconcile_speed_batch
+        return summary
+
+    compute()
+
+
+batch_metrics()

@@ -1,0 +1,285 @@
+"""The batch layer under a real Airflow (api-server + scheduler + dag-processor, as `clickstream
+airflow serve` runs them) against the test's AWS server: a run triggered through the REST API the
+UI uses compacts raw archive objects into curated Parquet + Glue, the asset it emits schedules
+batch_metrics, whose asset schedules reconciliation; a backfill over a range is idempotent; and
+stopping the supervisor leaves no process behind (checked when the module's Airflow stops)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from clickstream.adapters import _clients
+from clickstream.adapters.glue import glue_catalog
+from clickstream.adapters.s3 import LakeBucket
+from clickstream.archive.batching import KINESIS_SEQUENCE_DIGITS, object_key
+from clickstream.catalog import EVENTS_TABLE
+from clickstream.constants import CURATED_EVENTS_PREFIX
+from clickstream.events.codec import encode_event
+from clickstream.events.validate import validate_event
+from clickstream.local.airflow import LOG_SERVER_OFFSET, health, is_healthy
+from clickstream.local.processes import port_is_free
+from clickstream.settings import Settings
+
+START_TIMEOUT = 180.0  # first start: SQLite migration (~5 s idle, a minute on a busy 2-core box)
+RUN_TIMEOUT = 120.0
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass
+class Airflow:
+    url: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+    home: Path
+
+    def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        try:
+            with _NO_PROXY.open(req, timeout=30) as resp:
+                return json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            raise AssertionError(f"{method} {path}: {exc.code} {exc.read()[:500]!r}") from exc
+
+    def wait(self, what: str, probe: Any, timeout: float = RUN_TIMEOUT) -> Any:
+        """Poll `probe` (bounded) until it returns something truthy; fail with the logs otherwise."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"Airflow exited while waiting for {what}:\n{self.log.read_text()[-4000:]}")
+            got = probe()
+            if got:
+                return got
+            time.sleep(0.5)
+        pytest.fail(f"{what}: not within {timeout:.0f} s\n{self.log.read_text()[-4000:]}")
+
+    def run_state(self, dag_id: str, run_id: str) -> str | None:
+        state = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"]
+        return state if state in ("success", "failed") else None
+
+    def task_log(self, dag_id: str, run_id: str) -> str:
+        logs = sorted(self.home.glob(f"logs/dag_id={dag_id}/run_id={run_id}/**/*.log"))
+        return "\n".join(p.read_text()[-3000:] for p in logs)
+
+
+def _free_port() -> int:
+    """A free port whose log-server neighbour (port + 713) is free too; never 8080."""
+    for _ in range(50):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port + LOG_SERVER_OFFSET < 65536 and port_is_free("127.0.0.1", port + LOG_SERVER_OFFSET):
+            return port
+    raise AssertionError("no free port pair")
+
+
+@pytest.fixture(scope="module")
+def airflow(aws_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow]:
+    """One Airflow for the module (starting one is the slow part) on a free port, against the
+    session's AWS server; each test's `settings` fixture wipes and provisions that server."""
+    tmp = tmp_path_factory.mktemp("airflow")
+    port = _free_port()
+    log = tmp / "airflow.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLICKSTREAM_", "AIRFLOW"))}
+    env |= {
+        "AWS_ENDPOINT_URL": aws_endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "CLICKSTREAM_HOME": str(tmp / ".clickstream"),
+        "CLICKSTREAM_AIRFLOW_PORT": str(port),
+        # the DAG starts this hour: no catch-up run, the scheduler only runs what the test asks for
+        # (and Airflow creates no task for a manual run before the start date; backfills are exempt)
+        "CLICKSTREAM_BATCH_START": _this_hour().isoformat(),
+        "CLICKSTREAM_ARCHIVE_SETTLE_SECONDS": "0",
+    }
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "clickstream", "airflow", "serve", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = Airflow(f"http://127.0.0.1:{port}", proc, log, tmp / ".clickstream" / "airflow")
+    try:
+        server.wait("a healthy Airflow", lambda: _healthy(server.url), timeout=START_TIMEOUT)
+        server.wait("the DAGs parsed", lambda: _dag_ids(server) >= {"compact_raw_events", "batch_metrics"})
+        yield server
+    finally:
+        left = _stop(proc)
+    # stopping the supervisor ends the api-server, scheduler, dag-processor and every worker
+    assert left == [], f"left running after SIGTERM to the supervisor: {left}"
+
+
+def _this_hour() -> datetime:
+    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _healthy(url: str) -> bool:
+    return is_healthy(health(url))
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> list[str]:
+    """SIGTERM the supervisor only (stricter than `local down`, which signals the whole group);
+    returns what is still running in its process group."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    left = []
+    for p in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if os.getpgid(p.pid) == proc.pid and p.status() != psutil.STATUS_ZOMBIE:
+                left.append(" ".join(p.info["cmdline"] or []))
+        except (OSError, psutil.Error):
+            continue
+    if left:  # do not leak into other tests, but report it
+        os.killpg(proc.pid, signal.SIGKILL)
+    return left
+
+
+def _archive_hour(settings: Settings, hour: datetime, n: int) -> set[str]:
+    """Write `n` valid events (and one producer retry duplicate) the way the archiver does."""
+    received = hour + timedelta(minutes=5)
+    events = []
+    for i in range(n):
+        raw = {"user_id": f"u{i % 7}", "event_type": "page_view", "url": f"/p/{i}", "timestamp": received.isoformat()}
+        result = validate_event(raw, received_at=received)
+        assert result.ok and result.event is not None, result.errors
+        events.append(result.event)
+    lines = [encode_event(e) for e in [*events, events[0]]]
+    bucket = LakeBucket(settings.names.bucket, client=_clients.client("s3", settings))
+    epoch_hour = int(hour.timestamp()) // 3600
+    key = object_key("kinesis", "shardId-000000000000", epoch_hour, 1, digits=KINESIS_SEQUENCE_DIGITS)
+    bucket.put_ndjson_gz(key, lines)
+    return {e["event_id"] for e in events}
+
+
+def _curated(settings: Settings, hour: datetime) -> list[str]:
+    bucket = LakeBucket(settings.names.bucket, client=_clients.client("s3", settings))
+    prefix = f"{CURATED_EVENTS_PREFIX}/dt={hour:%Y-%m-%d}/hour={hour:%H}/"
+    return sorted(k for k in bucket.list_keys(prefix) if k.endswith(".parquet"))
+
+
+def _curated_ids(settings: Settings, hour: datetime) -> list[str]:
+    import pyarrow.parquet as pq
+
+    s3 = _clients.client("s3", settings)
+    ids: list[str] = []
+    for key in _curated(settings, hour):
+        body = s3.get_object(Bucket=settings.names.bucket, Key=key)["Body"].read()
+        ids += pq.read_table(__import__("io").BytesIO(body), columns=["event_id"]).column("event_id").to_pylist()
+    return sorted(ids)
+
+
+def _glue_partitions(settings: Settings) -> list[dict[str, str]]:
+    return glue_catalog(settings).partitions(settings.names.glue_database, EVENTS_TABLE)
+
+
+def test_ui_trigger_compacts_into_s3_and_glue_then_assets_run_metrics_and_reconciliation(
+    settings: Settings, airflow: Airflow
+) -> None:
+    # GIVEN the archive holds the hour that just ended
+    logical = _this_hour()
+    hour = logical - timedelta(hours=1)
+    ids = _archive_hour(settings, hour, 40)
+
+    # WHEN it is triggered as the UI does: unpause, POST a run with a logical date
+    airflow.api("PATCH", "/api/v2/dags/compact_raw_events", {"is_paused": False})
+    run = airflow.api("POST", "/api/v2/dags/compact_raw_events/dagRuns", {"logical_date": logical.isoformat()})
+    # a manual run covers the last complete hour before its logical date
+    assert _utc(run["data_interval_start"]) == hour and _utc(run["data_interval_end"]) == logical
+    state = airflow.wait("compact_raw_events", lambda: airflow.run_state("compact_raw_events", run["dag_run_id"]))
+
+    # THEN the curated partition exists in S3 and Glue with every event once
+    assert state == "success", airflow.task_log("compact_raw_events", run["dag_run_id"])
+    assert _curated_ids(settings, hour) == sorted(ids)
+    assert {"dt": f"{hour:%Y-%m-%d}", "hour": f"{hour:%H}"} in _glue_partitions(settings)
+    # AND the asset event scheduled batch_metrics for the day it touched
+    runs = airflow.wait("a batch_metrics run", lambda: _runs(airflow, "batch_metrics"))
+    assert runs[0]["run_type"] == "asset_triggered"
+    metrics_state = airflow.wait("batch_metrics", lambda: airflow.run_state("batch_metrics", runs[0]["dag_run_id"]))
+    assert metrics_state == "success", airflow.task_log("batch_metrics", runs[0]["dag_run_id"])
+    xcom = f"/api/v2/dags/batch_metrics/dagRuns/{runs[0]['dag_run_id']}/taskInstances/compute/xcomEntries/return_value"
+    assert airflow.api("GET", xcom)["value"]["days"] == [f"{hour:%Y-%m-%d}"]  # what its asset event carries
+    # AND the metrics asset scheduled the reconciliation (waited for: the next test wipes the server)
+    recon = airflow.wait("a reconcile run", lambda: _runs(airflow, "reconcile_speed_batch"))
+    recon_state = airflow.wait("reconcile", lambda: airflow.run_state("reconcile_speed_batch", recon[0]["dag_run_id"]))
+    assert recon_state == "success", airflow.task_log("reconcile_speed_batch", recon[0]["dag_run_id"])
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _runs(airflow: Airflow, dag_id: str) -> list[dict[str, Any]]:
+    return list(airflow.api("GET", f"/api/v2/dags/{dag_id}/dagRuns")["dag_runs"])
+
+
+def _dag_ids(airflow: Airflow) -> set[str]:
+    return {d["dag_id"] for d in airflow.api("GET", "/api/v2/dags")["dags"]}
+
+
+def _partition_objects(settings: Settings, hour: datetime) -> dict[str, str]:
+    s3 = _clients.client("s3", settings)
+    return {k: s3.head_object(Bucket=settings.names.bucket, Key=k)["ETag"] for k in _curated(settings, hour)}
+
+
+def _backfill(airflow: Airflow, first: datetime, last: datetime) -> list[dict[str, Any]]:
+    """A backfill as the UI's Backfill dialog creates it (reprocess completed runs); its runs."""
+    body = {
+        "dag_id": "compact_raw_events",
+        "from_date": first.isoformat(),
+        "to_date": last.isoformat(),
+        "reprocess_behavior": "completed",
+        "max_active_runs": 2,
+        "dag_run_conf": {},
+    }
+    backfill = airflow.api("POST", "/api/v2/backfills", body)
+    airflow.wait("the backfill", lambda: airflow.api("GET", f"/api/v2/backfills/{backfill['id']}")["completed_at"])
+    runs = airflow.api("GET", "/api/v2/dags/compact_raw_events/dagRuns?run_type=backfill&limit=100")["dag_runs"]
+    return [r for r in runs if r.get("backfill_id") in (None, backfill["id"])]
+
+
+def test_backfill_over_a_range_compacts_every_hour_and_a_second_one_rewrites_the_same_bytes(
+    settings: Settings, airflow: Airflow
+) -> None:
+    # GIVEN two archived hours before the DAG's start date
+    first = _this_hour() - timedelta(hours=3)
+    hours = [first, first + timedelta(hours=1)]
+    ids = {h: _archive_hour(settings, h, 25) for h in hours}
+
+    # WHEN a backfill covers them (logical dates = interval starts, both ends inclusive)
+    runs = _backfill(airflow, hours[0], hours[-1])
+
+    # THEN each hour was a successful backfill run that published its events exactly once
+    done = {_utc(r["data_interval_start"]): r["state"] for r in runs}
+    assert done == {h: "success" for h in hours}, runs
+    before = {h: _partition_objects(settings, h) for h in hours}
+    for h in hours:
+        assert _curated_ids(settings, h) == sorted(ids[h])
+        assert before[h], f"no curated objects for {h}"
+
+    # WHEN the same range is backfilled again THEN the partitions are byte-identical
+    again = _backfill(airflow, hours[0], hours[-1])
+    assert all(r["state"] == "success" for r in again), again
+    assert {h: _partition_objects(settings, h) for h in hours} == before
+    parts = _glue_partitions(settings)
+    assert all({"dt": f"{h:%Y-%m-%d}", "hour": f"{h:%H}"} in parts for h in hours), parts
