@@ -78,8 +78,11 @@ def compact_raw_events() -> None:
         from airflow.sdk.exceptions import AirflowFailException
 
         from clickstream.jobs.compact import DataQualityError, compact_interval
+        from clickstream.jobs.intervals import run_interval
 
-        start, end = context["data_interval_start"], context["data_interval_end"]
+        conf = getattr(context.get("dag_run"), "conf", None)  # a manual run may name its interval
+        # a manual run without a logical date has no data interval: its conf names one
+        start, end = run_interval(context.get("data_interval_start"), context.get("data_interval_end"), conf)
         try:
             report = compact_interval(Settings.from_env(), start, end, run_id=context["run_id"])
         except DataQualityError as exc:  # the same rows fail again: fix the data, then clear the task

@@ -197,6 +197,7 @@ def test_a_data_quality_failure_fails_the_task_without_retries(
         raise job.DataQualityError("40% of the rows failed raw_events.v1")
 
     monkeypatch.setattr(job, "compact_interval", failing)
-    context = {"data_interval_start": None, "data_interval_end": None, "run_id": "r", "outlet_events": {}}
+    hour = datetime(2026, 11, 22, 10, tzinfo=UTC)
+    context = {"data_interval_start": hour, "data_interval_end": hour, "run_id": "r", "outlet_events": {}}
     with pytest.raises(AirflowFailException, match="40%"):
         compact.compact_raw_events().get_task("compact").python_callable(**context)
