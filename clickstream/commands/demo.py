@@ -34,9 +34,13 @@ def demo(
     3. sends events straight to Kafka and archives the topic
     4. counts what S3 holds (raw archive, bad rows) and checks it against what was accepted
     5. prints the real-time counters and checks them against a recomputation from the raw archive
-    6. stops the stack (unless --keep, or it was already running)
+    6. runs the batch DAGs through Airflow for the hours the traffic arrived in (compaction with
+       data-quality checks, batch metrics, reconciliation) and prints their results and a few
+       Athena queries run on the local engine
+    7. stops the stack (unless --keep, or it was already running)
 
-    Exits 1 when S3 does not hold exactly what was accepted, or the counters disagree with it.
+    Exits 1 when S3 does not hold exactly what was accepted, the counters disagree with it, the
+    curated table is not exactly the archived events, or the batch and speed layers drift.
     """
     from rich.console import Console
 
@@ -84,10 +88,17 @@ def _print(console: Any, r: dict[str, Any]) -> None:
     for reason, n in sorted(bad["by_reason"].items()):
         table.add_row("", f"  {reason}", str(n))
     _speed_rows(table, r.get("speed") or {})
+    _batch_rows(table, r.get("batch") or {})
     console.print(table)
+    _examples(console, (r.get("batch") or {}).get("examples") or {})
     for check, ok in r["checks"].items():
         console.print(f"  {'✓' if ok else '✗'} {check}", markup=False)
-    console.print("stack stopped" if r["stack_stopped"] else "stack left running: `make status`, `make down`")
+    if r["stack_stopped"]:
+        console.print("stack stopped (`make demo DEMO_ARGS=--keep` leaves it running with the dashboard)")
+    else:
+        console.print("stack left running: `make status`, `make down`")
+        for name, url in (r.get("urls") or {}).items():
+            console.print(f"  {name}: {url}", markup=False)
 
 
 def _speed_rows(table: Any, speed: dict[str, Any]) -> None:
@@ -111,3 +122,60 @@ def _speed_rows(table: Any, speed: dict[str, Any]) -> None:
         )
     else:
         table.add_row("", "freshness, ingest -> counter", "not measured")
+
+
+def _batch_rows(table: Any, batch: dict[str, Any]) -> None:
+    """What the batch layer computed: DAG runs, data quality, metrics per day, reconciliation."""
+    if not batch:
+        return
+    airflow, quality, cur = batch["airflow"], batch["quality"], batch["curated"]
+    table.add_row(
+        "batch (Airflow)",
+        f"compact_raw_events runs ({airflow.get('seconds_per_hour', 0)} s per hour)",
+        str(len(airflow.get("hours", []))),
+    )
+    table.add_row("", "data quality: rows evaluated / passed", f"{quality['raw_rows']:,} / {quality['valid']:,}")
+    table.add_row("", "quarantined / duplicates dropped", f"{quality['quarantined']:,} / {quality['duplicates']:,}")
+    table.add_row("", "curated events (Parquet) / distinct ids", f"{cur['events']:,} / {cur['ids']:,}")
+    for row in batch["metrics"]["engagement"]:
+        table.add_row(
+            "",
+            f"{row['dt']}: sessions, bounce rate, avg duration, pages/session, CTR",
+            f"{row['sessions']:,}, {_pct(row['bounce_rate'])}, {(row['avg_session_duration_ms'] or 0) / 1000:.1f} s, "
+            f"{row['pages_per_session'] or 0:.2f}, {_pct(row['ctr'])}",
+        )
+    for row in batch["metrics"]["commerce"]:
+        table.add_row(
+            "",
+            f"{row['dt']}: conversion, cart abandonment, revenue, orders, AOV",
+            f"{_pct(row['conversion_rate'])}, {_pct(row['cart_abandonment_rate'])}, {float(row['revenue'] or 0):,.2f}, "
+            f"{row['orders']:,}, {float(row['aov'] or 0):,.2f}",
+        )
+    rec = batch["reconciliation"]
+    table.add_row(
+        "reconciliation",
+        f"speed vs batch: values compared in {rec.get('windows', 0)} windows / mismatches",
+        f"{rec.get('compared', 0):,} / {rec.get('mismatches', '?')}",
+    )
+    table.add_row(
+        "",
+        "max drift (exact counters) / max unique-count drift %",
+        f"{rec.get('max_abs_drift', '?')} / {rec.get('max_unique_drift_pct', '?')}",
+    )
+
+
+def _examples(console: Any, examples: dict[str, Any]) -> None:
+    """The example Athena queries (run on the local engine) and their results."""
+    from rich.table import Table
+
+    for title, ex in examples.items():
+        table = Table(title=f"clickstream query: {title}", caption=ex["sql"], caption_justify="left")
+        for column in ex["columns"]:
+            table.add_column(column)
+        for row in ex["rows"][:8]:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        console.print(table)
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f} %"
