@@ -131,7 +131,7 @@ def _batch_rows(table: Any, batch: dict[str, Any]) -> None:
     airflow, quality, cur = batch["airflow"], batch["quality"], batch["curated"]
     table.add_row(
         "batch (Airflow)",
-        f"compact_raw_events runs ({airflow.get('seconds_per_hour', 0)} s per hour)",
+        f"compact_raw_events runs (first {airflow.get('first_hour_seconds')} s, incl. imports)",
         str(len(airflow.get("hours", []))),
     )
     table.add_row("", "data quality: rows evaluated / passed", f"{quality['raw_rows']:,} / {quality['valid']:,}")
