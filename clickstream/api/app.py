@@ -42,6 +42,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": models.ErrorResponse, "description": "no read key, or not the read key"},
     503: {"model": models.ErrorResponse, "description": "a store is unavailable; retry later"},
 }
+# Routes with a path parameter: a value the router cannot match (a line break) is a 404, not a 400.
+_PATH_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    404: {"model": models.ErrorResponse, "description": "no such route: the path parameter cannot be matched"},
+}
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="the read key")
 _bearer = HTTPBearer(auto_error=False, description="the read key as a bearer token")
 From = Annotated[str | None, Query(alias="from", description="RFC 3339, a day (YYYY-MM-DD) or epoch seconds")]
@@ -85,7 +90,7 @@ def create_app(settings: Settings | None = None, *, deps: ApiDeps | None = None)
     ) -> dict[str, Any]:
         return service.stats(limit=limit, from_=from_, to=to)
 
-    @app.get("/v1/metrics/{metric}", response_model=models.SeriesResponse, responses=_ERRORS, dependencies=secured,
+    @app.get("/v1/metrics/{metric}", response_model=models.SeriesResponse, responses=_PATH_ERRORS, dependencies=secured,
              tags=["v1"], summary="A metric's time series, each point saying which layer served it")  # fmt: skip
     def metric_series(
         metric: str,
@@ -96,7 +101,7 @@ def create_app(settings: Settings | None = None, *, deps: ApiDeps | None = None)
     ) -> dict[str, Any]:  # fmt: skip
         return service.series(metric, dimension=dimension, from_=from_, to=to, granularity=granularity)
 
-    @app.get("/v1/analytics/page-views/{page:path}", response_model=models.PageViewsResponse, responses=_ERRORS,
+    @app.get("/v1/analytics/page-views/{page:path}", response_model=models.PageViewsResponse, responses=_PATH_ERRORS,
              dependencies=secured, tags=["v1"], summary="Page views of one page (legacy shape)")  # fmt: skip
     def page_views(page: str, from_: From = None, to: To = None) -> dict[str, Any]:
         return service.page_views(page, from_=from_, to=to)

@@ -200,6 +200,7 @@ def test_status_json_describes_each_recorded_service(stack: Stack) -> None:
     assert doc["resources"]["bucket"]["objects"] == 0
     assert {t["name"] for t in doc["resources"]["tables"]} == {
         "clickstream-local-realtime",
+        "clickstream-local-batch",
         "clickstream-local-checkpoints",
     }
 
