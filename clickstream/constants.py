@@ -68,6 +68,7 @@ ENV_BATCH_TABLE = "CLICKSTREAM_BATCH_TABLE"
 ENV_AIRFLOW_PORT = "CLICKSTREAM_AIRFLOW_PORT"
 ENV_PROMETHEUS_PORT = "CLICKSTREAM_PROMETHEUS_PORT"
 ENV_BATCH_START = "CLICKSTREAM_BATCH_START"  # first hour compact_raw_events catches up from (ISO 8601)
+ENV_ARCHIVE_SETTLE = "CLICKSTREAM_ARCHIVE_SETTLE_SECONDS"  # how long after an hour its raw objects keep landing
 
 # --- S3 layout (DESIGN.md "Storage layout") --------------------------------------------
 RAW_EVENTS_PREFIX = "raw/events"

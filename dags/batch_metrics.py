@@ -11,44 +11,17 @@ Nothing touched (empty hours) -> the task is skipped and no asset event is emitt
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import Asset, Param, dag, task
 
 from clickstream.constants import CURATED_EVENTS_PREFIX, CURATED_METRICS_PREFIX
+from clickstream.jobs.intervals import day_ranges, requested_days
 from clickstream.settings import Settings
 
 BATCH_METRICS_ASSET = "batch_metrics"
 CURATED_EVENTS_ASSET = "curated_events"  # emitted by compact_raw_events
-
-
-def touched_days(extras: Iterable[Mapping[str, Any]]) -> list[date]:
-    """Sorted distinct days of the (dt, hour) partitions listed in compaction asset-event extras."""
-    return sorted({date.fromisoformat(str(p[0])) for extra in extras for p in extra.get("partitions") or ()})
-
-
-def day_ranges(days: Iterable[date]) -> list[tuple[date, date]]:
-    """Runs of consecutive days as inclusive (first, last) pairs: [1, 2, 3, 7] -> [(1, 3), (7, 7)]."""
-    ranges: list[tuple[date, date]] = []
-    for day in sorted(set(days)):
-        if ranges and day == ranges[-1][1] + timedelta(days=1):
-            ranges[-1] = (ranges[-1][0], day)
-        else:
-            ranges.append((day, day))
-    return ranges
-
-
-def requested_days(params: Mapping[str, Any], extras: Iterable[Mapping[str, Any]]) -> list[date]:
-    """The manual trigger's [start_date, end_date] when given, else the days the events touched."""
-    start, end = params.get("start_date"), params.get("end_date")
-    if start:
-        first, last = date.fromisoformat(start), date.fromisoformat(end or start)
-        if last < first:
-            raise ValueError(f"end_date {last} is before start_date {first}")
-        return [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    return touched_days(extras)
 
 
 # Concrete assets (name and URI), not Asset.ref: Airflow 3.3 queues a run for a name reference

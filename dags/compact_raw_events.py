@@ -24,10 +24,9 @@ from typing import Any
 from airflow.providers.standard.sensors.time_delta import TimeDeltaSensor
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
 
-from clickstream.constants import CURATED_EVENTS_PREFIX, ENV_BATCH_START
+from clickstream.constants import CURATED_EVENTS_PREFIX, ENV_ARCHIVE_SETTLE, ENV_BATCH_START
 from clickstream.settings import Settings
 
-ENV_ARCHIVE_SETTLE = "CLICKSTREAM_ARCHIVE_SETTLE_SECONDS"
 CURATED_EVENTS_ASSET = "curated_events"  # batch_metrics schedules on the same name and URI
 
 

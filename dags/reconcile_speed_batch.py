@@ -9,13 +9,13 @@ A manual trigger may pass {"start_date": "YYYY-MM-DD", "end_date": "YYYY-MM-DD"}
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import Asset, Param, dag, task
 
 from clickstream.constants import CURATED_METRICS_PREFIX
+from clickstream.jobs.intervals import reconcile_range
 from clickstream.settings import Settings
 
 BATCH_METRICS_ASSET = "batch_metrics"  # emitted by batch_metrics
@@ -23,15 +23,6 @@ BATCH_METRICS_ASSET = "batch_metrics"  # emitted by batch_metrics
 batch_metrics_asset = Asset(
     name=BATCH_METRICS_ASSET, uri=f"s3://{Settings.from_env().names.bucket}/{CURATED_METRICS_PREFIX}"
 )
-
-
-def reconcile_range(params: Mapping[str, Any], extras: Iterable[Mapping[str, Any]]) -> tuple[date, date] | None:
-    """(first, last) day to reconcile: the manual trigger's dates, else the span of the events' days."""
-    if params.get("start_date"):
-        first = date.fromisoformat(params["start_date"])
-        return first, date.fromisoformat(params.get("end_date") or params["start_date"])
-    days = sorted({date.fromisoformat(str(d)) for extra in extras for d in extra.get("days") or ()})
-    return (days[0], days[-1]) if days else None
 
 
 @dag(

@@ -61,6 +61,21 @@ def latest_run(settings: Settings, job: str) -> dict[str, Any] | None:
     return {k: _de.deserialize(v) for k, v in item.items() if k not in ("pk", "sk")}
 
 
+def run_history(settings: Settings, job: str, *, since: str = "") -> list[dict[str, Any]]:
+    """The job's recorded runs (not `latest`) that finished at or after `since` (ISO text), oldest first."""
+    from clickstream.adapters.dynamodb import query_partition
+
+    client = _clients.client("dynamodb", settings)
+    table = settings.names.batch_table
+    items = query_partition(client, table, run_pk(job), what=f"table {table}")
+    runs = [{k: _de.deserialize(v) for k, v in item.items()} for item in items]
+    return [
+        {k: v for k, v in run.items() if k not in ("pk", "sk")}
+        for run in runs
+        if run["sk"] != LATEST and str(run["sk"]) >= since
+    ]
+
+
 def _plain(value: Any) -> Any:
     """DynamoDB has no float: numbers go in as Decimal (via str, so 0.1 stays 0.1)."""
     if isinstance(value, float):

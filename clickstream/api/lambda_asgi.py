@@ -11,17 +11,9 @@ import asyncio
 import base64
 from typing import Any
 
+from clickstream.http_event import route
+
 _TEXT_TYPES = ("text/", "application/json", "application/x-ndjson", "application/graphql")
-
-
-def route(event: dict[str, Any]) -> str:
-    """The path without the stage prefix (rawPath starts with "/<stage>" for a named stage)."""
-    path: str = event.get("rawPath") or "/"
-    stage = event.get("requestContext", {}).get("stage", "$default")
-    prefix = f"/{stage}"
-    if stage != "$default" and (path == prefix or path.startswith(prefix + "/")):
-        path = path[len(prefix) :] or "/"
-    return path
 
 
 def scope_of(event: dict[str, Any]) -> dict[str, Any]:

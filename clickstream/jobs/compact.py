@@ -34,11 +34,11 @@ import numpy as np
 import pyarrow as pa
 
 from clickstream import constants as c
+from clickstream.adapters.lake_objects import LakeObjects, lake_objects
 from clickstream.catalog import EVENTS
 from clickstream.jobs import compact_write as w
 from clickstream.jobs.compact_parse import gunzip, parse_objects, record_offsets
 from clickstream.jobs.compact_quality import QualityVerdict, Validator, gx_validator, quarantine_lines
-from clickstream.jobs.compact_store import LakeObjects, lake_objects
 from clickstream.quality import DataQualityError
 from clickstream.quality.suite import MAX_EVENT_TIME, MIN_EVENT_TIME
 from clickstream.settings import Settings

@@ -1,9 +1,9 @@
-"""Which interval a batch run covers: pure helpers the DAGs share (kept out of the DAG files)."""
+"""Which hours and days a batch run covers: pure helpers the DAGs call (kept out of the DAG files)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 
@@ -28,3 +28,39 @@ def run_interval(
     except (KeyError, ValueError) as exc:
         raise ValueError(f"conf {dict(conf)!r}: expected ISO interval_start and interval_end") from exc
     return named[0].astimezone(UTC), named[1].astimezone(UTC)
+
+
+def touched_days(extras: Iterable[Mapping[str, Any]]) -> list[date]:
+    """Sorted distinct days of the (dt, hour) partitions listed in compaction asset-event extras."""
+    return sorted({date.fromisoformat(str(p[0])) for extra in extras for p in extra.get("partitions") or ()})
+
+
+def day_ranges(days: Iterable[date]) -> list[tuple[date, date]]:
+    """Runs of consecutive days as inclusive (first, last) pairs: [1, 2, 3, 7] -> [(1, 3), (7, 7)]."""
+    ranges: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if ranges and day == ranges[-1][1] + timedelta(days=1):
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    return ranges
+
+
+def requested_days(params: Mapping[str, Any], extras: Iterable[Mapping[str, Any]]) -> list[date]:
+    """The manual trigger's [start_date, end_date] when given, else the days the events touched."""
+    start, end = params.get("start_date"), params.get("end_date")
+    if start:
+        first, last = date.fromisoformat(start), date.fromisoformat(end or start)
+        if last < first:
+            raise ValueError(f"end_date {last} is before start_date {first}")
+        return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    return touched_days(extras)
+
+
+def reconcile_range(params: Mapping[str, Any], extras: Iterable[Mapping[str, Any]]) -> tuple[date, date] | None:
+    """(first, last) day to reconcile: the manual trigger's dates, else the span of the events' days."""
+    if params.get("start_date"):
+        first = date.fromisoformat(params["start_date"])
+        return first, date.fromisoformat(params.get("end_date") or params["start_date"])
+    days = sorted({date.fromisoformat(str(d)) for extra in extras for d in extra.get("days") or ()})
+    return (days[0], days[-1]) if days else None

@@ -66,20 +66,9 @@ def run_batch(settings: Settings, start: datetime, end: datetime, notify: Notify
 
 def _quality(settings: Settings, since: datetime) -> dict[str, Any]:
     """Summed over this demo's compaction runs (the run records' history in the batch table)."""
-    from boto3.dynamodb.types import TypeDeserializer
+    from clickstream.adapters.runs import run_history
 
-    from clickstream.adapters import _clients
-    from clickstream.adapters.dynamodb import query_partition
-    from clickstream.adapters.runs import LATEST, run_pk
-
-    de = TypeDeserializer()
-    table = settings.names.batch_table
-    client = _clients.client("dynamodb", settings)
-    items = [
-        {k: de.deserialize(v) for k, v in item.items()}
-        for item in query_partition(client, table, run_pk("compact_raw_events"), what=f"table {table}")
-    ]
-    runs = [i for i in items if i["sk"] != LATEST and str(i.get("finished_at", "")) >= since.isoformat()[:19]]
+    runs = run_history(settings, "compact_raw_events", since=since.isoformat()[:19])
     total: dict[str, Any] = {"runs": len(runs), "failed_runs": sum(r.get("status") != "success" for r in runs)}
     for key in ("raw_rows", "valid", "quarantined", "duplicates", "published"):
         total[key] = int(sum(int(r.get(key) or 0) for r in runs))

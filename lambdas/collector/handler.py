@@ -10,6 +10,7 @@ from functools import cache
 from typing import Any
 
 from clickstream.collector.service import CollectorService
+from clickstream.http_event import route
 
 
 @cache
@@ -25,7 +26,7 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
     method = event.get("requestContext", {}).get("http", {}).get("method", "POST")
     query = event.get("rawQueryString") or ""
-    result = deps().handle(_route(event), event.get("headers") or {}, raw, method=method, query=query)
+    result = deps().handle(route(event), event.get("headers") or {}, raw, method=method, query=query)
     headers = {"content-type": "application/json", **result.headers}
     payload = result.json()
     if headers["content-type"].startswith("application/json"):
@@ -33,13 +34,3 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     # Binary answers (the Snowplow pixel's GIF) travel base64-encoded through API Gateway.
     body_b64 = base64.b64encode(payload).decode()
     return {"statusCode": result.status, "headers": headers, "body": body_b64, "isBase64Encoded": True}
-
-
-def _route(event: dict[str, Any]) -> str:
-    # With a named stage (not `$default`) rawPath starts with "/<stage>"; routes do not.
-    path: str = event.get("rawPath") or "/"
-    stage = event.get("requestContext", {}).get("stage", "$default")
-    prefix = f"/{stage}"
-    if stage != "$default" and (path == prefix or path.startswith(prefix + "/")):
-        path = path[len(prefix) :] or "/"
-    return path

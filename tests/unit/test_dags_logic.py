@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from clickstream.jobs import intervals
+
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 
 
@@ -70,34 +72,34 @@ def test_touched_days_are_the_distinct_event_days_of_all_events(metrics: ModuleT
         {"partitions": []},
         {},  # an event without extras (e.g. emitted by hand from the UI)
     ]
-    assert metrics.touched_days(extras) == [date(2026, 11, 18), date(2026, 11, 21), date(2026, 11, 22)]
+    assert intervals.touched_days(extras) == [date(2026, 11, 18), date(2026, 11, 21), date(2026, 11, 22)]
 
 
 def test_day_ranges_group_consecutive_days(metrics: ModuleType) -> None:
     d = date.fromisoformat
     days = [d("2026-11-22"), d("2026-11-18"), d("2026-11-21"), d("2026-11-22"), d("2026-12-01")]
-    assert metrics.day_ranges(days) == [
+    assert intervals.day_ranges(days) == [
         (d("2026-11-18"), d("2026-11-18")),
         (d("2026-11-21"), d("2026-11-22")),
         (d("2026-12-01"), d("2026-12-01")),
     ]
-    assert metrics.day_ranges([]) == []
+    assert intervals.day_ranges([]) == []
 
 
 def test_requested_days_prefers_the_manual_dates(metrics: ModuleType) -> None:
     extras = [{"partitions": [["2026-11-01", "00"]]}]
-    got = metrics.requested_days({"start_date": "2026-11-20", "end_date": "2026-11-22"}, extras)
+    got = intervals.requested_days({"start_date": "2026-11-20", "end_date": "2026-11-22"}, extras)
     assert got == [date(2026, 11, 20), date(2026, 11, 21), date(2026, 11, 22)]
-    assert metrics.requested_days({"start_date": None, "end_date": None}, extras) == [date(2026, 11, 1)]
+    assert intervals.requested_days({"start_date": None, "end_date": None}, extras) == [date(2026, 11, 1)]
     with pytest.raises(ValueError, match="before"):
-        metrics.requested_days({"start_date": "2026-11-22", "end_date": "2026-11-20"}, [])
+        intervals.requested_days({"start_date": "2026-11-22", "end_date": "2026-11-20"}, [])
 
 
 def test_reconcile_range_spans_the_recomputed_days(reconcile: ModuleType) -> None:
     extras = [{"days": ["2026-11-22"]}, {"days": ["2026-11-20", "2026-11-21"]}]
-    assert reconcile.reconcile_range({}, extras) == (date(2026, 11, 20), date(2026, 11, 22))
-    assert reconcile.reconcile_range({}, [{}]) is None
-    assert reconcile.reconcile_range({"start_date": "2026-11-01"}, extras) == (date(2026, 11, 1), date(2026, 11, 1))
+    assert intervals.reconcile_range({}, extras) == (date(2026, 11, 20), date(2026, 11, 22))
+    assert intervals.reconcile_range({}, [{}]) is None
+    assert intervals.reconcile_range({"start_date": "2026-11-01"}, extras) == (date(2026, 11, 1), date(2026, 11, 1))
 
 
 class Event:

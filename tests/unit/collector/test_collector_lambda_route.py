@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lambdas.collector.handler import _route
+from clickstream.http_event import route as _route
 
 
 @pytest.mark.parametrize(

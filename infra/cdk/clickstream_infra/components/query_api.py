@@ -12,6 +12,8 @@ the lake database, and queries in the platform's workgroup.
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import CfnOutput, Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
@@ -131,7 +133,7 @@ class QueryApi(Construct):
             auto_deploy=True,
             throttle=apigwv2.ThrottleSettings(rate_limit=cfg.api_rate_limit, burst_limit=cfg.api_burst_limit),
             access_log_settings=AccessLogs(
-                apigwv2.LogGroupLogDestination(access_logs), apigw.AccessLogFormat.custom(_json(ACCESS_LOG_FIELDS))
+                apigwv2.LogGroupLogDestination(access_logs), apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS))
             ),
         )
         integration = integrations.HttpLambdaIntegration("Api", self.handler.function)
@@ -152,9 +154,3 @@ class QueryApi(Construct):
             description="aws secretsmanager get-secret-value --secret-id <this> --query SecretString",
         )
         return api
-
-
-def _json(fields: dict[str, str]) -> str:
-    import json
-
-    return json.dumps(fields)

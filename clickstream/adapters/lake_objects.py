@@ -1,7 +1,7 @@
 """The compaction job's S3 operations on the lake bucket: list, get (in parallel), put, copy, delete.
 
-Kept apart from the job's logic so the pure steps never see a client. (It belongs with
-`clickstream.adapters.s3.LakeBucket`; it lives here until that adapter grows these verbs.)
+Kept apart from the job's logic so the pure steps never see a client. (A sibling of
+`clickstream.adapters.s3.LakeBucket`, which holds the NDJSON.gz verbs of the raw archive.)
 """
 
 from __future__ import annotations
