@@ -26,6 +26,7 @@ from clickstream.api.auth import authorize, check_settings
 from clickstream.api.deps import ApiDeps
 from clickstream.api.errors import ApiError
 from clickstream.api.export import CONTENT_TYPES
+from clickstream.api.recent import MAX_RECENT
 from clickstream.api.service import ApiService
 from clickstream.api.sql import run_query
 from clickstream.errors import ClickstreamError, ConfigError, RetryableError
@@ -84,7 +85,7 @@ def create_app(settings: Settings | None = None, *, deps: ApiDeps | None = None)
     @app.get("/v1/stats", response_model=models.StatsResponse, responses=_ERRORS, dependencies=secured, tags=["v1"],
              summary="Totals, events by type and the last events")  # fmt: skip
     def stats(
-        limit: Annotated[int, Query(ge=0, le=100, description="how many recent events")] = 10,
+        limit: Annotated[int, Query(ge=0, le=MAX_RECENT, description="how many recent events")] = 10,
         from_: From = None,
         to: To = None,
     ) -> dict[str, Any]:
@@ -140,7 +141,7 @@ def create_app(settings: Settings | None = None, *, deps: ApiDeps | None = None)
     async def live(
         request: Request,
         interval: Annotated[float, Query(ge=0.5, le=10)] = 1.0,
-        limit: Annotated[int, Query(ge=0, le=100)] = 20,
+        limit: Annotated[int, Query(ge=0, le=MAX_RECENT)] = 20,
         count: Annotated[int | None, Query(ge=1, le=100_000, description="stop after this many updates")] = None,
     ) -> StreamingResponse:
         body = stream.events(deps, interval=interval, limit=limit, count=count, disconnected=request.is_disconnected)

@@ -55,7 +55,12 @@ class ApiDeps:
 
     @cached_property
     def recent(self) -> RecentEvents:
-        return RecentEvents(self.fs, self.settings.names.bucket)
+        from clickstream.adapters import _clients
+        from clickstream.adapters.recent_feed import RecentFeed
+
+        client = _clients.client("dynamodb", self.settings)
+        feed = RecentFeed(self.settings.names.realtime_table, client=client, clock=lambda: self.clock().timestamp())
+        return RecentEvents(feed)
 
     @cached_property
     def engine(self) -> Any:

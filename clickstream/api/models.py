@@ -34,7 +34,9 @@ class StatsLayers(BaseModel):
 class StatsResponse(BaseModel):
     total_events: int
     events_by_type: dict[str, int]
-    recent_events: list[RecentEvent] = Field(description="newest first, from the raw archive's newest objects")
+    recent_events: list[RecentEvent] = Field(
+        description="newest first: the speed layer's live feed (events applied in the last day)"
+    )
     layers: StatsLayers
     generated_at: str
 

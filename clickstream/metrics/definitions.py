@@ -55,6 +55,7 @@ DUPLICATES_PK: Final = "dup#event_id"  # producer duplicates dropped by the spee
 ORDER_PK_PREFIX: Final = "order"  # pk order#<order_id>, sk = window: the claim that counts an order once
 FRESHNESS_PK: Final = "meta#freshness"  # per shard: newest event time and arrival time applied
 FRESHNESS_SK: Final = "latest"
+RECENT_PK: Final = "meta#recent"  # sk = shard: that shard's newest accepted events (the live feed)
 
 
 def pk(dimension: str, value: object) -> str:

@@ -9,7 +9,8 @@ with records directly. Per batch (`SpeedProcessor.process`):
 3. order claims (conditional puts), so each order counts once per window.
 4. counters: one conditional UpdateItem per (pk, sk), exactly once per shard and item.
 5. sketches: uniques (HLL) per hour/day, top URLs/statuses per hour; the freshness item.
-6. the batch's event ids join the recent-ids window (only now: see `speed.dedupe`).
+6. the live feed: the shard's newest events (`speed.recent`; best effort, never fails the batch).
+7. the batch's event ids join the recent-ids window (only now: see `speed.dedupe`).
 
 A RetryableError (DynamoDB or S3 throttled past the retries) fails the batch; since every
 effect above is idempotent per item, the platform may deliver it again, in whole or re-cut.
@@ -31,6 +32,7 @@ from clickstream.metrics import definitions as d
 from clickstream.metrics.aggregate import EVENTS, Counters
 from clickstream.metrics.sketch import merge_top, merge_uniques, uniques_sketch
 from clickstream.settings import Limits, Settings
+from clickstream.speed import recent as recent_feed
 from clickstream.speed.batch import InRecord, PreparedBatch, prepare_batch
 from clickstream.speed.dedupe import RecentIds
 from clickstream.speed.lambda_events import partial_response, shard_batches
@@ -50,6 +52,14 @@ class CountersWriter(Protocol):
     def merge_sketches(self, updates: Sequence[SketchUpdate], *, shard: str, last: int) -> int: ...
 
     def set_latest(self, *, shard: str, last: int, newest_event: str | None, newest_arrival_ms: int) -> None: ...
+
+
+class FeedStore(Protocol):
+    """Where the live feed's per-shard lists live (`adapters.recent_feed.RecentFeed`)."""
+
+    def load(self, shard: str) -> list[dict[str, Any]]: ...
+
+    def store(self, shard: str, *, last: int, events: Sequence[Mapping[str, Any]]) -> bool: ...
 
 
 class BadRowsSink(Protocol):
@@ -76,12 +86,15 @@ class SpeedProcessor:
         *,
         limits: Limits | None = None,
         recent: RecentIds | None = None,
+        feed: FeedStore | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.counters = counters
         self.bad_rows = bad_rows
         self.limits = limits or Limits()
         self.recent = recent or RecentIds()
+        self.feed = feed
+        self._feeds: dict[str, list[dict[str, Any]]] = {}  # shard → the list this process last stored
         self._clock = clock
 
     def process(self, shard: str, records: Sequence[InRecord], *, source: str = "kinesis") -> BatchResult:
@@ -108,6 +121,8 @@ class SpeedProcessor:
         self.counters.set_latest(
             shard=shard, last=batch.last, newest_event=batch.newest_event, newest_arrival_ms=batch.newest_arrival_ms
         )
+        if self.feed is not None and batch.kept:
+            self._update_feed(shard, batch)
         self.recent.commit(shard, batch.kept_ids)
         return BatchResult(
             shard,
@@ -119,6 +134,23 @@ class SpeedProcessor:
             writes,
             sketches,
         )
+
+    def _update_feed(self, shard: str, batch: PreparedBatch) -> None:
+        # The counters are already written: a feed failure is logged, never retried (a retry
+        # would be skipped by every counter anyway, and the feed is a view, not a count).
+        assert self.feed is not None
+        try:
+            previous = self._feeds.get(shard)
+            if previous is None:
+                previous = self.feed.load(shard)  # a fresh process: continue the stored list
+            events = recent_feed.merge(previous, (e for _, e in batch.kept))
+            if self.feed.store(shard, last=batch.last, events=events):
+                self._feeds[shard] = events
+            else:
+                self._feeds.pop(shard, None)  # another worker wrote a later batch: reload next time
+        except Exception:
+            self._feeds.pop(shard, None)
+            log.warning("live feed of %s not updated (counters are)", shard, exc_info=True)
 
     def handle_event(self, event: Mapping[str, Any]) -> dict[str, list[dict[str, str]]]:
         """A Lambda Kinesis or Kafka event → the partial-batch response.
@@ -173,11 +205,14 @@ def build_processor(settings: Settings) -> SpeedProcessor:
     from clickstream.adapters import _clients
     from clickstream.adapters.bad_rows import BadRowsStore
     from clickstream.adapters.counters import CountersTable
+    from clickstream.adapters.recent_feed import RecentFeed
     from clickstream.adapters.s3 import LakeBucket
 
-    table = CountersTable(settings.names.realtime_table, client=_clients.client("dynamodb", settings))
+    dynamodb = _clients.client("dynamodb", settings)
+    table = CountersTable(settings.names.realtime_table, client=dynamodb)
     bucket = LakeBucket(settings.names.bucket, client=_clients.client("s3", settings))
-    return SpeedProcessor(table, BadRowsStore(bucket), limits=settings.limits)
+    feed = RecentFeed(settings.names.realtime_table, client=dynamodb)
+    return SpeedProcessor(table, BadRowsStore(bucket), limits=settings.limits, feed=feed)
 
 
 @cache
