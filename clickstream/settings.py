@@ -77,6 +77,7 @@ class Settings:
     read_key: str | None = c.LOCAL_READ_KEY
     query_engine: QueryEngineKind = "local"
     api_port: int = c.DEFAULT_API_PORT
+    api_cache_ms: int = c.DEFAULT_API_CACHE_MS
     home: Path = field(default_factory=lambda: Path.cwd() / ".clickstream")
     shard_count: int = c.DEFAULT_SHARD_COUNT
     collector_port: int = c.DEFAULT_COLLECTOR_PORT
@@ -125,6 +126,7 @@ class Settings:
             read_key=read_key,
             query_engine=engine,  # type: ignore[arg-type]
             api_port=_int(env, c.ENV_API_PORT, c.DEFAULT_API_PORT),
+            api_cache_ms=_int(env, c.ENV_API_CACHE_MS, c.DEFAULT_API_CACHE_MS),
             home=home,
             shard_count=_int(env, c.ENV_SHARDS, c.DEFAULT_SHARD_COUNT),
             collector_port=_int(env, c.ENV_COLLECTOR_PORT, c.DEFAULT_COLLECTOR_PORT),

@@ -11,6 +11,7 @@ from typing import Any
 from clickstream.api.lake import LakeEvents
 from clickstream.api.reader import ServingReader
 from clickstream.api.recent import RecentEvents
+from clickstream.api.shared_reads import SharedBatch, SharedCache, SharedSpeed
 from clickstream.settings import Settings
 
 
@@ -37,8 +38,12 @@ class ApiDeps:
         return BatchView(self.settings)
 
     @cached_property
+    def shared(self) -> SharedCache[Any]:
+        return SharedCache(self.settings.api_cache_ms / 1000)
+
+    @cached_property
     def reader(self) -> ServingReader:
-        return ServingReader(self.realtime, self.batch)
+        return ServingReader(SharedSpeed(self.realtime, self.shared), SharedBatch(self.batch, self.shared))
 
     @cached_property
     def fs(self) -> Any:
