@@ -1,9 +1,11 @@
 """`python -m benchmarks.api`: query API latency under concurrent load, and /v1/query's engine on 10M events.
 
 1. Latency: a private moto server (free port) seeded with --events events of the last 24 h through
-   the real speed layer; the API in a uvicorn subprocess (1 worker, loopback); --concurrency
-   clients (httpx, asyncio) for --seconds per endpoint: /v1/metrics (a minute series of the last
-   hour, an hourly error-rate series of 24 h) and /v1/stats. p50/p99 latency and requests/s.
+   the real speed layer; the API in two uvicorn subprocesses side by side (1 worker each, loopback):
+   as configured (identical reads shared for 1 s, `clickstream.api.shared_reads`) and its peer with
+   sharing off (CLICKSTREAM_API_CACHE_MS=0); --concurrency clients (httpx, asyncio) for --seconds
+   per endpoint and server: /v1/metrics (a minute series of the last hour, an hourly error-rate
+   series of 24 h) and /v1/stats. p50/p99 latency, requests/s, and the ratios between the two.
 2. SQL: --rows synthetic curated events as local Parquet (10 files, hive dt/hour), queried through
    the endpoint's path minus HTTP: `sqlguard.check_read_only` then `LocalEngine.over(...)`.execute
    (DuckDB; no S3: `LocalEngine.over` on a local dataset). Three typical queries, best and median of 5.
@@ -51,6 +53,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--seconds", type=float, default=15.0, help="load per endpoint [15]")
     p.add_argument("--concurrency", type=int, default=16, help="concurrent clients [16]")
     p.add_argument("--rows", type=int, default=10_000_000, help="rows for the SQL part [10000000]")
+    p.add_argument("--skip-sql", action="store_true", help="latency part only")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results [{DEFAULT_OUT}]")
     args = p.parse_args(argv)
     if args.quick:
@@ -98,7 +101,7 @@ async def load(url: str, *, seconds: float, concurrency: int) -> dict[str, Any]:
 
 
 def latency_part(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    moto_port, api_port = free_port(), free_port()
+    moto_port = free_port()
     endpoint = f"http://127.0.0.1:{moto_port}"
     env = child_env({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
                      "CLICKSTREAM_HOME": str(workdir / "home")})  # fmt: skip
@@ -119,23 +122,36 @@ def latency_part(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         now = utc_now()
         log(f"seeding {args.events:,} events of the last 24 h through the speed layer")
         seed_realtime(settings, events=args.events, now=now)
-        api = start("api", [sys.executable, "-m", "uvicorn", "--factory", "clickstream.api.app:app_from_env",
-                            "--host", "127.0.0.1", "--port", str(api_port), "--log-level", "warning"],
-                    env=env, log=workdir / "api.log")  # fmt: skip
-        procs.append(api)
-        base = f"http://127.0.0.1:{api_port}"
-        wait_http(f"{base}/healthz", api)
+        bases = {}
+        for variant, cache_ms in (("shared", None), ("unshared", "0")):
+            port = free_port()
+            variant_env = env if cache_ms is None else {**env, "CLICKSTREAM_API_CACHE_MS": cache_ms}
+            api = start(f"api-{variant}", [sys.executable, "-m", "uvicorn", "--factory",
+                        "clickstream.api.app:app_from_env", "--host", "127.0.0.1", "--port", str(port),
+                        "--log-level", "warning"], env=variant_env, log=workdir / f"api-{variant}.log")  # fmt: skip
+            procs.append(api)
+            bases[variant] = f"http://127.0.0.1:{port}"
+            wait_http(f"{bases[variant]}/healthz", api)
         day_ago = (now - timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        targets = {
-            "metrics_minute_series_1h": f"{base}/v1/metrics/events?granularity=minute",
-            "metrics_hourly_error_rate_24h": f"{base}/v1/metrics/error_rate?granularity=hour&from={day_ago}",
-            "stats": f"{base}/v1/stats?limit=10",
+        paths = {
+            "metrics_minute_series_1h": "/v1/metrics/events?granularity=minute",
+            "metrics_hourly_error_rate_24h": f"/v1/metrics/error_rate?granularity=hour&from={day_ago}",
+            "stats": "/v1/stats?limit=10",
         }
-        results = {}
-        for name, url in targets.items():
-            asyncio.run(load(url, seconds=1.0, concurrency=2))  # warm-up
-            log(f"load: {name} for {args.seconds:.0f} s at concurrency {args.concurrency}")
-            results[name] = asyncio.run(load(url, seconds=args.seconds, concurrency=args.concurrency))
+        results: dict[str, Any] = {}
+        for name, path in paths.items():
+            results[name] = {}
+            for variant, base in bases.items():
+                asyncio.run(load(base + path, seconds=1.0, concurrency=2))  # warm-up
+                log(f"load: {name} ({variant} reads) for {args.seconds:.0f} s at concurrency {args.concurrency}")
+                results[name][variant] = asyncio.run(
+                    load(base + path, seconds=args.seconds, concurrency=args.concurrency)
+                )
+            shared, unshared = results[name]["shared"], results[name]["unshared"]
+            results[name]["p50_speedup"] = round(unshared["p50_ms"] / max(shared["p50_ms"], 1e-9), 1)
+            results[name]["throughput_ratio"] = round(
+                shared["requests_per_s"] / max(unshared["requests_per_s"], 1e-9), 1
+            )
         return results
     finally:
         for proc in reversed(procs):
@@ -170,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         workdir = Path(tmp)
         latency = latency_part(args, workdir)
-        sql = sql_part(args, workdir)
+        sql = {} if args.skip_sql else sql_part(args, workdir)
     result = {"command": command, "cpus": os.cpu_count(), "load": os.getloadavg(), "events": args.events,
               "concurrency": args.concurrency, "seconds": args.seconds, "rows": args.rows,
               "latency": latency, "sql": sql}  # fmt: skip
@@ -178,9 +194,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.write_text(json.dumps(result, indent=2))
     print(f"\n## API benchmark (`{command}`)\n")
     print(f"Latency, {args.concurrency} concurrent clients, {args.seconds:.0f} s each, 1 uvicorn worker, loopback:\n")
-    print("| endpoint | requests/s | p50 ms | p99 ms | errors |\n|---|---|---|---|---|")
+    print("| endpoint | reads | requests/s | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|")
     for name, r in latency.items():
-        print(f"| {name} | {r['requests_per_s']} | {r['p50_ms']} | {r['p99_ms']} | {r['errors']} |")
+        for variant in ("shared", "unshared"):
+            v = r[variant]
+            print(f"| {name} | {variant} | {v['requests_per_s']} | {v['p50_ms']} | {v['p99_ms']} | {v['errors']} |")
+        print(f"| {name} | ratio | {r['throughput_ratio']}x | {r['p50_speedup']}x faster | | |")
+    if not sql:
+        return 0
     print(f"\n/v1/query engine (sqlguard + LocalEngine.over, DuckDB) over {args.rows:,} events:\n")
     print("| query | rows out | best ms | median ms |\n|---|---|---|---|")
     for name, r in sql.items():
