@@ -8,7 +8,10 @@ polling the same series cost one read per `ttl`, not N — on DynamoDB that is r
 saved; on the embedded stack (moto scans every item for a Query) it is most of the latency.
 
 Freshness cost: an answer may be up to `ttl` old (default 1 s, `CLICKSTREAM_API_CACHE_MS`;
-0 turns sharing off). A read that fails is not cached: the next caller tries again.
+0 turns sharing off) — or, while one caller refreshes an expired answer, the others get the
+previous one if it is younger than `STALE_FACTOR` times `ttl` instead of waiting (a refresh may take
+longer than `ttl` under load; without this most callers would wait for it). A read that fails is
+not cached: the next caller tries again.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from clickstream.api.serving import Key
 
 T = TypeVar("T")
 MAX_ENTRIES = 4096  # past this, expired entries are dropped on the next store
+STALE_FACTOR = 5  # during a refresh, others may get an answer up to this many ttls old
 
 
 class _Flight:
@@ -54,6 +58,8 @@ class SharedCache(Generic[T]):
             if hit is not None and now < hit[0]:
                 return hit[1]
             flight = self._flights.get(key)
+            if flight is not None and hit is not None and now < hit[0] + (STALE_FACTOR - 1) * self.ttl:
+                return hit[1]  # someone is refreshing it: the previous answer, without waiting
             leader = flight is None
             if flight is None:
                 flight = self._flights[key] = _Flight()
@@ -79,7 +85,8 @@ class SharedCache(Generic[T]):
     def _store(self, key: Hashable, value: T) -> None:
         now = self._clock()
         if len(self._values) >= MAX_ENTRIES:
-            self._values = {k: v for k, v in self._values.items() if v[0] > now}
+            horizon = now - (STALE_FACTOR - 1) * self.ttl
+            self._values = {k: v for k, v in self._values.items() if v[0] > horizon}
         self._values[key] = (now + self.ttl, value)
 
 

@@ -76,3 +76,31 @@ def test_ttl_zero_turns_sharing_off() -> None:
     cache: SharedCache[int] = SharedCache(0)
     values = iter([1, 2])
     assert [cache.get("k", lambda: next(values)) for _ in range(2)] == [1, 2]
+
+
+def test_while_one_caller_refreshes_the_others_get_the_previous_answer_if_young_enough() -> None:
+    clock = Clock()
+    cache: SharedCache[int] = SharedCache(1.0, clock=clock)
+    assert cache.get("k", lambda: 1) == 1
+    clock.now += 1.5  # expired
+    started, release = threading.Event(), threading.Event()
+
+    def refresh() -> int:
+        started.set()
+        release.wait(5)
+        return 2
+
+    with ThreadPoolExecutor(1) as pool:
+        leader = pool.submit(cache.get, "k", refresh)
+        assert started.wait(5)
+        assert cache.get("k", lambda: 99) == 1  # no wait, no second read
+        clock.now += 4.0  # now too old to serve: a caller waits for the refresh
+        waiter = threading.Thread(target=lambda: results.append(cache.get("k", lambda: 99)))
+        results: list[int] = []
+        waiter.start()
+        time.sleep(0.1)
+        assert results == []
+        release.set()
+        waiter.join(5)
+        assert leader.result(5) == 2 and results == [2]
+    assert cache.loads == 2
