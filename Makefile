@@ -79,11 +79,11 @@ $(CDK_STAMP): $(CDK_DIR)/package.json $(CDK_DIR)/package-lock.json
 
 cdk-install: $(CDK_STAMP)  ## install the CDK CLI (aws-cdk 2.1148.x) into infra/cdk/node_modules
 
-$(WHEELS_STAMP): lambdas/requirements.txt | $(STAMP)
+$(WHEELS_STAMP): lambdas/requirements.txt lambdas/api/requirements.txt | $(STAMP)
 	cd $(CDK_DIR) && ../../$(PY) -m clickstream_infra.bundling download ../.. .wheelhouse
 	@touch $@
 
-lambda-wheels: $(WHEELS_STAMP)  ## download the Lambda wheels (cp313 arm64) once; synth bundles them offline
+lambda-wheels: $(WHEELS_STAMP)  ## download the Lambda wheels (cp313 arm64, ingest + API sets) once; synth bundles them offline
 
 synth: $(STAMP) $(CDK_STAMP) $(WHEELS_STAMP)  ## cdk synth STAGE=dev offline, cdk-nag clean, into infra/cdk/cdk.out
 	cd $(CDK_DIR) && CDK_DISABLE_CLI_TELEMETRY=true ./node_modules/.bin/cdk synth --no-notices -q -c stage=$(STAGE) $(CDK_ARGS)

@@ -18,7 +18,7 @@ import aws_cdk as cdk
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # clickstream_infra, when run by `cdk` from anywhere
 
 from clickstream_infra import nag
-from clickstream_infra.bundling import LambdaAsset
+from clickstream_infra.bundling import API_REQUIREMENTS, LambdaAsset
 from clickstream_infra.config import REPO_ROOT, DeployConfig, config_from_context
 from clickstream_infra.stacks.ingest import IngestStack
 from clickstream_infra.stacks.lake import LakeStack
@@ -66,7 +66,9 @@ def build(
     app = cdk.App(context={**FEATURE_FLAGS, **(context or {})}, outdir=outdir)
     cfg = config_from_context(app.node.try_get_context)
     env = cdk.Environment(account=environ.get("CDK_DEFAULT_ACCOUNT"), region=environ.get("CDK_DEFAULT_REGION"))
-    code = LambdaAsset(root=REPO_ROOT, wheelhouse=cfg.wheelhouse, bundle=cfg.bundle)
+    code = LambdaAsset(root=REPO_ROOT, wheelhouse=cfg.wheelhouse, bundle=cfg.bundle)  # collector, stream processor
+    # The query API needs FastAPI, pyarrow, sqlglot...: its own, larger asset keeps the ingest path slim.
+    api_code = LambdaAsset(root=REPO_ROOT, wheelhouse=cfg.wheelhouse, bundle=cfg.bundle, requirements=API_REQUIREMENTS)
 
     def stack_props(layer: str, description: str) -> dict[str, Any]:
         return {
@@ -80,7 +82,7 @@ def build(
     lake = LakeStack(app, "Lake", cfg=cfg, **stack_props("lake", "S3 lake, Firehose, Glue, Athena"))
     speed = SpeedStack(app, "Speed", cfg=cfg, code=code, **stack_props("speed", "stream processor and tables"))
     orchestration = OrchestrationStack(app, "Orchestration", cfg=cfg, **stack_props("orchestration", "Airflow"))
-    serving = ServingStack(app, "Serving", cfg=cfg, code=code, **stack_props("serving", "query API and dashboard"))
+    serving = ServingStack(app, "Serving", cfg=cfg, code=api_code, **stack_props("serving", "query API and dashboard"))
     observability = ObservabilityStack(
         app,
         "Observability",

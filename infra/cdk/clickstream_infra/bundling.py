@@ -1,12 +1,21 @@
 """Lambda code bundled on this machine, without Docker, and without the network.
 
-The asset is `clickstream/` + `lambdas/` (our sources) plus `pip install --target` of
-`lambdas/requirements.txt` for CPython 3.13 on arm64, from a local wheelhouse that
-`make lambda-wheels` downloads once. `--no-index` keeps synth offline: a missing wheel fails
-the synth with a message, it never reaches PyPI.
+An asset is `clickstream/` + `lambdas/` (our sources) plus `pip install --target` of one
+requirement set for CPython 3.13 on arm64, from a local wheelhouse that `make lambda-wheels`
+downloads once. `--no-index` keeps synth offline: a missing wheel fails the synth with a
+message, it never reaches PyPI. Two sets, so two assets:
 
-With `-c bundle=false` (tests only) the asset holds our sources without the third-party
-packages: it synthesises, and must never be deployed.
+- `lambdas/requirements.txt` (INGEST_REQUIREMENTS): the collector and the stream processor,
+  slim (orjson, ua-parser, datasketches, numpy). Measured, cp313/arm64: 58.4 MB unzipped.
+- `lambdas/api/requirements.txt` (API_REQUIREMENTS): the query API (FastAPI, pydantic,
+  strawberry, pyarrow, sqlglot...). Measured, cp313/arm64, with the pins of that file:
+  217,201,375 bytes unzipped (pyarrow 142.8 MB, numpy 54.7 MB), 44.9 MB under Lambda's limit
+  (MAX_UNZIPPED_BYTES). So a zip asset fits, with no layer, no trimming and no container image
+  (which would need Docker at synth); the bundler measures every bundle and refuses one over the
+  limit, so a pin bump that outgrows it fails `make synth`, not the deploy.
+
+With `-c bundle=false` (tests only) the assets hold our sources without the third-party
+packages: they synthesise, and must never be deployed.
 """
 
 from __future__ import annotations
@@ -25,12 +34,17 @@ from aws_cdk import aws_lambda as lambda_
 from clickstream.errors import ConfigError
 
 SOURCE_PACKAGES = ("clickstream", "lambdas")
-REQUIREMENTS = Path("lambdas") / "requirements.txt"
+INGEST_REQUIREMENTS = Path("lambdas") / "requirements.txt"
+API_REQUIREMENTS = Path("lambdas") / "api" / "requirements.txt"
+REQUIREMENT_SETS = (INGEST_REQUIREMENTS, API_REQUIREMENTS)
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 PYTHON_VERSION = "3.13"
 ARCHITECTURE = lambda_.Architecture.ARM_64
 # The Python 3.13 runtime runs on Amazon Linux 2023 (glibc 2.34): manylinux 2014 and 2_28 wheels fit.
 PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
+# Lambda's quota on a function's code and layers once extracted ("Unzipped size must be smaller
+# than 262144000 bytes"): 250 MiB, counted as the sum of the file sizes.
+MAX_UNZIPPED_BYTES = 262_144_000
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", "requirements.txt")
 
 
@@ -51,12 +65,16 @@ def _platform_args() -> list[str]:
 
 
 def pip_download_command(root: Path, wheelhouse: Path) -> list[str]:
-    """The one step that uses the network (`make lambda-wheels`): the Lambda platform's wheels."""
+    """The one step that uses the network (`make lambda-wheels`): the Lambda platform's wheels of
+    every requirement set, resolved together (their shared pins must agree) into one wheelhouse."""
     pip = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check"]
-    return [*pip, *_platform_args(), "--dest", str(wheelhouse), "--requirement", str(root / REQUIREMENTS)]
+    sets = [arg for r in REQUIREMENT_SETS for arg in ("--requirement", str(root / r))]
+    return [*pip, *_platform_args(), "--dest", str(wheelhouse), *sets]
 
 
-def pip_install_command(root: Path, wheelhouse: Path, target: Path) -> list[str]:
+def pip_install_command(
+    root: Path, wheelhouse: Path, target: Path, requirements: Path = INGEST_REQUIREMENTS
+) -> list[str]:
     """pip for the Lambda platform, from the wheelhouse only (`--no-index`: never the network)."""
     pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-index"]
     return [
@@ -68,16 +86,27 @@ def pip_install_command(root: Path, wheelhouse: Path, target: Path) -> list[str]
         *_platform_args(),
         "--no-compile",  # this machine's Python would write .pyc files for the wrong version
         "--requirement",
-        str(root / REQUIREMENTS),
+        str(root / requirements),
     ]
 
 
-def source_hash(root: Path, *, with_requirements: bool) -> str:
+def _source_files(root: Path) -> list[Path]:
+    """What stage_sources copies: every file of our packages (the dashboard's static files too)."""
+    return [
+        p
+        for pkg in SOURCE_PACKAGES
+        for p in (root / pkg).rglob("*")
+        if p.is_file() and p.name != "requirements.txt" and p.suffix not in (".pyc", ".pyo")
+    ]
+
+
+def source_hash(root: Path, *, with_requirements: bool, requirements: Path = INGEST_REQUIREMENTS) -> str:
     """A hash of everything that goes into the asset, so an unchanged tree reuses the bundle."""
-    files = [p for pkg in SOURCE_PACKAGES for p in (root / pkg).rglob("*.py")]
+    files = _source_files(root)
     if with_requirements:
-        files.append(root / REQUIREMENTS)
-    return files_hash(root, files, salt=f"{RUNTIME.name}/{PYTHON_VERSION}/{PLATFORMS}/{with_requirements}")
+        files.append(root / requirements)
+    salt = f"{RUNTIME.name}/{PYTHON_VERSION}/{PLATFORMS}/{with_requirements}/{requirements.as_posix()}"
+    return files_hash(root, files, salt=salt)
 
 
 def files_hash(root: Path, files: list[Path], *, salt: str) -> str:
@@ -88,12 +117,17 @@ def files_hash(root: Path, files: list[Path], *, salt: str) -> str:
     return digest.hexdigest()
 
 
+def unzipped_size(path: Path) -> int:
+    """Bytes of the files under `path`, as Lambda counts an extracted deployment package."""
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
 @jsii.implements(cdk.ILocalBundling)
 class LambdaBundler:
     """cdk's local bundling hook: never falls back to Docker."""
 
-    def __init__(self, *, root: Path, wheelhouse: Path | None) -> None:
-        self.root, self.wheelhouse = root, wheelhouse
+    def __init__(self, *, root: Path, wheelhouse: Path | None, requirements: Path = INGEST_REQUIREMENTS) -> None:
+        self.root, self.wheelhouse, self.requirements = root, wheelhouse, requirements
 
     def try_bundle(self, output_dir: str, options: Any) -> bool:
         out = Path(output_dir)
@@ -105,26 +139,37 @@ class LambdaBundler:
                 f"no Lambda wheels in {self.wheelhouse}: run `make lambda-wheels` once (the only step that "
                 "downloads), or synthesise with -c bundle=false (tests only: not deployable)"
             )
-        result = subprocess.run(
-            pip_install_command(self.root, self.wheelhouse, out), capture_output=True, text=True, check=False
-        )
+        command = pip_install_command(self.root, self.wheelhouse, out, self.requirements)
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
-            raise ConfigError(f"bundling the Lambda requirements failed:\n{result.stderr[-2000:]}")
+            raise ConfigError(
+                f"bundling {self.requirements} failed (a wheel missing from {self.wheelhouse}? run "
+                f"`make lambda-wheels` after changing a requirements file):\n{result.stderr[-2000:]}"
+            )
         shutil.rmtree(out / "bin", ignore_errors=True)  # console scripts: useless in a Lambda
+        size = unzipped_size(out)
+        if size > MAX_UNZIPPED_BYTES:
+            raise ConfigError(
+                f"the Lambda bundle of {self.requirements} is {size / 1e6:.1f} MB unzipped, over Lambda's "
+                f"{MAX_UNZIPPED_BYTES / 1e6:.1f} MB: drop a package from it, or move that function to a "
+                "container image"
+            )
         return True
 
 
 class LambdaAsset:
-    """The one code asset every platform Lambda runs (handlers differ); a new `Code` per stack,
-    the same bundling options, so the bundle is built once per synth."""
+    """One code asset (handlers differ) for the Lambdas of one requirement set: a new `Code` per
+    stack, the same bundling options, so each bundle is built once per synth."""
 
-    def __init__(self, *, root: Path, wheelhouse: Path, bundle: bool) -> None:
+    def __init__(self, *, root: Path, wheelhouse: Path, bundle: bool, requirements: Path = INGEST_REQUIREMENTS) -> None:
         self.root = root
-        self.asset_hash = source_hash(root, with_requirements=bundle)
+        self.requirements = requirements
+        self.asset_hash = source_hash(root, with_requirements=bundle, requirements=requirements)
+        bundler = LambdaBundler(root=root, wheelhouse=wheelhouse if bundle else None, requirements=requirements)
         self.bundling = cdk.BundlingOptions(
             image=RUNTIME.bundling_image,  # required by the API; the local bundler never falls back to it
             # jsii calls try_bundle(output_dir, options) positionally; the stub spells options as kwargs.
-            local=LambdaBundler(root=root, wheelhouse=wheelhouse if bundle else None),  # type: ignore[arg-type]
+            local=bundler,  # type: ignore[arg-type]
         )
 
     def code(self) -> lambda_.Code:

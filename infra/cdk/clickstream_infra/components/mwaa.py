@@ -47,7 +47,9 @@ class DagsBundler:
 
 
 def dags_source(root: Path) -> s3deploy.ISource:
-    files = [*(root / "dags").glob("*.py"), *(root / "clickstream").rglob("*.py"), root / AIRFLOW_REQUIREMENTS]
+    # Every file copy_tree uploads (the quality suites' JSON too), so a change to any of them redeploys.
+    package = [p for p in (root / "clickstream").rglob("*") if p.is_file() and p.suffix not in (".pyc", ".pyo")]
+    files = [*(root / "dags").glob("*.py"), *package, root / AIRFLOW_REQUIREMENTS]
     return s3deploy.Source.asset(
         str(root / "dags"),
         asset_hash=files_hash(root, files, salt="mwaa"),

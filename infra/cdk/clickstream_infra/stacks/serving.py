@@ -13,6 +13,8 @@ from clickstream_infra.config import DeployConfig
 
 
 class ServingStack(Stack):
+    """`code` is the API's own asset (`lambdas/api/requirements.txt`), not the ingest Lambdas' one."""
+
     def __init__(self, scope: Construct, construct_id: str, *, cfg: DeployConfig, code: LambdaAsset, **kw: Any) -> None:
         super().__init__(scope, construct_id, **kw)
         self.query_api = QueryApi(self, "QueryApi", cfg=cfg, code=code.code())
