@@ -47,8 +47,8 @@ lint: $(STAMP)  ## ruff + mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-up: $(STAMP) system-deps  ## start the embedded stack and leave it running
-	$(PY) -m clickstream local up
+up: $(STAMP) system-deps  ## run the platform with live traffic until Ctrl-C (DETACH=1: in the background, no traffic; UP_ARGS=...)
+	$(PY) -m clickstream local up $(if $(filter 1 yes true,$(DETACH)),,--simulate --foreground) $(UP_ARGS)
 
 down: $(STAMP)  ## stop the embedded stack
 	$(PY) -m clickstream local down

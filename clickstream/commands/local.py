@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -13,21 +15,31 @@ import click
 from clickstream import constants as c
 from clickstream.errors import ClickstreamError
 
+# `--simulate` without a value; kept equal to services.DEFAULT_SIMULATE_RATE by a unit test (not
+# imported from there: the CLI loads each command's modules only when that command runs).
+SIMULATE_RATE = 20.0
+
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from rich.console import Console
 
+    from clickstream.local.services import ServiceSpec
     from clickstream.local.stack import LocalStack, ServiceStatus, UpReport
 
 
 @click.group(name="local")
 def local() -> None:
-    """Run the whole platform on this machine (no Docker): an AWS-compatible server, a Kafka
-    broker, the collector and the raw archiver, as background processes.
+    """Run the whole platform on this machine (no Docker), as background processes: an
+    AWS-compatible server, a Kafka broker, the collector, the raw archiver, the speed-layer
+    consumer, the query API with the live dashboard, Airflow, Prometheus (when installed) and,
+    on request, a traffic simulator.
 
     \b
     State (pids, logs) lives in $CLICKSTREAM_HOME (default ./.clickstream).
     Ports: AWS_ENDPOINT_URL (default http://127.0.0.1:4566, LocalStack's port, so awslocal
-    and localstack-client work), CLICKSTREAM_COLLECTOR_PORT (default 8000).
+    and localstack-client work), CLICKSTREAM_COLLECTOR_PORT (8000), CLICKSTREAM_API_PORT (8001),
+    CLICKSTREAM_AIRFLOW_PORT (8080), CLICKSTREAM_PROMETHEUS_PORT (9090).
     """
 
 
@@ -35,45 +47,149 @@ def local() -> None:
 @click.option(
     "--services",
     metavar="NAMES",
-    help="Comma-separated services to start (their dependencies are added): aws, kafka, collector, "
-    "archiver. E.g. `--services aws,kafka` for the infrastructure only.  [default: all]",
+    help="Comma-separated services to start (their dependencies are added): aws, kafka, collector, archiver, "
+    "consumer, api, airflow, prometheus, simulator. E.g. `--services aws,kafka` for the infrastructure only.  "
+    "[default: all but simulator]",
+)
+@click.option(
+    "--simulate",
+    metavar="RATE",
+    type=click.FloatRange(min=0, min_open=True),
+    is_flag=False,
+    flag_value=SIMULATE_RATE,
+    default=None,
+    help=f"Also start the simulator: live shop traffic into the collector at RATE events/s until stopped.  "
+    f"[RATE default: {SIMULATE_RATE:g}]",
+)
+@click.option(
+    "--foreground",
+    is_flag=True,
+    help="Stay in the foreground: print the URLs, then a live line (events counted, events/s, unhealthy "
+    "services) every --interval seconds; Ctrl-C or SIGTERM stops what this command started.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.5),
+    default=10.0,
+    show_default=True,
+    help="Seconds between live lines (--foreground).",
 )
 @click.option(
     "--transport",
     type=click.Choice(["kinesis", "kafka"]),
     default=None,
-    help=f"The stream the collector and archiver use (passed as {c.ENV_TRANSPORT}).  [default: ${c.ENV_TRANSPORT} or kinesis]",
+    help=f"The stream the app services use (passed as {c.ENV_TRANSPORT}).  [default: ${c.ENV_TRANSPORT} or kinesis]",
 )
 @click.option(
     "--timeout",
     type=click.FloatRange(min=1),
     default=None,
-    help="Seconds to wait for each service to be healthy.  [default: 30]",
+    help="Seconds to wait for each service to be healthy.  [default: 30; airflow 120]",
 )
-def up(services: str | None, transport: str | None, timeout: float | None) -> None:
-    """Start the embedded stack in the background (what already runs healthy is left alone).
+def up(
+    services: str | None,
+    simulate: float | None,
+    foreground: bool,
+    interval: float,
+    transport: str | None,
+    timeout: float | None,
+) -> None:
+    """Start the embedded stack (what already runs healthy is left alone); by default in the
+    background, with --foreground until Ctrl-C.
 
     \b
     Services, in dependency order:
-      aws        moto server on AWS_ENDPOINT_URL's port; if LocalStack or another moto
-                 already answers there, that one is used instead (and never stopped)
-      kafka      librdkafka's mock cluster (random port, written to $CLICKSTREAM_HOME/kafka.json)
-      collector  `clickstream collector serve` on CLICKSTREAM_COLLECTOR_PORT
-      archiver   `clickstream archive run`
+      aws         moto server on AWS_ENDPOINT_URL's port; if LocalStack or another moto
+                  already answers there, that one is used instead (and never stopped)
+      kafka       librdkafka's mock cluster (random port, written to $CLICKSTREAM_HOME/kafka.json)
+      collector   `clickstream collector serve` on CLICKSTREAM_COLLECTOR_PORT
+      archiver    `clickstream archive run`: stream -> S3 raw/ (NDJSON.gz)
+      consumer    `clickstream consume`: stream -> DynamoDB realtime counters (speed layer)
+      api         `clickstream api serve` on CLICKSTREAM_API_PORT: query API + live dashboard
+      airflow     the batch layer's DAGs (api-server, scheduler, dag-processor) and UI
+      prometheus  scrapes the API's /metrics (only when a prometheus binary is installed)
+      simulator   `clickstream simulate --forever` into the collector (only with --simulate
+                  or when named in --services)
     After the AWS server is healthy, the stream, bucket, tables, queue and Glue database are
     provisioned (idempotent). A recorded service that died is restarted; one whose settings
     changed is restarted with the new ones. On failure the service's log tail is printed and
     whatever this command started is stopped again.
+
+    \b
+    Examples:
+      clickstream local up                               all but the simulator, in the background
+      clickstream local up --simulate --foreground       what `make up` runs: live traffic until Ctrl-C
+      clickstream local up --services api,simulator --simulate 50 --foreground
     """
-    from clickstream.local.services import parse_services
+    from clickstream.local.services import SERVICES, default_names, parse_services, with_simulate_rate
 
     console = _console()
-    stack = _stack(console)
+    names = parse_services(services)
+    if simulate is not None:
+        names = tuple(dict.fromkeys([*(names if names is not None else default_names(SERVICES)), "simulator"]))
+    rate = (simulate or SIMULATE_RATE) if names is not None and "simulator" in names else None
     try:
-        report = stack.up(parse_services(services), transport=transport, timeout=timeout)
+        specs = with_simulate_rate(SERVICES, rate) if rate is not None else SERVICES
     except ClickstreamError as exc:
         raise click.ClickException(str(exc)) from exc
-    _print_up(console, stack, report)
+    stack = _stack(console, specs)
+    if foreground:
+        _up_foreground(console, stack, names, transport=transport, timeout=timeout, interval=interval, rate=rate)
+        return
+    try:
+        report = stack.up(names, transport=transport, timeout=timeout)
+    except ClickstreamError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _print_up(console, stack, report, rate=rate)
+    console.print("Stop it with: clickstream local down   (--purge also deletes the state folder)")
+
+
+def _up_foreground(
+    console: Console,
+    stack: LocalStack,
+    names: tuple[str, ...] | None,
+    *,
+    transport: str | None,
+    timeout: float | None,
+    interval: float,
+    rate: float | None,
+) -> None:
+    """`up`, then live lines until SIGINT/SIGTERM/SIGHUP, then stop exactly what this `up` started."""
+    from clickstream.local.live import watch
+
+    # Ctrl-C, `kill` or a closed terminal all stop cleanly; SIGINT too when started with it
+    # ignored (a background job of a script), as Python then leaves it ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _raise_keyboard_interrupt)
+    try:
+        report = stack.up(names, transport=transport, timeout=timeout)  # rolls back itself when interrupted
+    except KeyboardInterrupt:
+        raise click.ClickException("interrupted while starting; stopped what had been started") from None
+    except ClickstreamError as exc:
+        raise click.ClickException(str(exc)) from exc
+    started = [o.name for o in report.services if o.action in ("started", "restarted")]
+    kept = [o.name for o in report.services if o.name not in started]
+    _print_up(console, stack, report, rate=rate)
+    console.print(
+        f"Running in the foreground, a line every {interval:g} s. Ctrl-C stops what this command started"
+        + (f" (not {', '.join(kept)}: already running before)." if kept else ".")
+    )
+    with contextlib.suppress(KeyboardInterrupt):  # the way out: Ctrl-C, or SIGTERM/SIGHUP raising it
+        watch(stack, echo=lambda line: console.print(line, markup=False), interval=interval)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # a second Ctrl-C must not leave orphans
+        signal.signal(sig, signal.SIG_IGN)
+    console.print("\nstopping what this command started ...")
+    try:
+        down = stack.down(only=started)
+    except ClickstreamError as exc:
+        raise click.ClickException(f"{exc}; run `clickstream local down` to stop the rest") from exc
+    console.print(f"stopped {len(down.stopped)} service(s)")
+    if kept:
+        console.print(f"left running (started before): {', '.join(kept)}; stop them with `clickstream local down`")
+
+
+def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 @local.command()
@@ -154,7 +270,8 @@ def provision() -> None:
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines (Ctrl-C to stop).")
 @click.option("-n", "--lines", type=click.IntRange(min=0), default=50, show_default=True, help="Lines to show first.")
 def logs(service: str, follow: bool, lines: int) -> None:
-    """Print the log of SERVICE (aws, kafka, collector, archiver)."""
+    """Print the log of SERVICE (aws, kafka, collector, archiver, consumer, api, airflow, prometheus,
+    simulator)."""
     from clickstream.local.processes import tail
 
     stack = _stack(_console())
@@ -195,7 +312,7 @@ def _console() -> Console:
     return console
 
 
-def _stack(console: Console) -> LocalStack:
+def _stack(console: Console, specs: Sequence[ServiceSpec] | None = None) -> LocalStack:
     from clickstream.local.stack import LocalStack
     from clickstream.settings import Settings
 
@@ -203,17 +320,36 @@ def _stack(console: Console) -> LocalStack:
         settings = Settings.from_env()
     except ClickstreamError as exc:
         raise click.ClickException(str(exc)) from exc
-    return LocalStack(settings, notify=lambda message: console.print(message, markup=False))
+
+    def notify(message: str) -> None:
+        console.print(message, markup=False)
+
+    return LocalStack(settings, notify=notify) if specs is None else LocalStack(settings, specs=specs, notify=notify)
 
 
-def _print_up(console: Console, stack: LocalStack, report: UpReport) -> None:
+def _print_up(console: Console, stack: LocalStack, report: UpReport, *, rate: float | None = None) -> None:
+    """The services table, then where to go: dashboard, APIs and their docs, Airflow, endpoints."""
     console.print(_services_table(stack.status()))
     rows = []
+    if dashboard := report.url("api"):
+        api = dashboard.split("#", 1)[0].rstrip("/")
+        key = stack.settings.read_key or "$CLICKSTREAM_READ_KEY"
+        rows += [
+            ("dashboard", dashboard),
+            ("query API", f"{api}/v1/stats  (header X-API-Key: {key}); /graphql, /metrics"),
+            ("query API docs", f"{api}/docs"),
+        ]
     if collector := report.url("collector"):
         rows += [
             ("collector", f"{collector}/v1/events  (POST; /v1/track for one event)"),
-            ("API docs", f"{collector}/docs"),
+            ("collector docs", f"{collector}/docs"),
         ]
+    if airflow := report.url("airflow"):
+        rows.append(("Airflow", f"{airflow}  (the batch layer's DAGs)"))
+    if prometheus := report.url("prometheus"):
+        rows.append(("Prometheus", prometheus))
+    if rate is not None and report.url("collector") is not None:
+        rows.append(("simulator", f"{rate:g} events/s into the collector  (clickstream local logs simulator -f)"))
     if aws := report.url("aws"):
         rows.append(("AWS endpoint", f"{c.ENV_ENDPOINT}={aws}  (boto3, aws --endpoint-url, awslocal)"))
     if kafka := report.url("kafka"):
@@ -222,7 +358,6 @@ def _print_up(console: Console, stack: LocalStack, report: UpReport) -> None:
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         console.print(f"  {name:<{width}}  {value}", markup=False)
-    console.print("Stop it with: clickstream local down   (--purge also deletes the state folder)")
 
 
 def _services_table(statuses: list[ServiceStatus]) -> Any:

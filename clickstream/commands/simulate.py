@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 import secrets
+import signal
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -14,13 +17,18 @@ import click
 if TYPE_CHECKING:
     from clickstream.settings import Settings
     from clickstream.simulate.run import SimSummary
-    from clickstream.simulate.sinks import Sink
+    from clickstream.simulate.sinks import Event, SendResult, Sink
 
 DEFAULT_EVENTS = 1000
 DEFAULT_SPAN_S = 3600
 EVENTS_PER_USER = 20  # auto-sized user pool: about one user per 20 events ...
 MIN_USERS = 50
 USERS_PER_EPS = 100  # ... and, when paced, enough for the sessions under way at that rate
+# --forever runs in rounds of an hour of traffic, each starting its timeline at the current time:
+# timestamps cannot drift from the clock for longer than a round, however slow the sink was.
+ROUND_S = 3600
+PROGRESS_EVERY_S = 10.0  # --forever prints a progress line this often (the service log shows it)
+RETRY_AFTER_S = 5.0  # --forever: wait this long after the sink failed (a restarting collector)
 
 
 @click.command(name="simulate")
@@ -63,6 +71,8 @@ USERS_PER_EPS = 100  # ... and, when paced, enough for the sessions under way at
               help="Share of sent events that are exact resends (same event_id), as producer retries.")  # fmt: skip
 @click.option("--batch-size", type=click.IntRange(1, 500), default=500, show_default=True,
               help="Events per send (the collector takes at most 500 per request).")  # fmt: skip
+@click.option("--forever", is_flag=True, help="Keep sending at --rate until stopped (Ctrl-C or SIGTERM), with a "
+              "progress line every 10 s; a failing sink is retried.  Not with --events or --duration.")  # fmt: skip
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary table.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (stdout; stderr if events go there).")
 def simulate(**opts: Any) -> None:
@@ -72,12 +82,17 @@ def simulate(**opts: Any) -> None:
     Examples:
       clickstream simulate                                  1000 events to the local collector
       clickstream simulate --rate 50 --duration 60          50 events/s for a minute, live timestamps
+      clickstream simulate --rate 20 --forever              live traffic until Ctrl-C (`local up --simulate`)
       clickstream simulate --sink file --events 10 --seed 1 reproducible NDJSON on stdout
       clickstream simulate --sink kafka --late-fraction 0.05 --duplicate-fraction 0.01
     """
     from clickstream.errors import ClickstreamError
     from clickstream.simulate.run import run_simulation
 
+    if opts["forever"]:
+        _check_forever(opts)
+        run_forever(opts)
+        return
     try:
         config, rate, duration = build_config(opts, now=datetime.now(UTC))
         sink = make_sink(opts)
@@ -157,6 +172,85 @@ def print_summary(summary: SimSummary, *, err: bool = True) -> dict[str, Any]:
     ]
     click.echo("\n".join(lines), err=err)
     return data
+
+
+def _check_forever(opts: dict[str, Any]) -> None:
+    if not opts.get("rate"):
+        raise click.UsageError("--forever needs --rate (events/s), e.g. --forever --rate 20")
+    clashing = [f"--{name}" for name in ("events", "duration", "start") if opts.get(name) is not None]
+    if clashing:
+        raise click.UsageError(f"--forever runs until stopped: drop {', '.join(clashing)}")
+
+
+def run_forever(opts: dict[str, Any]) -> None:
+    """Send at `opts["rate"]` until SIGINT/SIGTERM, an hour-long round at a time; print a summary line."""
+    from clickstream.errors import ClickstreamError
+    from clickstream.simulate.run import run_simulation
+
+    rate = float(opts["rate"])
+    seed = opts["seed"] if opts.get("seed") is not None else secrets.randbelow(2**31)
+    progress = ProgressLog(rate, quiet=opts["quiet"])
+    # `local down` and the foreground `local up` stop the simulator with SIGTERM: end as on Ctrl-C.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    where = opts.get("url") or opts["sink"]
+    progress.say(f"simulating {rate:g} events/s to {where} until stopped (seed {seed})")
+    try:
+        for round_no in range(sys.maxsize):
+            round_opts = opts | {"events": math.ceil(rate * ROUND_S), "seed": seed + round_no}
+            config, _, _ = build_config(round_opts, now=datetime.now(UTC))
+            try:
+                sink = ProgressSink(make_sink(opts), progress)
+                run_simulation(config, sink, rate=rate, batch_size=opts["batch_size"])
+            except ClickstreamError as exc:
+                progress.say(f"{exc}; retrying in {RETRY_AFTER_S:.0f} s")
+                time.sleep(RETRY_AFTER_S)
+    except KeyboardInterrupt:
+        progress.say(f"stopped: {progress.line()}")
+
+
+class ProgressLog:
+    """Totals of a --forever run, and a line on stderr every PROGRESS_EVERY_S seconds."""
+
+    def __init__(self, rate: float, *, quiet: bool = False, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.quiet, self._clock = rate, quiet, clock
+        self.sent = self.accepted = self.rejected = 0
+        self.started = self._last = clock()
+
+    def add(self, sent: int, accepted: int, rejected: int) -> None:
+        self.sent, self.accepted, self.rejected = self.sent + sent, self.accepted + accepted, self.rejected + rejected
+        if self._clock() - self._last >= PROGRESS_EVERY_S:
+            self._last = self._clock()
+            self.say(self.line())
+
+    def line(self) -> str:
+        elapsed = max(self._clock() - self.started, 1e-9)
+        return (
+            f"sent {self.sent:,} events in {elapsed:,.0f} s ({self.sent / elapsed:,.1f}/s; target {self.rate:g}/s): "
+            f"accepted {self.accepted:,}, rejected {self.rejected:,}"
+        )
+
+    def say(self, message: str) -> None:
+        if not self.quiet:
+            click.echo(f"{time.strftime('%H:%M:%S')} {message}", err=True)
+
+
+class ProgressSink:
+    """A sink that counts what passes through it into a ProgressLog."""
+
+    def __init__(self, inner: Sink, progress: ProgressLog) -> None:
+        self._inner, self._progress = inner, progress
+
+    def send(self, batch: list[Event]) -> SendResult:
+        result = self._inner.send(batch)
+        self._progress.add(len(batch), result.accepted, result.rejected)
+        return result
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _parse_start(text: str) -> datetime:

@@ -97,7 +97,7 @@ def run_demo(settings: Settings, options: DemoOptions, notify: Notify) -> DemoRe
     notify("==> starting the embedded stack")
     # Not the Airflow scheduler: the demo runs the DAGs itself, for exactly the hours its traffic
     # arrived in (`clickstream airflow run`); a scheduler catching up meanwhile would compete for them.
-    report = stack.up([s.name for s in stack.specs if s.name != "airflow"], transport="kinesis")
+    report = stack.up([s.name for s in stack.specs if s.default and s.name != "airflow"], transport="kinesis")
     collector_url = report.url("collector") or f"http://127.0.0.1:{settings.collector_port}"
     stopped = False
     try:

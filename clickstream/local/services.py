@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from clickstream import constants as c
@@ -33,6 +33,9 @@ class PortInUseError(ConfigError):
 
 
 LOCAL_ARCHIVE_FLUSH_SECONDS = 10
+# The simulator's rate when none is given: steady live traffic well within what the embedded
+# speed layer (one consumer over moto) keeps up with.
+DEFAULT_SIMULATE_RATE = 20.0
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class ServiceSpec:
     extra_env: Callable[[Settings], dict[str, str]] = lambda s: {}
     files: tuple[str, ...] = ()  # files in the state folder it owns (removed by `down`)
     start_timeout: float = 30.0
+    default: bool = True  # False: started only when named (`--services`), e.g. the traffic simulator
 
 
 # --- aws: moto server, or a LocalStack / moto that already answers on the endpoint -------------
@@ -172,6 +176,28 @@ def _collector_command(settings: Settings, python: str) -> list[str]:
     return [python, "-m", "clickstream", "collector", "serve", "--host", APP_HOST, "--port", port]
 
 
+def simulator_command(rate: float) -> Callable[[Settings, str], list[str]]:
+    """`clickstream simulate --forever` at `rate` events/s into the local collector."""
+
+    def command(settings: Settings, python: str) -> list[str]:
+        url = _collector_url(settings)
+        return [python, "-m", "clickstream", "simulate", "--forever", "--rate", f"{rate:g}", "--url", url]
+
+    return command
+
+
+def with_simulate_rate(specs: Sequence[ServiceSpec], rate: float) -> tuple[ServiceSpec, ...]:
+    """`specs` with the simulator sending `rate` events/s (a changed rate restarts a running one)."""
+    if rate <= 0:
+        raise ConfigError(f"simulate rate {rate:g}: expected events per second > 0")
+    return tuple(replace(s, command=simulator_command(rate)) if s.name == "simulator" else s for s in specs)
+
+
+def default_names(specs: Sequence[ServiceSpec]) -> tuple[str, ...]:
+    """The services `up` starts when none are named."""
+    return tuple(s.name for s in specs if s.default)
+
+
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(
         name="aws",
@@ -244,6 +270,14 @@ SERVICES: tuple[ServiceSpec, ...] = (
         port_env=c.ENV_API_PORT,
         url=_dashboard_url,
     ),
+    ServiceSpec(
+        name="simulator",
+        description="live traffic: `clickstream simulate --forever` into the collector (opt-in: --simulate)",
+        command=simulator_command(DEFAULT_SIMULATE_RATE),
+        health=_alive_for_a_while,  # its log shows a progress line every 10 s
+        depends_on=("collector",),
+        default=False,  # traffic only on request: tests and `up` alone must get an idle stack
+    ),
 )
 
 
@@ -268,13 +302,13 @@ def parse_services(text: str | None) -> tuple[str, ...] | None:
 
 
 def resolve(specs: Sequence[ServiceSpec], selected: Iterable[str] | None = None) -> list[ServiceSpec]:
-    """The selected services plus everything they depend on, dependencies first.
+    """The selected services (None: the default ones) plus everything they depend on, dependencies first.
 
     Ties keep the declaration order, so the result is stable. Raises ConfigError for an
     unknown name, a missing dependency or a cycle.
     """
     by_name = {s.name: s for s in specs}
-    wanted = list(by_name) if selected is None else list(selected)
+    wanted = list(default_names(specs)) if selected is None else list(selected)
     unknown = [n for n in wanted if n not in by_name]
     if unknown:
         raise ConfigError(f"unknown service(s): {', '.join(unknown)}; known: {', '.join(by_name)}")

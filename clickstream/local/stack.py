@@ -267,12 +267,18 @@ class LocalStack:
 
     # --- down -----------------------------------------------------------------------------------
 
-    def down(self, purge: bool = False) -> DownReport:
-        """Stop exactly the recorded processes (dependents first) and clean the state."""
+    def down(self, purge: bool = False, *, only: Iterable[str] | None = None) -> DownReport:
+        """Stop exactly the recorded processes (dependents first) and clean the state.
+
+        With `only`, just those of the named services that are recorded (what one foreground
+        `up` started); the rest keep running and stay recorded.
+        """
         stopped: list[tuple[str, str]] = []
+        wanted = None if only is None else set(only)
         with self._locked():
             state = load_state(self.home)
-            for name in reversed(self._order(state.processes)):
+            names = [n for n in self._order(state.processes) if wanted is None or n in wanted]
+            for name in reversed(names):
                 record = state.processes[name]
                 how = processes.stop(record.pid, record.create_time, timeout=STOP_TIMEOUT)
                 stopped.append((name, how))
@@ -281,6 +287,8 @@ class LocalStack:
                     (self.home / owned).unlink(missing_ok=True)
                 state.forget(name)
                 save_state(self.home, state)
+            if only is not None:
+                return DownReport(stopped=tuple(stopped), left_running=(), purged=False)
             left = tuple(f"{e.name}: {e.kind} at {e.url}" for e in state.external.values())
             for line in left:
                 self._notify(f"{line} was not started by clickstream; left running")
