@@ -23,6 +23,7 @@ class RecentEvent(BaseModel):
     user_id: str | None = None
     timestamp: str | None = None
     received_at: str | None = None
+    applied_at: str | None = Field(None, description="when the speed layer applied it (the feed's order)")
     url: str | None = None
 
 
@@ -35,7 +36,7 @@ class StatsResponse(BaseModel):
     total_events: int
     events_by_type: dict[str, int]
     recent_events: list[RecentEvent] = Field(
-        description="newest first: the speed layer's live feed (events applied in the last day)"
+        description="newest applied first: the speed layer's live feed (events applied in the last day)"
     )
     layers: StatsLayers
     generated_at: str

@@ -6,10 +6,11 @@ with records directly. Per batch (`SpeedProcessor.process`):
 
 1. `prepare_batch` (pure): decode → validate → lateness → dedupe (in batch and recent batches).
 2. bad rows → S3 `raw/bad/` (one object); poison records are never retried.
-3. order claims (conditional puts), so each order counts once per window.
-4. counters: one conditional UpdateItem per (pk, sk), exactly once per shard and item.
-5. sketches: uniques (HLL) per hour/day, top URLs/statuses per hour; the freshness item.
-6. the live feed: the shard's newest events (`speed.recent`; best effort, never fails the batch).
+3. the live feed: the shard's newest accepted events (`speed.recent`), first, so the dashboard
+   shows them without waiting for the counter writes; best effort, never fails the batch.
+4. order claims (conditional puts), so each order counts once per window.
+5. counters: one conditional UpdateItem per (pk, sk), exactly once per shard and item.
+6. sketches: uniques (HLL) per hour/day, top URLs/statuses per hour; the freshness item.
 7. the batch's event ids join the recent-ids window (only now: see `speed.dedupe`).
 
 A RetryableError (DynamoDB or S3 throttled past the retries) fails the batch; since every
@@ -22,7 +23,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache, partial
 from typing import Any, Protocol
 
@@ -108,6 +109,8 @@ class SpeedProcessor:
         if batch.bad_rows:
             assert batch.bad_rows_received_at is not None
             self.bad_rows.put(batch.bad_rows, received_at=batch.bad_rows_received_at, source=f"stream-{source}")
+        if self.feed is not None and batch.kept:
+            self._update_feed(shard, batch)
         won = self.counters.claim_orders(batch.order_claims, shard=shard) if batch.order_claims else set()
         after: dict[int | None, Counters] = {}
 
@@ -121,8 +124,6 @@ class SpeedProcessor:
         self.counters.set_latest(
             shard=shard, last=batch.last, newest_event=batch.newest_event, newest_arrival_ms=batch.newest_arrival_ms
         )
-        if self.feed is not None and batch.kept:
-            self._update_feed(shard, batch)
         self.recent.commit(shard, batch.kept_ids)
         return BatchResult(
             shard,
@@ -136,14 +137,17 @@ class SpeedProcessor:
         )
 
     def _update_feed(self, shard: str, batch: PreparedBatch) -> None:
-        # The counters are already written: a feed failure is logged, never retried (a retry
-        # would be skipped by every counter anyway, and the feed is a view, not a count).
+        # A feed failure is logged, never raised: the feed is a view, not a count, and failing the
+        # batch over it would redeliver records only to have every counter skip them.
         assert self.feed is not None
         try:
             previous = self._feeds.get(shard)
             if previous is None:
                 previous = self.feed.load(shard)  # a fresh process: continue the stored list
-            events = recent_feed.merge(previous, (e for _, e in batch.kept))
+            applied_at = datetime.fromtimestamp(self._clock(), UTC).isoformat(timespec="milliseconds")
+            events = recent_feed.merge(
+                previous, (e for _, e in batch.kept), applied_at=applied_at.replace("+00:00", "Z")
+            )
             if self.feed.store(shard, last=batch.last, events=events):
                 self._feeds[shard] = events
             else:

@@ -4,8 +4,11 @@ Why the speed layer keeps it: the dashboard's feed must show an event within a c
 of its sending, and the raw archive only has it after a buffer flush (60 s with Firehose, 10 s
 locally). So each batch the speed layer applied also refreshes one small item per shard
 (`definitions.RECENT_PK`, sk = shard) holding that shard's newest `PER_SHARD` events, reduced to
-`FIELDS` (no IP address or user agent: the dashboard is not a log viewer). Readers merge the
-shards' lists by `received_at`.
+`FIELDS` (no IP address or user agent: the dashboard is not a log viewer) plus `applied_at`, when
+the speed layer applied it. Lists are ordered newest applied first, and readers merge shards the
+same way: shards are applied with different lags, so by `received_at` alone an event of a
+lagging shard would rank below events the other shard applied earlier, and a reader taking the
+N newest would never see it.
 
 The feed is a view, not a count: an event shown twice or missed after a crash costs nothing,
 so the write is a plain conditional put (newer batch positions win), not an exactly-once update.
@@ -39,17 +42,23 @@ def project(event: Mapping[str, Any]) -> dict[str, Any]:
     return {k: event.get(k) for k in FIELDS}
 
 
-def _newest_first(event: Mapping[str, Any]) -> tuple[str, str]:
-    return (str(event.get("received_at") or ""), str(event.get("timestamp") or ""))
+def _newest_first(event: Mapping[str, Any]) -> tuple[str, str, str]:
+    return (str(event.get("applied_at") or ""), str(event.get("received_at") or ""), str(event.get("timestamp") or ""))
 
 
 def merge(
-    previous: Sequence[Mapping[str, Any]], batch: Iterable[Mapping[str, Any]], *, limit: int = PER_SHARD
+    previous: Sequence[Mapping[str, Any]],
+    batch: Iterable[Mapping[str, Any]],
+    *,
+    applied_at: str,
+    limit: int = PER_SHARD,
 ) -> list[dict[str, Any]]:
-    """A shard's list after a batch: the batch's events (stream order) ahead of the previous list,
-    newest received first, each event id once, at most `limit`."""
+    """A shard's list after a batch applied at `applied_at` (ISO 8601 UTC): the batch's events
+    ahead of the previous list, newest received first among them, each event id once, at most
+    `limit`."""
     # Later in the stream = received later; a stable sort keeps stream order among equal times.
-    ordered = sorted((project(e) for e in reversed(list(batch))), key=_newest_first, reverse=True)
+    stamped = ({**project(e), "applied_at": applied_at} for e in reversed(list(batch)))
+    ordered = sorted(stamped, key=_newest_first, reverse=True)
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     for event in [*ordered, *previous]:
@@ -64,7 +73,7 @@ def merge(
 
 
 def newest(lists: Iterable[Sequence[Mapping[str, Any]]], n: int) -> list[dict[str, Any]]:
-    """The `n` newest events over several shards' lists (newest first, each event id once)."""
+    """The `n` most recently applied events over several shards' lists (each event id once)."""
     merged = sorted((e for events in lists for e in events), key=_newest_first, reverse=True)
     out: list[dict[str, Any]] = []
     seen: set[str] = set()

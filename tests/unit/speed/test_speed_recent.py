@@ -20,25 +20,38 @@ def ev(n: int, received: str = "2026-11-22T10:00:00.000Z", **extra: Any) -> dict
             "ip_address": "10.0.0.x", "user_agent": "UA", **extra}  # fmt: skip
 
 
+T1, T2, T3 = "2026-11-22T10:00:05.000Z", "2026-11-22T10:00:06.000Z", "2026-11-22T10:00:07.000Z"
+
+
 def test_merge_puts_the_batch_ahead_newest_received_first_and_keeps_stream_order_on_ties() -> None:
-    previous = recent.merge([], [ev(1), ev(2)])
+    previous = recent.merge([], [ev(1), ev(2)], applied_at=T1)
     assert [e["event_id"] for e in previous] == ["e2", "e1"]  # same time: later in the stream first
-    merged = recent.merge(previous, [ev(3, "2026-11-22T10:00:02.000Z"), ev(4, "2026-11-22T10:00:01.000Z")])
+    batch = [ev(3, "2026-11-22T10:00:02.000Z"), ev(4, "2026-11-22T10:00:01.000Z")]
+    merged = recent.merge(previous, batch, applied_at=T2)
     assert [e["event_id"] for e in merged] == ["e3", "e4", "e2", "e1"]
+    assert [e["applied_at"] for e in merged] == [T2, T2, T1, T1]
 
 
 def test_merge_shows_only_the_feed_fields_once_each_and_at_most_the_limit() -> None:
-    merged = recent.merge([recent.project(ev(1))], [ev(1), *[ev(n) for n in range(2, 80)]], limit=50)
+    merged = recent.merge([recent.project(ev(1))], [ev(1), *[ev(n) for n in range(2, 80)]], applied_at=T1, limit=50)
     assert len(merged) == 50 and len({e["event_id"] for e in merged}) == 50
-    assert set(merged[0]) == set(recent.FIELDS)
+    assert set(merged[0]) == {*recent.FIELDS, "applied_at"}
     assert "ip_address" not in merged[0] and "user_agent" not in merged[0]
 
 
-def test_newest_merges_shards_by_received_time() -> None:
-    a = recent.merge([], [ev(1, "2026-11-22T10:00:01Z"), ev(2, "2026-11-22T10:00:03Z")])
-    b = recent.merge([], [ev(3, "2026-11-22T10:00:02Z"), ev(2, "2026-11-22T10:00:03Z")])
+def test_newest_merges_shards_by_received_time_within_one_application() -> None:
+    a = recent.merge([], [ev(1, "2026-11-22T10:00:01Z"), ev(2, "2026-11-22T10:00:03Z")], applied_at=T1)
+    b = recent.merge([], [ev(3, "2026-11-22T10:00:02Z"), ev(2, "2026-11-22T10:00:03Z")], applied_at=T1)
     assert [e["event_id"] for e in recent.newest([a, b], 10)] == ["e2", "e3", "e1"]
     assert [e["event_id"] for e in recent.newest([a, b], 2)] == ["e2", "e3"]
+
+
+def test_an_event_of_a_lagging_shard_ranks_first_when_its_batch_is_applied() -> None:
+    # shard b is ahead (its events received later were applied at T2); shard a lags and applies
+    # an event received earlier at T3: a reader of the 2 newest must see it, or it is never shown
+    a = recent.merge([], [ev(1, "2026-11-22T10:00:01Z")], applied_at=T3)
+    b = recent.merge([], [ev(2, "2026-11-22T10:00:02Z"), ev(3, "2026-11-22T10:00:03Z")], applied_at=T2)
+    assert [e["event_id"] for e in recent.newest([a, b], 2)] == ["e1", "e3"]
 
 
 class MemoryFeed:
