@@ -1,7 +1,8 @@
 """The live feed's items in the realtime table: pk `definitions.RECENT_PK`, sk = shard.
 
 Each item holds one shard's newest accepted events as one JSON string (`events`), the stream
-position of the batch that wrote it (`last`) and a TTL of a day, so the item of a shard that was
+position of the batch that wrote it (`last`, fixed-width text as the counters' watermarks: a
+Kinesis sequence number has 56 digits, DynamoDB numbers 38) and a TTL of a day, so the item of a shard that was
 split or merged away expires. A write is a put that only a later batch may make: a retried or
 replayed older batch never rolls the list back. Readers find the shards in the freshness item,
 which every applied batch updates first, then fetch the lists with one BatchGetItem: no Query,
@@ -17,6 +18,7 @@ from typing import Any, Final
 import orjson
 from botocore.exceptions import ClientError
 
+from clickstream.adapters.counters import encode_position
 from clickstream.adapters.dynamodb import call
 from clickstream.metrics import definitions as d
 from clickstream.resources import TTL_ATTRIBUTE
@@ -52,7 +54,7 @@ class RecentFeed:
         item = {
             **_key(shard),
             "events": {"S": orjson.dumps(list(events)).decode()},
-            "last": {"N": str(last)},
+            "last": {"S": encode_position(last)},
             TTL_ATTRIBUTE: {"N": str(int(self._clock()) + KEEP_SECONDS)},
         }
         try:
@@ -64,7 +66,7 @@ class RecentFeed:
                 Item=item,
                 ConditionExpression="attribute_not_exists(#last) OR #last < :last",
                 ExpressionAttributeNames={"#last": "last"},
-                ExpressionAttributeValues={":last": {"N": str(last)}},
+                ExpressionAttributeValues={":last": {"S": encode_position(last)}},
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
