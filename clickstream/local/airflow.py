@@ -196,8 +196,13 @@ def login_hint(settings: Settings, port: int | None = None) -> str:
 # --- health ----------------------------------------------------------------------------------------
 
 
-def health(url: str, *, timeout: float = 2.0) -> dict[str, str]:
-    """Component -> status ("healthy", "unhealthy", ...) from /api/v2/monitor/health; {} if no answer."""
+def health(url: str, *, timeout: float = 6.0) -> dict[str, str]:
+    """Component -> status ("healthy", "unhealthy", ...) from /api/v2/monitor/health; {} if no answer.
+
+    The timeout is generous: in the first seconds after a start the scheduler catches up on
+    the DAGs' past hours and the dag-processor parses, and on two busy cores the api-server
+    then took over 2 s to answer (`local status` called that "no answer": a false alarm).
+    """
     doc = processes.http_json(url.rstrip("/") + HEALTH_PATH, timeout=timeout)
     if not isinstance(doc, dict):
         return {}

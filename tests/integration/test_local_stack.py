@@ -252,7 +252,8 @@ def test_up_with_every_service_serves_healthz(tmp_path: Path) -> None:
         expected = {"aws", "kafka", "collector", "archiver", "consumer", "api", "airflow"}
         if shutil.which("prometheus"):
             expected.add("prometheus")
-        assert code == 0 and {x["name"] for x in doc["services"]} == expected
+        unhealthy = {x["name"]: x.get("detail") for x in doc["services"] if not x.get("healthy")}
+        assert code == 0 and {x["name"] for x in doc["services"]} == expected, unhealthy
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         for port in (s.collector_port, int(s.env[c.ENV_API_PORT])):
             with opener.open(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
