@@ -37,6 +37,7 @@ LOCAL_AWS_HOST = "127.0.0.1"
 LOCAL_AWS_PORT = 4566  # LocalStack's edge port, so awslocal/localstack-client work against either
 DEFAULT_COLLECTOR_PORT = 8000
 DEFAULT_API_PORT = 8001  # the query API and live dashboard (read key), apart from ingest
+DEFAULT_SIMULATE_RATE = 20.0  # events/s of `make up`'s simulator (`clickstream local up --simulate`)
 DEFAULT_API_CACHE_MS = 1000  # identical API reads within this window share one DynamoDB request
 DEFAULT_AIRFLOW_PORT = 8080
 DEFAULT_PROMETHEUS_PORT = 9090

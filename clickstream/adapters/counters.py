@@ -308,9 +308,9 @@ class CountersTable:
         """Raise the shard's newest event time and newest arrival time seen (freshness, lag) in the
         freshness item. Each only ever grows (a conditional SET: DynamoDB has no MAX), so
         retries, replays and re-cut batches leave the same values."""
-        updates: list[tuple[str, dict[str, str]]] = [(f"arrival#{shard}", {"N": str(newest_arrival_ms)})]
+        updates: list[tuple[str, dict[str, str]]] = [(f"{d.FRESHNESS_ARRIVAL}{shard}", {"N": str(newest_arrival_ms)})]
         if newest_event is not None:
-            updates.insert(0, (f"event#{shard}", {"S": newest_event}))
+            updates.insert(0, (f"{d.FRESHNESS_EVENT}{shard}", {"S": newest_event}))
         for attribute, value in updates:
             try:
                 self._call(

@@ -25,7 +25,6 @@ from clickstream.resources import TTL_ATTRIBUTE
 from clickstream.speed import recent
 
 KEEP_SECONDS: Final = 86_400  # an idle shard's feed disappears after a day (TTL)
-ARRIVAL_PREFIX: Final = "arrival#"  # the freshness item's per-shard attribute (see CountersTable.set_latest)
 
 
 class RecentFeed:
@@ -85,9 +84,9 @@ class RecentFeed:
         ).get("Item", {})
         since_ms = (self._clock() - active_within_s) * 1000
         shards = sorted(
-            name[len(ARRIVAL_PREFIX) :]
+            name[len(d.FRESHNESS_ARRIVAL) :]
             for name, value in freshness.items()
-            if name.startswith(ARRIVAL_PREFIX) and float(value.get("N", 0)) >= since_ms
+            if name.startswith(d.FRESHNESS_ARRIVAL) and float(value.get("N", 0)) >= since_ms
         )
         lists: list[list[dict[str, Any]]] = []
         for start in range(0, len(shards), 100):  # BatchGetItem takes 100 keys

@@ -169,10 +169,10 @@ class PipelineCollector(Collector):
 def _freshness(item: Mapping[str, Any], now: datetime) -> Iterator[Metric]:
     lag = _gauge(CONSUMER_LAG_SECONDS, "now - arrival time of the newest record applied, per shard", ("shard",))
     for key, value in sorted(item.items()):
-        if key.startswith("arrival#"):
+        if key.startswith(d.FRESHNESS_ARRIVAL):
             lag.add_metric([key.split("#", 1)[1]], max(0.0, now.timestamp() - float(value) / 1000))
     yield lag
-    newest = max((str(v) for k, v in item.items() if k.startswith("event#")), default=None)
+    newest = max((str(v) for k, v in item.items() if k.startswith(d.FRESHNESS_EVENT)), default=None)
     if newest is not None:
         age = _epoch(newest)
         if age is not None:

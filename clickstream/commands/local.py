@@ -15,9 +15,7 @@ import click
 from clickstream import constants as c
 from clickstream.errors import ClickstreamError
 
-# `--simulate` without a value; kept equal to services.DEFAULT_SIMULATE_RATE by a unit test (not
-# imported from there: the CLI loads each command's modules only when that command runs).
-SIMULATE_RATE = 20.0
+SIMULATE_RATE = c.DEFAULT_SIMULATE_RATE  # `--simulate` without a value
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -25,9 +25,9 @@ from decimal import Decimal
 from typing import Any
 
 from clickstream import constants as c
+from clickstream.metrics import definitions as d
 from clickstream.settings import Settings
 
-FRESHNESS_PK, FRESHNESS_SK = "meta#freshness", "latest"
 PROBE_EVERY_SECONDS = 0.5
 PROBE_POLL_SECONDS = 0.05
 MILLIONTH = Decimal("0.000001")
@@ -81,8 +81,8 @@ class FreshnessProbe:
 
     def _applied_ms(self) -> int | None:
         """The arrival time every shard has applied up to (the minimum over shards), epoch ms."""
-        item = self._reader.get_items([(FRESHNESS_PK, FRESHNESS_SK)]).get((FRESHNESS_PK, FRESHNESS_SK)) or {}
-        arrivals = [int(v) for k, v in item.items() if k.startswith("arrival#")]
+        item = self._reader.get_items([(d.FRESHNESS_PK, d.FRESHNESS_SK)]).get((d.FRESHNESS_PK, d.FRESHNESS_SK)) or {}
+        arrivals = [int(v) for k, v in item.items() if k.startswith(d.FRESHNESS_ARRIVAL)]
         return min(arrivals) if len(arrivals) >= self._shards else None
 
 

@@ -35,7 +35,7 @@ class PortInUseError(ConfigError):
 LOCAL_ARCHIVE_FLUSH_SECONDS = 10
 # The simulator's rate when none is given: steady live traffic well within what the embedded
 # speed layer (one consumer over moto) keeps up with.
-DEFAULT_SIMULATE_RATE = 20.0
+DEFAULT_SIMULATE_RATE = c.DEFAULT_SIMULATE_RATE
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,8 @@ DUPLICATES_PK: Final = "dup#event_id"  # producer duplicates dropped by the spee
 ORDER_PK_PREFIX: Final = "order"  # pk order#<order_id>, sk = window: the claim that counts an order once
 FRESHNESS_PK: Final = "meta#freshness"  # per shard: newest event time and arrival time applied
 FRESHNESS_SK: Final = "latest"
+FRESHNESS_ARRIVAL: Final = "arrival#"  # + shard: newest arrival time applied (epoch ms)
+FRESHNESS_EVENT: Final = "event#"  # + shard: newest event time applied (ISO 8601)
 RECENT_PK: Final = "meta#recent"  # sk = shard: that shard's newest accepted events (the live feed)
 
 

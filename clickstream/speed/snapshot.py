@@ -108,8 +108,8 @@ def build_snapshot(
             est = estimate_uniques(bytes(blob) if blob is not None else None)
             uniques[kind][name] = {"estimate": round(est.estimate), "lower": int(est.lower), "upper": int(est.upper)}
     fresh = items.get((d.FRESHNESS_PK, d.FRESHNESS_SK)) or {}
-    newest_event = max((v for k, v in fresh.items() if k.startswith("event#")), default=None)
-    newest_arrival = max((int(v) for k, v in fresh.items() if k.startswith("arrival#")), default=None)
+    newest_event = max((v for k, v in fresh.items() if k.startswith(d.FRESHNESS_EVENT)), default=None)
+    newest_arrival = max((int(v) for k, v in fresh.items() if k.startswith(d.FRESHNESS_ARRIVAL)), default=None)
     return {
         "now": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "windows": {name: sk[2:] for name, sk in w.items()},

@@ -23,6 +23,7 @@ from typing import Any
 
 import psutil
 import pytest
+from local_stack_support import free_port, stack_env
 
 from clickstream import constants as c
 from clickstream.local.processes import port_is_free
@@ -31,12 +32,6 @@ from clickstream.local.stack import LocalStack
 from clickstream.settings import Settings
 
 CLI_TIMEOUT = 60
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -77,25 +72,9 @@ class Stack:
         return done.returncode, json.loads(done.stdout)
 
 
-def _env(home: Path, aws_port: int, collector_port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLICKSTREAM_", "AWS_"))}
-    return env | {
-        c.ENV_HOME: str(home),
-        c.ENV_ENDPOINT: f"http://127.0.0.1:{aws_port}",
-        c.ENV_COLLECTOR_PORT: str(collector_port),
-        # every other listening service on a free port too: a developer's stack may hold the defaults
-        c.ENV_API_PORT: str(_free_port()),
-        c.ENV_AIRFLOW_PORT: str(_free_port()),
-        c.ENV_PROMETHEUS_PORT: str(_free_port()),
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "NO_PROXY": "127.0.0.1,localhost",
-    }
-
-
 def _make_stack(home: Path) -> Stack:
-    aws_port, collector_port = _free_port(), _free_port()
-    return Stack(home, _env(home, aws_port, collector_port), aws_port, collector_port)
+    aws_port, collector_port = free_port(), free_port()
+    return Stack(home, stack_env(home, aws_port, collector_port), aws_port, collector_port)
 
 
 def _cleanup(stack: Stack) -> None:
@@ -305,9 +284,9 @@ def test_a_failed_start_prints_the_log_tail_and_stops_what_it_started(tmp_path: 
         health=lambda s, r, n: SERVICES[1].health(s, r, n),
         depends_on=("kafka",),
     )
-    settings = Settings(home=tmp_path / ".clickstream", endpoint_url=f"http://127.0.0.1:{_free_port()}")
+    settings = Settings(home=tmp_path / ".clickstream", endpoint_url=f"http://127.0.0.1:{free_port()}")
     said: list[str] = []
-    stack = LocalStack(settings, specs=(SERVICES[1], broken), env=_env(settings.home, 1, 1), notify=said.append)
+    stack = LocalStack(settings, specs=(SERVICES[1], broken), env=stack_env(settings.home, 1, 1), notify=said.append)
     # WHEN it is started THEN the error carries its exit code and log, and the broker is stopped again
     with pytest.raises(StackError, match=r"(?s)broken exited while starting \(exit code 3\).*bad setting: FOO"):
         stack.up()
@@ -378,4 +357,4 @@ def test_probe_tells_localstack_from_other_http_servers(routes: dict[str, bytes]
     finally:
         server.shutdown()
         server.server_close()
-    assert probe_aws(f"http://127.0.0.1:{_free_port()}") is None  # nothing listening
+    assert probe_aws(f"http://127.0.0.1:{free_port()}") is None  # nothing listening

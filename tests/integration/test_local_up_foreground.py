@@ -11,7 +11,6 @@ import os
 import queue
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,8 +21,7 @@ from typing import IO, Any
 
 import psutil
 import pytest
-
-from clickstream import constants as c
+from local_stack_support import free_port, stack_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -32,25 +30,8 @@ START_TIMEOUT = 120.0  # moto + provisioning + five services on a busy 2-core ma
 STOP_TIMEOUT = 60.0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLICKSTREAM_", "AWS_"))}
-    return env | {
-        c.ENV_HOME: str(home),
-        c.ENV_ENDPOINT: f"http://127.0.0.1:{_free_port()}",
-        c.ENV_COLLECTOR_PORT: str(_free_port()),
-        c.ENV_API_PORT: str(_free_port()),
-        c.ENV_AIRFLOW_PORT: str(_free_port()),
-        c.ENV_PROMETHEUS_PORT: str(_free_port()),
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "NO_PROXY": "127.0.0.1,localhost",
-    }
+    return stack_env(home, free_port(), free_port())
 
 
 def _records(home: Path) -> list[dict[str, Any]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from clickstream.commands import local as local_cmd
 from clickstream.errors import ConfigError
 from clickstream.local.services import (
     DEFAULT_SIMULATE_RATE,
@@ -77,6 +76,3 @@ def test_with_simulate_rate_rejects_rates_that_send_nothing(rate: float) -> None
     with pytest.raises(ConfigError, match="events per second"):
         with_simulate_rate(SERVICES, rate)
 
-
-def test_the_cli_default_rate_is_the_services_default() -> None:
-    assert local_cmd.SIMULATE_RATE == DEFAULT_SIMULATE_RATE
