@@ -16,7 +16,7 @@
   const POLL_MS = 1000; // feed fallback when the stream is unavailable
   const FEED_MAX = 60;
   const FEED_LIMIT = 30; // recent events per stream message
-  const STREAM_INTERVAL_S = 0.5; // the stream's tick: with the speed layer's live feed, a new event shows within ~1 s of its sending
+  const STREAM_INTERVAL_S = 0.5; // the stream's tick: with the speed layer's live feed, a new event shows 1-2 s after its sending (docs/BENCHMARKS.md)
   const TYPE_COLORS = {
     page_view: "#1f6feb", click: "#2da44e", scroll: "#8c959f", search: "#bf8700",
     add_to_cart: "#8250df", remove_from_cart: "#cf222e", checkout: "#e16f24", purchase: "#0a7f64",
