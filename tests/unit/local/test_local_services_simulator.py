@@ -75,4 +75,3 @@ def test_with_simulate_rate_changes_only_the_simulator_command() -> None:
 def test_with_simulate_rate_rejects_rates_that_send_nothing(rate: float) -> None:
     with pytest.raises(ConfigError, match="events per second"):
         with_simulate_rate(SERVICES, rate)
-
