@@ -1,4 +1,8 @@
-"""`clickstream local up | down | status | logs`: the whole platform on a laptop, no Docker."""
+"""`clickstream local up | down | status | logs`: the whole platform on a laptop, no Docker.
+
+Each command parses its options, delegates to `clickstream.local` (mostly `LocalStack`) and
+reports; the tables and the after-`up` summary are drawn in `clickstream.commands.local_output`.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from clickstream import constants as c
+from clickstream.commands.local_output import new_console, print_resources, print_up, services_table
 from clickstream.errors import ClickstreamError
 
 SIMULATE_RATE = c.DEFAULT_SIMULATE_RATE  # `--simulate` without a value
@@ -23,7 +28,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from clickstream.local.services import ServiceSpec
-    from clickstream.local.stack import LocalStack, ServiceStatus, UpReport
+    from clickstream.local.stack import LocalStack
 
 
 @click.group(name="local")
@@ -121,7 +126,7 @@ def up(
     """
     from clickstream.local.services import SERVICES, default_names, parse_services, with_simulate_rate
 
-    console = _console()
+    console = new_console()
     names = parse_services(services)
     if simulate is not None:
         names = tuple(dict.fromkeys([*(names if names is not None else default_names(SERVICES)), "simulator"]))
@@ -138,7 +143,7 @@ def up(
         report = stack.up(names, transport=transport, timeout=timeout)
     except ClickstreamError as exc:
         raise click.ClickException(str(exc)) from exc
-    _print_up(console, stack, report, rate=rate)
+    print_up(console, stack, report, rate=rate)
     console.print("Stop it with: clickstream local down   (--purge also deletes the state folder)")
 
 
@@ -167,7 +172,7 @@ def _up_foreground(
         raise click.ClickException(str(exc)) from exc
     started = [o.name for o in report.services if o.action in ("started", "restarted")]
     kept = [o.name for o in report.services if o.name not in started]
-    _print_up(console, stack, report, rate=rate)
+    print_up(console, stack, report, rate=rate)
     console.print(
         f"Running in the foreground, a line every {interval:g} s. Ctrl-C stops what this command started"
         + (f" (not {', '.join(kept)}: already running before)." if kept else ".")
@@ -199,7 +204,7 @@ def down(purge: bool) -> None:
     A recorded pid that now belongs to another process is left alone. A LocalStack or moto
     server that was already running before `up` is left running.
     """
-    console = _console()
+    console = new_console()
     stack = _stack(console)
     try:
         report = stack.down(purge=purge)
@@ -219,7 +224,7 @@ def status(as_json: bool) -> None:
 
     Exits with status 1 when a recorded service is not healthy.
     """
-    console = _console()
+    console = new_console()
     stack = _stack(console)
     try:
         statuses = stack.status()
@@ -232,9 +237,9 @@ def status(as_json: bool) -> None:
     elif not statuses:
         console.print(f"nothing is running (state: {stack.home}); start it with `clickstream local up`")
     else:
-        console.print(_services_table(statuses))
+        console.print(services_table(statuses))
         if resources:
-            _print_resources(console, resources)
+            print_resources(console, resources)
     if any(not s.healthy for s in statuses):
         sys.exit(1)
 
@@ -272,7 +277,7 @@ def logs(service: str, follow: bool, lines: int) -> None:
     simulator)."""
     from clickstream.local.processes import tail
 
-    stack = _stack(_console())
+    stack = _stack(new_console())
     path = stack.log_path(service)
     if not path.exists():
         known = sorted(p.stem for p in path.parent.glob("*.log"))
@@ -298,16 +303,7 @@ def _follow(path: Path) -> None:
             pass
 
 
-# --- output -------------------------------------------------------------------------------------
-
-
-def _console() -> Console:
-    from rich.console import Console
-
-    console = Console(highlight=False, soft_wrap=True)
-    if not console.is_terminal:
-        console.width = 200  # piped or captured: do not fold paths at rich's default of 80 columns
-    return console
+# --- helpers ------------------------------------------------------------------------------------
 
 
 def _stack(console: Console, specs: Sequence[ServiceSpec] | None = None) -> LocalStack:
@@ -323,80 +319,3 @@ def _stack(console: Console, specs: Sequence[ServiceSpec] | None = None) -> Loca
         console.print(message, markup=False)
 
     return LocalStack(settings, notify=notify) if specs is None else LocalStack(settings, specs=specs, notify=notify)
-
-
-def _print_up(console: Console, stack: LocalStack, report: UpReport, *, rate: float | None = None) -> None:
-    """The services table, then where to go: dashboard, APIs and their docs, Airflow, endpoints."""
-    console.print(_services_table(stack.status()))
-    rows = []
-    if dashboard := report.url("api"):
-        api = dashboard.split("#", 1)[0].rstrip("/")
-        key = stack.settings.read_key or "$CLICKSTREAM_READ_KEY"
-        rows += [
-            ("dashboard", dashboard),
-            ("query API", f"{api}/v1/stats  (header X-API-Key: {key}); /graphql, /metrics"),
-            ("query API docs", f"{api}/docs"),
-        ]
-    if collector := report.url("collector"):
-        rows += [
-            ("collector", f"{collector}/v1/events  (POST; /v1/track for one event)"),
-            ("collector docs", f"{collector}/docs"),
-        ]
-    if airflow := report.url("airflow"):
-        rows.append(("Airflow", f"{airflow}  (the batch layer's DAGs)"))
-    if prometheus := report.url("prometheus"):
-        rows.append(("Prometheus", prometheus))
-    if rate is not None and report.url("collector") is not None:
-        rows.append(("simulator", f"{rate:g} events/s into the collector  (clickstream local logs simulator -f)"))
-    if aws := report.url("aws"):
-        rows.append(("AWS endpoint", f"{c.ENV_ENDPOINT}={aws}  (boto3, aws --endpoint-url, awslocal)"))
-    if kafka := report.url("kafka"):
-        rows.append(("Kafka", f"{c.ENV_KAFKA_BOOTSTRAP}={kafka}"))
-    rows.append(("logs", f"clickstream local logs <service> [-f]   ({stack.home / 'logs'})"))
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        console.print(f"  {name:<{width}}  {value}", markup=False)
-
-
-def _services_table(statuses: list[ServiceStatus]) -> Any:
-    from rich.table import Table
-
-    table = Table(title="clickstream local stack", title_justify="left")
-    for column in ("service", "pid", "port / URL", "healthy", "uptime", "log"):
-        table.add_column(column, overflow="fold")
-    for s in statuses:
-        healthy = "[green]yes[/]" if s.healthy else f"[red]no[/] ({s.detail})"
-        pid = str(s.pid) if s.pid else (s.external or "-")
-        uptime = _duration(s.uptime_seconds) if s.uptime_seconds is not None else "-"
-        table.add_row(s.name, pid, s.url or (str(s.port) if s.port else "-"), healthy, uptime, s.log or "-")
-    return table
-
-
-def _print_resources(console: Console, res: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    table = Table(title="resources", title_justify="left")
-    table.add_column("kind")
-    table.add_column("name")
-    table.add_column("contents")
-    missing = "[red]missing[/]"
-    stream, bucket, glue = res.get("stream"), res.get("bucket"), res.get("glue_database")
-    table.add_row(
-        "Kinesis stream", stream["name"] if stream else "?", f"{stream['shards']} shards" if stream else missing
-    )
-    table.add_row("S3 bucket", bucket["name"] if bucket else "?", f"{bucket['objects']} objects" if bucket else missing)
-    for t in res.get("tables", []):
-        table.add_row("DynamoDB table", t["name"], missing if t["items"] is None else f"{t['items']} items")
-    for q in res.get("queues", []):
-        table.add_row("SQS queue", q["name"], missing if q["messages"] is None else f"{q['messages']} messages")
-    table.add_row("Glue database", glue["name"] if glue else "?", f"{glue['tables']} tables" if glue else missing)
-    console.print(table)
-
-
-def _duration(seconds: float) -> str:
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{s % 3600 // 60:02d}m"

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from clickstream.local.stack import LocalStack, ServiceStatus
+    from clickstream.local.stack import LocalStack
+    from clickstream.local.stack_status import ServiceStatus
 
 DEFAULT_INTERVAL_S = 10.0
 STATS_TIMEOUT_S = 5.0  # /v1/stats reads every day item of a few counters: quick, but not instant

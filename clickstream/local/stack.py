@@ -3,7 +3,9 @@
 `up` starts the declared services (`clickstream.local.services.SERVICES`) wave by wave in
 dependency order, records each process in `state.json` as soon as it exists, waits for its
 health check and, when one fails, prints its log tail and stops what this call started.
-Services already running with the same command and settings are left alone.
+Services already running with the same command and settings are left alone. `down` stops
+exactly the recorded processes. What `status` and `resources` report is worked out in
+`clickstream.local.stack_status`.
 """
 
 from __future__ import annotations
@@ -16,11 +18,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
-from clickstream.adapters.inventory import resource_summary
 from clickstream.errors import ConfigError
 from clickstream.local import processes
 from clickstream.local.services import (
@@ -29,7 +30,6 @@ from clickstream.local.services import (
     PortInUseError,
     ServiceSpec,
     StackError,
-    endpoint_address,
     is_loopback,
     kafka_bootstrap,
     port_in_use_message,
@@ -38,6 +38,7 @@ from clickstream.local.services import (
     settings_env,
     waves,
 )
+from clickstream.local.stack_status import ServiceStatus, aws_resources, service_statuses
 from clickstream.local.state import LOCK_FILE, ProcessRecord, StackState, load_state, log_path, save_state
 from clickstream.settings import TRANSPORTS, Settings, Transport
 
@@ -69,23 +70,6 @@ class DownReport:
     stopped: tuple[tuple[str, str], ...]  # (service, "stopped" | "killed" | "gone")
     left_running: tuple[str, ...]  # servers we used but did not start
     purged: bool
-
-
-@dataclass(frozen=True)
-class ServiceStatus:
-    name: str
-    pid: int | None
-    port: int | None
-    url: str | None
-    running: bool
-    healthy: bool
-    uptime_seconds: float | None
-    log: str | None
-    external: str | None  # "localstack" | "moto" when the stack uses a server it did not start
-    detail: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class LocalStack:
@@ -302,63 +286,12 @@ class LocalStack:
     def status(self) -> list[ServiceStatus]:
         """Every recorded service with its health; empty when nothing is recorded."""
         state = load_state(self.home)
-        now = time.time()
-        out: list[ServiceStatus] = []
-        for name in self._order([*state.processes, *state.external]):
-            spec = self._by_name.get(name)
-            if name in state.external:
-                ext = state.external[name]
-                # only the AWS server is ever adopted: probe the URL it was found at
-                there = replace(self.settings, endpoint_url=ext.url)
-                health = spec.health(there, None, now) if spec else Health(False, "unknown service")
-                out.append(
-                    ServiceStatus(
-                        name,
-                        None,
-                        _port(ext.url),
-                        ext.url,
-                        health.ok,
-                        health.ok,
-                        None,
-                        None,
-                        ext.kind,
-                        "not started by clickstream" if health.ok else health.detail,
-                    )
-                )
-                continue
-            rec = state.processes[name]
-            running = processes.is_running(rec.pid, rec.create_time)
-            # Health is checked against the settings the process was given, not today's environment.
-            settings = Settings.from_env({**self._base_env, **rec.env})
-            if not running:
-                health = Health(False, "not running")
-            elif spec is None:
-                health = Health(True, "running (no health check known)")
-            else:
-                health = spec.health(settings, rec, now)
-            url = spec.url(settings) if spec and running else rec.url
-            out.append(
-                ServiceStatus(
-                    name,
-                    rec.pid,
-                    rec.port,
-                    url,
-                    running,
-                    health.ok,
-                    now - rec.started_at if running else None,
-                    rec.log,
-                    None,
-                    health.detail,
-                )
-            )
-        return out
+        names = self._order([*state.processes, *state.external])
+        return service_statuses(state, names, self._by_name, settings=self.settings, base_env=self._base_env)
 
     def resources(self, statuses: Sequence[ServiceStatus] | None = None) -> dict[str, Any] | None:
         """The platform's resources on the AWS server (None when it is not up)."""
-        aws = next((s for s in (statuses if statuses is not None else self.status()) if s.name == "aws"), None)
-        if aws is None or not aws.healthy or not aws.url:
-            return None
-        return resource_summary(replace(self.settings, endpoint_url=aws.url))
+        return aws_resources(statuses if statuses is not None else self.status(), self.settings)
 
     # --- helpers --------------------------------------------------------------------------------
 
@@ -398,10 +331,3 @@ def _failure(headline: str, record: ProcessRecord) -> str:
     lines = processes.tail(Path(record.log), LOG_TAIL_LINES)
     body = "\n".join(f"  | {line}" for line in lines) or "  (the log is empty)"
     return f"{headline}\nlast {len(lines)} lines of {record.log}:\n{body}"
-
-
-def _port(url: str) -> int | None:
-    try:
-        return endpoint_address(url)[1]
-    except ConfigError:
-        return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from clickstream.local.live import Sample, api_base, live_line
-from clickstream.local.stack import ServiceStatus
+from clickstream.local.stack_status import ServiceStatus
 
 
 def _status(name: str, healthy: bool = True, detail: str = "", url: str | None = None) -> ServiceStatus:
