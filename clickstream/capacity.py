@@ -2,116 +2,36 @@
 
 `estimate(Workload(...))` sizes what infra/cdk deploys for a traffic profile: Kinesis shards,
 Lambda concurrency, DynamoDB write units and the hot-key risk of the pre-aggregated counters,
-Firehose partitions and files, S3 volume, and a monthly cost per service. The deployment
-defaults below (speed-layer batching, Firehose buffering, lake lifecycle) are imported by the
-CDK app, so the estimate describes the system that `cdk deploy` creates.
+Firehose partitions and files, S3 volume, and a monthly cost per service. It models the
+deployment defaults in `clickstream.deployment_defaults`, which the CDK app imports too, so the
+estimate describes the system that `cdk deploy` creates.
 
-Prices are ASSUMPTIONS: us-east-1 list prices as recalled for 2025, never fetched. Every one
-is printed with the estimate; check https://aws.amazon.com/pricing before budgeting.
+The costs, and the prices they assume (never fetched: verify before budgeting), are
+`clickstream.capacity_pricing`'s; every price is printed with the estimate.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from clickstream.capacity_pricing import DAYS_PER_MONTH, GIB, PRICES_NOTE, Prices, monthly_costs
 from clickstream.constants import EVENT_TYPES, PUT_RECORDS_MAX
+from clickstream.deployment_defaults import LakeLifecycleDefaults, RawDeliveryDefaults, SpeedLayerDefaults
 from clickstream.metrics.definitions import TOP_DIMENSIONS, TOP_RESOLUTIONS, UNIQUE_FIELDS, UNIQUE_RESOLUTIONS
 
 # --- AWS limits -------------------------------------------------------------------------
 KINESIS_SHARD_RECORDS_PER_S = 1_000  # Kinesis: 1 000 records/s written per shard
 KINESIS_SHARD_BYTES_PER_S = 1024 * 1024  # Kinesis: 1 MB/s (1 MiB) written per shard, data + partition key
-KINESIS_ON_DEMAND_START_RECORDS_PER_S = 4_000  # a new on-demand stream accepts 4 000 records/s ...
-KINESIS_ON_DEMAND_START_BYTES_PER_S = 4 * 1024 * 1024  # ... and 4 MB/s, then doubles its previous peak
 DYNAMODB_PARTITION_WCU_PER_S = 1_000  # DynamoDB: 1 000 write units/s per partition (so per item)
 DYNAMODB_WRITE_UNIT_BYTES = 1024  # one write unit covers an item of up to 1 KB
 LAMBDA_POLL_INTERVAL_S = 1.0  # without a batching window the event source mapping polls a shard ~once a second
 FIREHOSE_ACTIVE_PARTITIONS_LIMIT = 500  # Firehose dynamic partitioning: active partitions per stream (default quota)
-FIREHOSE_DP_MIN_BUFFER_MIB = 64  # dynamic partitioning requires a buffer of at least 64 MiB
 WINDOWS_PER_KEY = 3  # realtime items per counter key: minute, hour and day windows (DESIGN.md)
 # Besides counters, each batch merges these sketch items (uniques per h/d, top URLs/statuses per h)
 # and writes one freshness item: all of them once per batch, like the `all` counters.
 SKETCH_ITEMS_PER_BATCH = len(UNIQUE_FIELDS) * len(UNIQUE_RESOLUTIONS) + len(TOP_DIMENSIONS) * len(TOP_RESOLUTIONS)
-
-GIB = 1024**3
-HOURS_PER_MONTH = 730  # AWS's billing month
-SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
-DAYS_PER_MONTH = HOURS_PER_MONTH / 24
-
-
-# --- Deployment defaults shared with infra/cdk ------------------------------------------
-@dataclass(frozen=True)
-class SpeedLayerDefaults:
-    """The stream-processor event source mapping as infra/cdk configures it."""
-
-    # Bigger batches mean fewer pre-aggregated DynamoDB updates per event (see `estimate`);
-    # Lambda still caps a batch at 6 MB of payload.
-    batch_size: int = 1000
-    batching_window_s: int = 2
-    # 1: the speed layer's per-shard watermark (DESIGN.md "Delivery guarantees") assumes one
-    # batch of a shard at a time; a higher factor needs per-partition-key watermarks.
-    parallelization_factor: int = 1
-    retry_attempts: int = 3
-    max_record_age_s: int = 3600  # older records are left to the batch layer, which reads the raw archive
-    memory_mb: int = 1024
-
-
-@dataclass(frozen=True)
-class RawDeliveryDefaults:
-    """Firehose buffering for raw/events/ (the AWS counterpart of the local archiver)."""
-
-    buffer_interval_s: int = 300
-    buffer_mib: int = FIREHOSE_DP_MIN_BUFFER_MIB
-
-
-@dataclass(frozen=True)
-class LakeLifecycleDefaults:
-    """S3 lifecycle of raw/: Standard, then Standard-IA, then Glacier Flexible Retrieval."""
-
-    infrequent_access_after_days: int = 30  # Standard-IA's minimum storage duration
-    glacier_after_days: int = 90
-    athena_results_expire_days: int = 7
-
-
-SPEED = SpeedLayerDefaults()
-RAW_DELIVERY = RawDeliveryDefaults()
-LIFECYCLE = LakeLifecycleDefaults()
-
-
-@dataclass(frozen=True)
-class Prices:
-    """ASSUMED us-east-1 list prices in USD, as recalled for 2025 (not fetched; verify before use)."""
-
-    kinesis_shard_hour: float = 0.015
-    kinesis_put_payload_units_per_million: float = 0.014  # one unit = 25 KB of one record
-    kinesis_on_demand_stream_hour: float = 0.04
-    kinesis_on_demand_ingest_per_gb: float = 0.08  # each record rounded up to 1 KB
-    kinesis_on_demand_retrieval_per_gb: float = 0.04  # per consumer (Lambda and Firehose both read)
-    lambda_arm_gb_second: float = 0.0000133334
-    lambda_requests_per_million: float = 0.20
-    dynamodb_write_request_units_per_million: float = 0.625
-    firehose_ingest_per_gb: float = 0.029  # each record rounded up to 5 KB
-    firehose_dynamic_partitioning_per_gb: float = 0.020
-    firehose_objects_per_thousand: float = 0.005
-    s3_standard_gb_month: float = 0.023
-    s3_standard_ia_gb_month: float = 0.0125
-    s3_glacier_flexible_gb_month: float = 0.0036
-    s3_put_requests_per_thousand: float = 0.005
-    http_api_requests_per_million: float = 1.00
-    cloudwatch_alarm_month: float = 0.10
-    cloudwatch_dashboard_month: float = 3.00
-
-    def listed(self) -> list[str]:
-        """Every price as one printable line."""
-        return [f"{f.name} = ${getattr(self, f.name):.10f}".rstrip("0").rstrip(".") for f in fields(self)]
-
-
-PRICES_NOTE = "us-east-1 list prices as recalled for 2025 (assumptions, not fetched; verify at aws.amazon.com/pricing)"
-KINESIS_PUT_PAYLOAD_UNIT_BYTES = 25 * 1024
-KINESIS_ON_DEMAND_RECORD_ROUNDING = 1024
-FIREHOSE_RECORD_ROUNDING = 5 * 1024
-KINESIS_CONSUMERS = 2  # the stream-processor Lambda and the Firehose delivery stream
 
 
 @dataclass(frozen=True)
@@ -318,7 +238,7 @@ def estimate(w: Workload, prices: Prices | None = None) -> Estimate:
     )
     firehose = _firehose(w)
     s3 = _s3(w)
-    costs, alternative, kinesis = _costs(w, p, shards, on_average, dynamodb.wcu_per_s_average, firehose, s3)
+    costs, alternative, kinesis = monthly_costs(w, p, shards, on_average, dynamodb.wcu_per_s_average, firehose, s3)
     kinesis_est = KinesisEstimate(
         shards=shards,
         shards_by_records=by_records,
@@ -374,67 +294,6 @@ def _s3(w: Workload) -> S3Estimate:
         stored_gib_per_month=round(stored_day * DAYS_PER_MONTH, 2),
         steady_state_gib={cls: round(stored_day * n, 2) for cls, n in days.items()},
     )
-
-
-def _costs(
-    w: Workload,
-    p: Prices,
-    shards: int,
-    avg: Batching,
-    wcu_per_s: float,
-    firehose: FirehoseEstimate,
-    s3: S3Estimate,
-) -> tuple[dict[str, float], dict[str, float], dict[str, str]]:
-    records = w.rps * SECONDS_PER_MONTH
-    record_bytes = w.bytes_per_event + w.partition_key_bytes
-    units = math.ceil(record_bytes / KINESIS_PUT_PAYLOAD_UNIT_BYTES)
-    provisioned = shards * HOURS_PER_MONTH * p.kinesis_shard_hour + records * units / 1e6 * (
-        p.kinesis_put_payload_units_per_million
-    )
-    od_gib = records * math.ceil(record_bytes / KINESIS_ON_DEMAND_RECORD_ROUNDING) * 1024 / GIB
-    on_demand = (
-        HOURS_PER_MONTH * p.kinesis_on_demand_stream_hour
-        + od_gib * p.kinesis_on_demand_ingest_per_gb
-        + od_gib * KINESIS_CONSUMERS * p.kinesis_on_demand_retrieval_per_gb
-    )
-    mode = "provisioned" if provisioned < on_demand else "on-demand"
-    peak = w.rps * w.peak_factor
-    hint = (
-        f"provisioned with {shards} shards is cheaper at this steady rate; reshard (UpdateShardCount) ahead of growth"
-        if mode == "provisioned"
-        else "on-demand is cheaper or equal and absorbs spikes up to twice the previous peak without resharding"
-    )
-    if peak > KINESIS_ON_DEMAND_START_RECORDS_PER_S or peak * record_bytes > KINESIS_ON_DEMAND_START_BYTES_PER_S:
-        hint += "; a new on-demand stream starts at 4 000 records/s or 4 MB/s: start provisioned, or ramp up traffic"
-    speed_invocations = avg.batches_per_s * SECONDS_PER_MONTH
-    speed_ms = w.processor_ms_per_batch + w.processor_ms_per_event * avg.events_per_batch
-    requests = records / w.events_per_request
-    lambda_gb_s = (
-        speed_invocations * speed_ms / 1000 * w.speed.memory_mb / 1024
-        + requests * w.collector_ms_per_request / 1000 * w.collector_memory_mb / 1024
-    )
-    fh_billed_gib = records * math.ceil(w.bytes_per_event / FIREHOSE_RECORD_ROUNDING) * FIREHOSE_RECORD_ROUNDING / GIB
-    fh_objects = firehose.files_per_day * DAYS_PER_MONTH
-    costs = {
-        "kinesis": provisioned if mode == "provisioned" else on_demand,
-        "lambda": lambda_gb_s * p.lambda_arm_gb_second
-        + (speed_invocations + requests) / 1e6 * p.lambda_requests_per_million,
-        "dynamodb": wcu_per_s * SECONDS_PER_MONTH / 1e6 * p.dynamodb_write_request_units_per_million,
-        "firehose": fh_billed_gib * p.firehose_ingest_per_gb
-        + records * w.bytes_per_event / GIB * p.firehose_dynamic_partitioning_per_gb
-        + fh_objects / 1000 * p.firehose_objects_per_thousand,
-        "s3": s3.steady_state_gib["STANDARD"] * p.s3_standard_gb_month
-        + s3.steady_state_gib["STANDARD_IA"] * p.s3_standard_ia_gb_month
-        + s3.steady_state_gib["GLACIER"] * p.s3_glacier_flexible_gb_month
-        + fh_objects / 1000 * p.s3_put_requests_per_thousand,
-        "api_gateway": requests / 1e6 * p.http_api_requests_per_million,
-        "cloudwatch": w.alarms * p.cloudwatch_alarm_month + p.cloudwatch_dashboard_month,
-    }
-    costs = {k: round(v, 2) for k, v in costs.items()}
-    costs["total"] = round(sum(costs.values()), 2)
-    alternative = {"provisioned": round(provisioned, 2), "on-demand": round(on_demand, 2)}
-    context = f"-c shards={shards}" if mode == "provisioned" else "(default: on-demand)"
-    return costs, alternative, {"recommended_mode": mode, "cdk_context": context, "hint": hint}
 
 
 def _assumptions(w: Workload) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from clickstream.collector.segment import TRACK_EVENTS
+from clickstream.collector.segment_mapping import TRACK_EVENTS
 
 BATCH_SIZE = 100  # the SDKs' default flush size (upload_size=100)
 _TRACK_NAMES = {kind: name for name, kind in TRACK_EVENTS.items()}

@@ -7,7 +7,8 @@ from dataclasses import replace
 
 import click
 
-from clickstream.capacity import SPEED, Estimate, Workload, estimate
+from clickstream.capacity import Estimate, Workload, estimate
+from clickstream.deployment_defaults import SPEED
 
 
 @click.command(name="capacity")

@@ -9,7 +9,7 @@ from aws_cdk.assertions import Match
 from cdk_support import Synth
 from clickstream_infra.components.speed import COUNTER_ACTIONS, STREAM_PROCESSOR_HANDLER
 
-from clickstream.capacity import SPEED
+from clickstream.deployment_defaults import SPEED
 from clickstream.resources import platform_resources
 
 pytestmark = pytest.mark.slow

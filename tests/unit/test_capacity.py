@@ -17,14 +17,14 @@ from clickstream.capacity import (
     KINESIS_SHARD_BYTES_PER_S,
     KINESIS_SHARD_RECORDS_PER_S,
     SKETCH_ITEMS_PER_BATCH,
-    SPEED,
-    Prices,
     Workload,
     distinct_expected,
     estimate,
     shards_needed,
 )
+from clickstream.capacity_pricing import Prices
 from clickstream.cli import main
+from clickstream.deployment_defaults import SPEED
 
 
 def test_aws_limits_are_the_published_ones() -> None:

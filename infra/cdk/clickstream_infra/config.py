@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from clickstream.capacity import SPEED
+from clickstream.deployment_defaults import SPEED
 from clickstream.errors import ConfigError
 from clickstream.resources import Resources, platform_resources
 from clickstream.settings import ResourceNames, Settings

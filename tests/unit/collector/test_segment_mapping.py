@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from clickstream.adapters.stream import StreamRecord
-from clickstream.collector import segment
+from clickstream.collector import segment, segment_mapping
 from clickstream.collector.protocols import UNMAPPED_EVENT, Mapped, ProtocolRequest
 from clickstream.collector.request import RequestError
 from clickstream.collector.service import CollectorService
@@ -80,9 +80,9 @@ def ms(text: str) -> int:
 
 def mapped(*messages: object, **envelope: Any) -> Mapped:
     out = Mapped()
-    batch = segment.batch_defaults(envelope, NOW)
+    batch = segment_mapping.batch_defaults(envelope, NOW)
     for m in messages:
-        segment.map_message(m, out, received_at=NOW, batch=batch)
+        segment_mapping.map_message(m, out, received_at=NOW, batch=batch)
     return out
 
 
@@ -140,7 +140,7 @@ def test_screen_is_a_page_view_named_by_the_screen() -> None:
     ],
 )
 def test_track_event_names(name: str | None, event_type: str | None) -> None:
-    assert segment.track_event_type(name) == event_type
+    assert segment_mapping.track_event_type(name) == event_type
 
 
 def test_product_added_carries_the_product() -> None:

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from clickstream.adapters.stream import StreamRecord
-from clickstream.collector import snowplow
+from clickstream.collector import snowplow, snowplow_mapping
 from clickstream.collector.protocols import UNMAPPED_EVENT, Mapped, ProtocolRequest
 from clickstream.collector.request import RequestError
 from clickstream.collector.service import CollectorService
@@ -76,7 +76,7 @@ def ev(e: str, eid: str = "e-1", **params: Any) -> dict[str, Any]:
 
 def mapped(*items: object, app: str | None = "shop", ua: str | None = None) -> Mapped:
     out = Mapped()
-    snowplow.map_events(items, out, received_at=NOW, app_ids=[app] * len(items), user_agent=ua)
+    snowplow_mapping.map_events(items, out, received_at=NOW, app_ids=[app] * len(items), user_agent=ua)
     return out
 
 
@@ -158,7 +158,7 @@ def test_page_ping_is_a_scroll_worth_one_ping_interval() -> None:
 
     event = only(mapped(item))
 
-    assert (event["event_type"], event["duration_ms"]) == ("scroll", snowplow.DEFAULT_PING_INTERVAL_MS)
+    assert (event["event_type"], event["duration_ms"]) == ("scroll", snowplow_mapping.DEFAULT_PING_INTERVAL_MS)
     assert event["properties"]["depth_pct"] == 50  # (900 + 720) / 3240
     assert event["properties"]["_snowplow"]["pp_may"] == "900"
 

@@ -7,7 +7,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from clickstream import constants as c
-from clickstream.capacity import LIFECYCLE
+from clickstream.deployment_defaults import LIFECYCLE
 from clickstream.resources import BucketSpec
 
 ACCESS_LOGS_EXPIRE_DAYS = 90

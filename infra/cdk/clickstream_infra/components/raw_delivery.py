@@ -17,7 +17,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from clickstream import constants as c
-from clickstream.capacity import RAW_DELIVERY
+from clickstream.deployment_defaults import RAW_DELIVERY
 from clickstream_infra import arns, nag
 
 # jq 1.6 over the record: received_at is "YYYY-MM-DDTHH:MM:SS.mmmZ" (clickstream.events.timestamps).

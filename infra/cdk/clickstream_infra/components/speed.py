@@ -13,7 +13,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from clickstream import constants as c
-from clickstream.capacity import SPEED
+from clickstream.deployment_defaults import SPEED
 from clickstream.resources import QueueSpec, TableSpec
 from clickstream_infra import arns, nag
 from clickstream_infra.components.functions import PlatformFunction, platform_environment

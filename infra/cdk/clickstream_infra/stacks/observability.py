@@ -12,7 +12,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from clickstream.capacity import RAW_DELIVERY
+from clickstream.deployment_defaults import RAW_DELIVERY
 from clickstream_infra.config import DeployConfig
 from clickstream_infra.stacks.lake import delivery_stream_name
 

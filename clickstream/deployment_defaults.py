@@ -1,0 +1,50 @@
+"""What infra/cdk deploys for the speed layer, the raw archive and the lake's lifecycle. Pure.
+
+The CDK app configures the event source mapping, Firehose buffering and the S3 transitions
+from these values, and `clickstream.capacity` sizes and prices the same ones, so the capacity
+estimate describes the system that `cdk deploy` creates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FIREHOSE_DP_MIN_BUFFER_MIB = 64  # dynamic partitioning requires a buffer of at least 64 MiB
+
+
+@dataclass(frozen=True)
+class SpeedLayerDefaults:
+    """The stream-processor event source mapping as infra/cdk configures it."""
+
+    # Bigger batches mean fewer pre-aggregated DynamoDB updates per event (see `clickstream.capacity.estimate`);
+    # Lambda still caps a batch at 6 MB of payload.
+    batch_size: int = 1000
+    batching_window_s: int = 2
+    # 1: the speed layer's per-shard watermark (DESIGN.md "Delivery guarantees") assumes one
+    # batch of a shard at a time; a higher factor needs per-partition-key watermarks.
+    parallelization_factor: int = 1
+    retry_attempts: int = 3
+    max_record_age_s: int = 3600  # older records are left to the batch layer, which reads the raw archive
+    memory_mb: int = 1024
+
+
+@dataclass(frozen=True)
+class RawDeliveryDefaults:
+    """Firehose buffering for raw/events/ (the AWS counterpart of the local archiver)."""
+
+    buffer_interval_s: int = 300
+    buffer_mib: int = FIREHOSE_DP_MIN_BUFFER_MIB
+
+
+@dataclass(frozen=True)
+class LakeLifecycleDefaults:
+    """S3 lifecycle of raw/: Standard, then Standard-IA, then Glacier Flexible Retrieval."""
+
+    infrequent_access_after_days: int = 30  # Standard-IA's minimum storage duration
+    glacier_after_days: int = 90
+    athena_results_expire_days: int = 7
+
+
+SPEED = SpeedLayerDefaults()
+RAW_DELIVERY = RawDeliveryDefaults()
+LIFECYCLE = LakeLifecycleDefaults()
