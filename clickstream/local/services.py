@@ -150,7 +150,8 @@ def _alive_for_a_while(settings: Settings, record: ProcessRecord | None, now: fl
 
 def _moto_command(settings: Settings, python: str) -> list[str]:
     host, port = endpoint_address(aws_endpoint(settings))
-    return [python, "-m", "moto.server", "-H", host, "-p", str(port)]
+    # moto's server with its per-request backend lookup remembered and no access log (see there)
+    return [python, "-m", "clickstream.local.aws_server", "-H", host, "-p", str(port)]
 
 
 def _kafka_command(settings: Settings, python: str) -> list[str]:

@@ -26,6 +26,9 @@ from clickstream.settings import Settings
 def aws_endpoint() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
+    from clickstream.local.aws_server import patch_moto
+
+    patch_moto()  # as the embedded stack's server is (clickstream.local.aws_server)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
