@@ -13,8 +13,13 @@ Format (text/event-stream, UTF-8). First a `retry: 2000` line, then one message 
 
 A tick whose reads fail sends `event: error` with `data: {"error": ..., "message": ...}` and the
 stream goes on. Query parameters: `interval` (seconds, 0.5-10, default 1), `limit` (recent
-events, 0-100, default 20), `count` (stop after that many ticks; default: until the client
+events, 0-50, default 20), `count` (stop after that many ticks; default: until the client
 leaves). Browsers send the read key with fetch() streaming (EventSource cannot set headers).
+
+Ticks keep their cadence: a tick starts `interval` seconds after the previous one started (at
+once if its reads took longer), not `interval` after it ended. The two reads of a tick, the
+counters snapshot (two BatchGetItem and a Query) and the live feed (a GetItem and a
+BatchGetItem), run side by side, so a slow snapshot does not hold the feed back by its own time.
 """
 
 from __future__ import annotations
@@ -34,17 +39,18 @@ MEDIA_TYPE = "text/event-stream"
 RETRY_MS = 2000
 
 
-def tick(deps: ApiDeps, limit: int) -> dict[str, Any]:
-    """One update: the realtime snapshot (`clickstream.speed.snapshot`) and the newest events."""
+async def tick(deps: ApiDeps, limit: int) -> dict[str, Any]:
+    """One update: the realtime snapshot (`clickstream.speed.snapshot`) and the newest events, read
+    side by side in the thread pool."""
     from clickstream.api.params import format_instant
     from clickstream.speed.snapshot import read_snapshot
 
     now = deps.clock()
-    return {
-        "now": format_instant(now),
-        "counters": read_snapshot(deps.realtime, now),
-        "recent_events": deps.recent.latest(limit),
-    }
+    counters, recent = await asyncio.gather(
+        run_in_threadpool(read_snapshot, deps.realtime, now),
+        run_in_threadpool(deps.recent.latest, limit),
+    )
+    return {"now": format_instant(now), "counters": counters, "recent_events": recent}
 
 
 async def events(
@@ -58,10 +64,12 @@ async def events(
     yield f"retry: {RETRY_MS}\n\n".encode()
     seen: set[str] = set()
     n = 0
+    loop = asyncio.get_running_loop()
     while count is None or n < count:
         n += 1
+        started = loop.time()
         try:
-            update = await run_in_threadpool(tick, deps, limit)
+            update = await tick(deps, limit)
         except (ClickstreamError, ClientError, BotoCoreError) as exc:
             body = {"error": "unavailable", "message": f"could not read the realtime table: {exc}"}
             yield _message(n, "error", body)
@@ -72,7 +80,7 @@ async def events(
             yield _message(n, "update", update)
         if count is not None and n >= count:
             break
-        await asyncio.sleep(interval)
+        await asyncio.sleep(max(0.0, started + interval - loop.time()))
         if await disconnected():
             break
 

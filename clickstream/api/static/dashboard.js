@@ -14,8 +14,11 @@
   const RANGE_STORAGE = "clickstream.range";
   const REFRESH_MS = 2000; // figures at most 2 s old
   const POLL_MS = 1000; // feed fallback when the stream is unavailable
-  const FEED_MAX = 60;
-  const FEED_LIMIT = 30; // recent events per stream message
+  const FEED_MAX = 60; // rows shown
+  // Recent events per stream message: the most the API gives (/v1/stream's limit). At 20 events/s
+  // a slow tick can span more than 30 new events, and those past the message's limit never show.
+  const FEED_LIMIT = 50;
+  const SEEN_MAX = 1000; // event ids remembered, shown or not, so a row that scrolled off never comes back
   const STREAM_INTERVAL_S = 0.5; // the stream's tick: with the speed layer's live feed, a new event shows 1-2 s after its sending (docs/BENCHMARKS.md)
   const TYPE_COLORS = {
     page_view: "#1f6feb", click: "#2da44e", scroll: "#8c959f", search: "#bf8700",
@@ -263,9 +266,11 @@
       ol.prepend(feedItem(e, state.started));
     }
     state.started = true;
-    while (ol.children.length > FEED_MAX) {
-      state.seen.delete(ol.lastElementChild.dataset.eventId);
-      ol.lastElementChild.remove();
+    while (ol.children.length > FEED_MAX) ol.lastElementChild.remove();
+    // A Set iterates in insertion order: forget the oldest ids first.
+    for (const id of state.seen) {
+      if (state.seen.size <= SEEN_MAX) break;
+      state.seen.delete(id);
     }
   }
 
