@@ -14,13 +14,14 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from benchmarks.speed_layer.fixtures import kinesis_events, record_count
 from benchmarks.speed_layer.throughput import DropBadRows
 from clickstream.adapters.counters import Claim, CountersTable, NullCounters, SketchUpdate, WriteStats
+from clickstream.adapters.recent_feed import RecentFeed
 from clickstream.metrics import definitions as d
 from clickstream.metrics.aggregate import Counters, aggregate
 from clickstream.metrics.windows import expires_at
@@ -63,8 +64,10 @@ def private_moto() -> Iterator[Settings]:
 def ours(settings: Settings, events: list[dict[str, Any]], *, batch_size: int) -> dict[str, Any]:
     from clickstream.adapters import _clients
 
-    table = CountersTable(settings.names.realtime_table, client=_clients.client("dynamodb", settings))
-    processor = SpeedProcessor(table, DropBadRows(), limits=settings.limits)
+    client = _clients.client("dynamodb", settings)
+    table = CountersTable(settings.names.realtime_table, client=client)
+    feed = CountedFeed(settings.names.realtime_table, client=client)  # as the handler wires it
+    processor = SpeedProcessor(table, DropBadRows(), limits=settings.limits, feed=feed)
     lambda_events = kinesis_events(events, batch_size=batch_size)
     wall0 = time.perf_counter()
     for event in lambda_events:
@@ -72,7 +75,7 @@ def ours(settings: Settings, events: list[dict[str, Any]], *, batch_size: int) -
             raise RuntimeError("a batch failed against moto")
     wall = time.perf_counter() - wall0
     table.close()
-    requests = dict(table.requests)
+    requests = dict(table.requests + feed.requests)
     writes = sum(n for op, n in requests.items() if op in ("update_item", "put_item"))
     n = record_count(lambda_events)
     return {
@@ -138,10 +141,42 @@ def same_counters_on_prefix(settings: Settings, events: list[dict[str, Any]], ex
     return all(int(got[(f"baseline|{pk}", sk)]["events"]) == cell[0] for (pk, sk), cell in expected.items())
 
 
+class CountedFeed(RecentFeed):
+    """The live feed's adapter, counting its requests like `CountersTable.requests` does."""
+
+    def __init__(self, table: str, *, client: Any) -> None:
+        super().__init__(table, client=client)
+        self.requests: Counter[str] = Counter()
+
+    def load(self, shard: str) -> list[dict[str, Any]]:
+        self.requests["get_item"] += 1
+        return super().load(shard)
+
+    def store(self, shard: str, *, last: int, events: Sequence[Mapping[str, Any]]) -> bool:
+        self.requests["put_item"] += 1
+        return super().store(shard, last=last, events=events)
+
+
+class ModelFeed:
+    """The live feed's requests for a first application: a GetItem per shard, a PutItem per batch."""
+
+    def __init__(self, requests: Counter[str]) -> None:
+        self.requests = requests
+
+    def load(self, shard: str) -> list[dict[str, Any]]:
+        self.requests["get_item"] += 1
+        return []
+
+    def store(self, shard: str, *, last: int, events: Sequence[Mapping[str, Any]]) -> bool:
+        self.requests["put_item"] += 1
+        return True
+
+
 class RequestModel(NullCounters):
     """Counts the requests `CountersTable` sends for a first application of each batch (no throttling,
     no conflicts): one UpdateItem per counter item, a PutItem per order claim, a GetItem and (if
-    anything changes) an UpdateItem per sketch item, one or two UpdateItems for freshness."""
+    anything changes) an UpdateItem per sketch item, one or two UpdateItems for freshness; with
+    `ModelFeed`, the live feed's."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -174,7 +209,7 @@ class RequestModel(NullCounters):
 def modelled(events: list[dict[str, Any]], *, batch_size: int) -> dict[str, Any]:
     """Requests per 10k events for one batch size, from the request model (no server)."""
     model = RequestModel()
-    processor = SpeedProcessor(model, DropBadRows())
+    processor = SpeedProcessor(model, DropBadRows(), feed=ModelFeed(model.requests))
     lambda_events = kinesis_events(events, batch_size=batch_size)
     for event in lambda_events:
         processor.handle_event(event)
