@@ -1,4 +1,4 @@
-"""The embedded stack's AWS-compatible server: moto's own server, without two per-request costs.
+"""The embedded stack's AWS-compatible server: moto's own server, without four per-request costs.
 
 `python -m clickstream.local.aws_server -H 127.0.0.1 -p 4566` runs `moto.server` (same options)
 after four changes, measured by `python -m benchmarks.aws_server` (docs/BENCHMARKS.md):
@@ -33,8 +33,9 @@ after four changes, measured by `python -m benchmarks.aws_server` (docs/BENCHMAR
   brings the request lines back.
 
 Every answer is the one `python -m moto.server` gives (the integration tests run on a server
-patched this way, and tests/unit/local/test_aws_server.py compares Query answers both ways). If
-a moto release renames what is patched here, that change is skipped and the log says so.
+patched this way, and tests/unit/local/test_aws_server.py compares Query and GetRecords answers
+both ways). If a moto release renames what is patched here, that change is skipped and the log
+says so.
 """
 
 from __future__ import annotations
@@ -156,7 +157,7 @@ def patch_moto() -> list[str]:
 def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     p = argparse.ArgumentParser(
         prog="python -m clickstream.local.aws_server",
-        description="moto's server with its backend lookup remembered and no access log (see the module docstring).",
+        description="moto's server without four per-request costs (see clickstream/local/aws_server.py).",
         epilog="Every other option is moto.server's: -H/--host, -p/--port, -s/--ssl, ...",
     )
     p.add_argument("--access-log", action="store_true", help="log every request (werkzeug's access log)")

@@ -150,7 +150,7 @@ def _alive_for_a_while(settings: Settings, record: ProcessRecord | None, now: fl
 
 def _moto_command(settings: Settings, python: str) -> list[str]:
     host, port = endpoint_address(aws_endpoint(settings))
-    # moto's server with its per-request backend lookup remembered and no access log (see there)
+    # moto's own server without four per-request costs (clickstream/local/aws_server.py says which)
     return [python, "-m", "clickstream.local.aws_server", "-H", host, "-p", str(port)]
 
 
