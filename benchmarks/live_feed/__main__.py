@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from benchmarks.ingest.stats import percentile
+from clickstream.api.recent import MAX_RECENT
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
@@ -110,8 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     times: list[float] = []
     missed: list[str] = []  # never shown within MISSED_AFTER_S
     stages: list[dict[str, float]] = []
-    # The page's own tick and feed size (dashboard.js STREAM_INTERVAL_S, FEED_LIMIT).
-    watch = StreamWatch(args.api, settings.read_key or "", interval=0.5, limit=50)
+    # The page's own tick (dashboard.js STREAM_INTERVAL_S) and feed size (FEED_LIMIT = MAX_RECENT, a test says so).
+    watch = StreamWatch(args.api, settings.read_key or "", interval=0.5, limit=MAX_RECENT)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1366, "height": 768})

@@ -6,8 +6,8 @@ after four changes, measured by `python -m benchmarks.aws_server` (docs/BENCHMAR
 - **Backend lookup, once per service.** moto routes each request to a service backend by a
   host name it infers from the signature, under one lock shared by every request
   (`DomainDispatcherApplication.get_backend_for_host`). On the way it lists moto's package
-  folder (`moto.backends.list_of_moto_modules`: an `os.listdir` and an `isdir` per entry, some
-  two hundred system calls) and, for names that are not a folder (every Kinesis, S3 and SQS
+  folder (`moto.backends.list_of_moto_modules`: an `os.listdir` and an `isdir` per entry, 182
+  entries in moto 5.2.5) and, for names that are not a folder (every Kinesis, S3 and SQS
   request), tries each service's URL patterns in turn. The answer depends only on the host
   name and on files that do not change while the server runs, so it is remembered per name.
   Profiled under `make up` (py-spy, moto 5.2.5) before this change, that lookup and the
@@ -16,9 +16,8 @@ after four changes, measured by `python -m benchmarks.aws_server` (docs/BENCHMAR
 - **A Query reads its partition, not the table.** moto 5.2.5's `Table.query` (no index) builds
   the list of every item in the table, sorts it, and keeps the items of the queried partition:
   each Query costs time in proportion to the whole table, which grows all day under `make up`
-  (the realtime table gets hundreds of items a minute; moto does not expire TTL). The API
-  queries it for every series, so a dashboard left open slowed the speed layer's writes by
-  seconds. While a Query without an index runs, the table's `all_items` gives that thread the
+  (every minute of traffic adds items, and moto does not expire TTL). The API queries it for
+  every series, so with a dashboard open the speed layer fell 16-27 s behind (docs/BENCHMARKS.md). While a Query without an index runs, the table's `all_items` gives that thread the
   queried partition's items only, in the same order; the rest of `query` (conditions, paging,
   filters, projections) is moto's own. Other threads and other operations are unaffected.
 - **GetRecords starts at its position.** moto's `Shard.get_records` walks the shard's records
@@ -60,7 +59,7 @@ def remember_backends() -> bool:
     lookup: Callable[[Any, str | None], Any] | None = getattr(DomainDispatcherApplication, "get_backend_for_host", None)
     if lookup is None:
         return False
-    if getattr(lookup, "remembers", False):
+    if hasattr(lookup, "__wrapped__"):
         return True
     known: dict[str, Any] = {}
 
@@ -72,7 +71,7 @@ def remember_backends() -> bool:
             known[host] = lookup(self, host)
         return known[host]
 
-    get_backend_for_host.remembers = True  # type: ignore[attr-defined]
+    get_backend_for_host.__wrapped__ = lookup  # type: ignore[attr-defined]
     DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
     return True
 
