@@ -10,22 +10,25 @@ export GX_ANALYTICS_ENABLED := False
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install system-deps airflow grafana demo test test-unit test-integration lint up down status bench clean synth cdk-install lambda-wheels
+.PHONY: help install lock system-deps airflow grafana demo test test-unit test-integration lint up down status bench clean synth cdk-install lambda-wheels
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt requirements.lock pyproject.toml
 	@echo "==> installing into $(VENV) (first run takes a few minutes; log: $(VENV)/install.log)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@( $(PY) -m pip install -U pip && \
-	   $(PY) -m pip install -r requirements-dev.txt && \
+	   $(PY) -m pip install -r requirements-dev.txt -c requirements.lock && \
 	   $(PY) -m pip install --no-deps -e . && \
 	   $(PY) -m pip check ) > $(VENV)/install.log 2>&1 \
 	 || { grep -v '^WARNING: Location' $(VENV)/install.log | tail -40; echo "install failed: see $(VENV)/install.log"; exit 1; }
 	@touch $@
 
-install: $(STAMP)  ## create .venv and install pinned dependencies
+install: $(STAMP)  ## create .venv and install the locked dependencies (requirements.lock)
+
+lock:  ## re-resolve requirements-dev.txt into requirements.lock (after changing a pin)
+	@scripts/lock.sh
 
 system-deps: $(STAMP)  ## Debian's chromium (browser test) and prometheus (make up), via apt-get if missing
 	@scripts/system-deps.sh
