@@ -1,7 +1,17 @@
-"""The embedded stack's AWS-compatible server: moto's own server, without four per-request costs.
+"""The embedded stack's AWS-compatible server: moto's own server, made atomic, without four per-request costs.
 
 `python -m clickstream.local.aws_server -H 127.0.0.1 -p 4566` runs `moto.server` (same options)
-after four changes, measured by `python -m benchmarks.aws_server` (docs/BENCHMARKS.md):
+after one correctness fix and four speed fixes, measured by `python -m benchmarks.aws_server` and
+`python -m benchmarks.overload` (docs/BENCHMARKS.md):
+
+- **One request changes the server's state at a time.** moto's services are not safe under
+  concurrent requests (moto 5.2.5): two PutRecords on one shard can take the same sequence
+  number, and the later record silently replaces the earlier one, although both were
+  acknowledged; two concurrent `UpdateItem ... ADD` on one item can both read the old value,
+  so one increment is lost. Every request is therefore handled under one server-wide lock
+  (docs/adr/0001-serialised-aws-server.md): moto is pure Python and CPU-bound, so under the GIL
+  requests never ran in parallel anyway. The request body is read from the socket before the
+  lock is taken and the answer is written after it is released, so a slow client holds up no one.
 
 - **Backend lookup, once per service.** moto routes each request to a service backend by a
   host name it infers from the signature, under one lock shared by every request
@@ -31,7 +41,7 @@ after four changes, measured by `python -m benchmarks.aws_server` (docs/BENCHMAR
   lock taken by every request thread. Warnings and errors are still logged; `--access-log`
   brings the request lines back.
 
-Every answer is the one `python -m moto.server` gives (the integration tests run on a server
+Apart from the lock, every answer is the one `python -m moto.server` gives (the integration tests run on a server
 patched this way, and tests/unit/local/test_aws_server.py compares Query and GetRecords answers
 both ways). If a moto release renames what is patched here, that change is skipped and the log
 says so.
@@ -41,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import io
 import logging
 import sys
 import threading
@@ -48,6 +59,53 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 log = logging.getLogger("clickstream.aws_server")
+
+
+REQUEST_LOCK = threading.RLock()  # held while moto handles a request: its state changes one at a time
+
+
+def _buffered_body(environ: dict[str, Any]) -> None:
+    """Read the request body off the socket now, so that no client's upload is read under the lock."""
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > 0:
+        body = stream.read(length)
+    elif environ.get("wsgi.input_terminated"):  # chunked: werkzeug ends the stream at the last chunk
+        body = stream.read()
+    else:
+        return
+    environ["wsgi.input"] = io.BytesIO(body)
+
+
+def serialise_requests() -> bool:
+    """Handle one request at a time (see REQUEST_LOCK); False when this moto has no such hook."""
+    try:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+    except ImportError:
+        return False
+    dispatch: Callable[[Any, dict[str, Any], Any], Any] = DomainDispatcherApplication.__call__
+    if hasattr(dispatch, "__wrapped__"):
+        return True
+
+    def __call__(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        _buffered_body(environ)
+        with REQUEST_LOCK:
+            response = dispatch(self, environ, start_response)
+            try:
+                return [b"".join(response)]  # the body is built under the lock, sent after it
+            finally:
+                close = getattr(response, "close", None)
+                if close is not None:
+                    close()
+
+    __call__.__wrapped__ = dispatch  # type: ignore[attr-defined]
+    DomainDispatcherApplication.__call__ = __call__  # type: ignore[method-assign]
+    return True
 
 
 def remember_backends() -> bool:
@@ -142,6 +200,7 @@ def read_from_position() -> bool:
 
 
 FIXES: tuple[tuple[str, Callable[[], bool]], ...] = (
+    ("one request at a time", serialise_requests),
     ("backend lookup", remember_backends),
     ("Query", query_partitions),
     ("GetRecords", read_from_position),
@@ -156,7 +215,8 @@ def patch_moto() -> list[str]:
 def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     p = argparse.ArgumentParser(
         prog="python -m clickstream.local.aws_server",
-        description="moto's server without four per-request costs (see clickstream/local/aws_server.py).",
+        description="moto's server, one request at a time and without four per-request costs "
+        "(see clickstream/local/aws_server.py).",
         epilog="Every other option is moto.server's: -H/--host, -p/--port, -s/--ssl, ...",
     )
     p.add_argument("--access-log", action="store_true", help="log every request (werkzeug's access log)")
@@ -172,7 +232,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if skipped:
         log.warning("this moto differs from the one these fixes were written for; not patched: %s", ", ".join(skipped))
     log.info(
-        "moto: backend lookup remembered per host, Query reads one partition, GetRecords bisects; access log %s",
+        "moto: one request at a time, backend lookup remembered per host, Query reads one partition, "
+        "GetRecords bisects; access log %s",
         "on" if args.access_log else "off",
     )
     from moto.server import main as moto_main
