@@ -65,13 +65,14 @@ def services_table(statuses: list[ServiceStatus]) -> Any:
     from rich.table import Table
 
     table = Table(title="clickstream local stack", title_justify="left")
-    for column in ("service", "pid", "port / URL", "healthy", "uptime", "log"):
+    for column in ("service", "pid", "port / URL", "healthy", "uptime", "restarts", "log"):
         table.add_column(column, overflow="fold")
     for s in statuses:
         healthy = "[green]yes[/]" if s.healthy else f"[red]no[/] ({s.detail})"
         pid = str(s.pid) if s.pid else (s.external or "-")
         uptime = _duration(s.uptime_seconds) if s.uptime_seconds is not None else "-"
-        table.add_row(s.name, pid, s.url or (str(s.port) if s.port else "-"), healthy, uptime, s.log or "-")
+        restarts = str(s.restarts) + (f" (last: {s.last_error})" if s.last_error else "")
+        table.add_row(s.name, pid, s.url or (str(s.port) if s.port else "-"), healthy, uptime, restarts, s.log or "-")
     return table
 
 

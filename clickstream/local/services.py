@@ -61,6 +61,9 @@ class ServiceSpec:
     files: tuple[str, ...] = ()  # files in the state folder it owns (removed by `down`)
     start_timeout: float = 30.0
     default: bool = True  # False: started only when named (`--services`), e.g. the traffic simulator
+    # Run under clickstream.local.supervisor: restarted with backoff when it exits unexpectedly.
+    # Not the servers that hold the stack's data in memory (aws, kafka): a restart would empty them.
+    supervised: bool = False
 
 
 # --- aws: moto server, or a LocalStack / moto that already answers on the endpoint -------------
@@ -231,6 +234,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         port_env=c.ENV_COLLECTOR_PORT,
         url=_collector_url,
         app=True,
+        supervised=True,
     ),
     ServiceSpec(
         name="archiver",
@@ -249,6 +253,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         health=_alive_for_a_while,
         depends_on=("aws", "kafka"),
         app=True,
+        supervised=True,
     ),
     ServiceSpec(
         name="consumer",
@@ -260,6 +265,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         health=_alive_for_a_while,
         depends_on=("aws", "kafka"),
         app=True,
+        supervised=True,
     ),
     ServiceSpec(
         name="api",
@@ -270,6 +276,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         bind=lambda s: (APP_HOST, s.api_port),
         port_env=c.ENV_API_PORT,
         url=_dashboard_url,
+        supervised=True,
     ),
     ServiceSpec(
         name="simulator",
@@ -278,6 +285,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         health=_alive_for_a_while,  # its log shows a progress line every 10 s
         depends_on=("collector",),
         default=False,  # traffic only on request: tests and `up` alone must get an idle stack
+        supervised=True,
     ),
 )
 

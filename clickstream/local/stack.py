@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from clickstream.errors import ConfigError
-from clickstream.local import processes
+from clickstream.local import processes, supervisor
 from clickstream.local.services import (
     SERVICES,
     Health,
@@ -39,7 +39,15 @@ from clickstream.local.services import (
     waves,
 )
 from clickstream.local.stack_status import ServiceStatus, aws_resources, service_statuses
-from clickstream.local.state import LOCK_FILE, ProcessRecord, StackState, load_state, log_path, save_state
+from clickstream.local.state import (
+    LOCK_FILE,
+    ProcessRecord,
+    StackState,
+    load_state,
+    log_path,
+    save_state,
+    supervisor_path,
+)
 from clickstream.settings import TRANSPORTS, Settings, Transport
 
 LOG_TAIL_LINES = 25
@@ -164,6 +172,14 @@ class LocalStack:
     def _ensure(self, spec: ServiceSpec, state: StackState, settings: Settings) -> Outcome:
         env = settings_env(settings, spec, transport=settings.transport, kafka_bootstrap=settings.kafka_bootstrap)
         command = spec.command(settings, self._python)
+        if spec.supervised:
+            command = supervisor.command(
+                self._python,
+                spec.name,
+                supervisor_path(self.home, spec.name),
+                command,
+                log=log_path(self.home, spec.name),
+            )
         action = "started"
         record = state.processes.get(spec.name)
         if record is not None:
@@ -193,6 +209,8 @@ class LocalStack:
                 raise StackError(f"{spec.name}: nothing usable answers at {spec.url(settings)} (set {spec.port_env})")
             raise PortInUseError(port_in_use_message(spec, bind[0], bind[1], processes.port_holder(bind[1])))
         log = log_path(self.home, spec.name)
+        if spec.supervised:
+            supervisor_path(self.home, spec.name).unlink(missing_ok=True)  # a new start counts from 0
         started_at = time.time()
         spawned = processes.spawn(command, log=log, env=process_env(self._base_env, env))
         self._children[spawned.pid] = spawned.popen
@@ -269,6 +287,7 @@ class LocalStack:
                 self._notify(f"{name}: {how} (pid {record.pid})")
                 for owned in self._by_name[name].files if name in self._by_name else ():
                     (self.home / owned).unlink(missing_ok=True)
+                supervisor_path(self.home, name).unlink(missing_ok=True)
                 state.forget(name)
                 save_state(self.home, state)
             if only is not None:

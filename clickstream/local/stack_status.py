@@ -17,7 +17,8 @@ from clickstream.adapters.inventory import resource_summary
 from clickstream.errors import ConfigError
 from clickstream.local import processes
 from clickstream.local.services import Health, ServiceSpec, endpoint_address
-from clickstream.local.state import ExternalService, ProcessRecord, StackState
+from clickstream.local.state import ExternalService, ProcessRecord, StackState, supervisor_path
+from clickstream.local.supervisor import read_state as read_supervisor
 from clickstream.settings import Settings
 
 
@@ -33,6 +34,8 @@ class ServiceStatus:
     log: str | None
     external: str | None  # "localstack" | "moto" when the stack uses a server it did not start
     detail: str
+    restarts: int = 0  # times its supervisor restarted it since it was started
+    last_error: str | None = None  # why it last exited, and the last line it logged
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -99,6 +102,16 @@ def _process_status(
     else:
         health = spec.health(settings, rec, now)
     url = spec.url(settings) if spec and running else rec.url
+    supervised = read_supervisor(supervisor_path(settings.home, name)) if spec and spec.supervised else None
+    restarts, last_error, uptime = 0, None, now - rec.started_at if running else None
+    if supervised is not None:
+        restarts = supervised.restarts
+        if supervised.last_exit:
+            last_error = supervised.last_exit + (f": {supervised.last_error}" if supervised.last_error else "")
+        if supervised.child_pid is None and running:
+            health = Health(False, f"restarting ({supervised.last_exit})")
+        elif supervised.started_at is not None and running:
+            uptime = now - supervised.started_at  # of the current child, not of its supervisor
     return ServiceStatus(
         name,
         rec.pid,
@@ -106,10 +119,12 @@ def _process_status(
         url,
         running,
         health.ok,
-        now - rec.started_at if running else None,
+        uptime,
         rec.log,
         None,
         health.detail,
+        restarts,
+        last_error,
     )
 
 

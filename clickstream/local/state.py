@@ -19,6 +19,7 @@ from typing import Any
 from clickstream.errors import ConfigError
 
 STATE_FILE = "state.json"
+SUPERVISOR_DIR = "supervisor"
 LOGS_DIR = "logs"
 LOCK_FILE = ".lock"
 STATE_VERSION = 1
@@ -68,6 +69,11 @@ def state_path(home: Path) -> Path:
 
 def log_path(home: Path, name: str) -> Path:
     return home / LOGS_DIR / f"{name}.log"
+
+
+def supervisor_path(home: Path, name: str) -> Path:
+    """Where a supervised service's restarts and last error are kept (`clickstream.local.supervisor`)."""
+    return home / SUPERVISOR_DIR / f"{name}.json"
 
 
 def dumps(state: StackState) -> str:
