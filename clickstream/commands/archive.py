@@ -57,8 +57,9 @@ def run(
     progress_seconds: float,
 ) -> None:
     """Archive the stream until stopped (SIGTERM/Ctrl-C flush, checkpoint and exit 0)."""
-    from clickstream.archive.archiver import build_archiver
-    from clickstream.archive.runtime import configure_logging, stop_on_signals
+    from clickstream.adapters.transient import is_transient
+    from clickstream.archive.archiver import ArchiveStats, build_archiver
+    from clickstream.archive.runtime import configure_logging, run_until_stopped, stop_on_signals
 
     configure_logging()
     try:
@@ -68,11 +69,19 @@ def run(
     stop = threading.Event()
     try:
         settings = Settings.from_env()
-        with stop_on_signals(stop):
+
+        def archive_from_checkpoints() -> ArchiveStats:
             archiver = build_archiver(settings, transport=transport or settings.transport, policy=policy)
-            stats = archiver.run(stop, until_idle=until_idle, progress_seconds=progress_seconds)
+            return archiver.run(stop, until_idle=until_idle, progress_seconds=progress_seconds)
+
+        with stop_on_signals(stop):
+            # A timeout or throttling from the stream, S3 or DynamoDB starts over from the checkpoints.
+            stats = run_until_stopped(archive_from_checkpoints, stop, what="archiver", is_transient=is_transient)
     except ClickstreamError as exc:
         raise click.ClickException(str(exc)) from exc
+    if stats is None:
+        click.echo("stopped while waiting to retry")
+        return
     click.echo(f"archived {stats.records_archived} records in {stats.objects_written} objects")
 
 

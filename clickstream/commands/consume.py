@@ -72,7 +72,8 @@ def consume(
     Failing batches are retried, then described in the SQS dead-letter queue.
     SIGTERM / Ctrl-C finish the batch in flight, checkpoint and exit 0.
     """
-    from clickstream.archive.runtime import configure_logging, stop_on_signals
+    from clickstream.adapters.transient import is_transient
+    from clickstream.archive.runtime import configure_logging, run_until_stopped, stop_on_signals
     from clickstream.consume.invoke import DEFAULT_HANDLER, load_handler
     from clickstream.consume.options import ConsumerOptions
 
@@ -91,18 +92,24 @@ def consume(
     try:
         settings = Settings.from_env()
         function = load_handler(handler or DEFAULT_HANDLER)
-        with stop_on_signals(stop):
+
+        def consume_from_checkpoints() -> tuple[int, int]:
             if (transport or settings.transport) == "kafka":
                 from clickstream.consume.kafka import build_kafka_consumer
 
-                kafka = build_kafka_consumer(settings, function, options=options)
-                stats = kafka.run(stop, until_idle=until_idle)
-                click.echo(f"processed {stats.records} records in {stats.batches} batches")
-            else:
-                from clickstream.consume.kinesis import build_kinesis_consumer
+                stats = build_kafka_consumer(settings, function, options=options).run(stop, until_idle=until_idle)
+                return stats.records, stats.batches
+            from clickstream.consume.kinesis import build_kinesis_consumer
 
-                kinesis = build_kinesis_consumer(settings, function, options=options, worker_id=worker_id)
-                result = kinesis.run(stop, until_idle=until_idle)
-                click.echo(f"processed {result.records} records in {result.batches} batches")
+            kinesis = build_kinesis_consumer(settings, function, options=options, worker_id=worker_id)
+            result = kinesis.run(stop, until_idle=until_idle)
+            return result.records, result.batches
+
+        with stop_on_signals(stop):
+            # A timeout or throttling from the stream or DynamoDB starts over from the checkpoints
+            # (the same worker id: its own leases are taken back at once).
+            done = run_until_stopped(consume_from_checkpoints, stop, what="consumer", is_transient=is_transient)
+        if done is not None:
+            click.echo(f"processed {done[0]} records in {done[1]} batches")
     except ClickstreamError as exc:
         raise click.ClickException(str(exc)) from exc
