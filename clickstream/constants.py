@@ -28,6 +28,13 @@ MAX_PROPERTIES_BYTES = 16 * 1024  # the free-form `properties` object, serialise
 # --- AWS service limits -----------------------------------------------------------------
 PUT_RECORDS_MAX = 500  # Kinesis: 500 records / 5 MiB per PutRecords call
 PUT_RECORDS_MAX_BYTES = 5 * 1024 * 1024
+# Back-pressure (clickstream.collector.admission): a request waits at most this long for one of
+# the collector's write slots, then its write (retries included) gets this long before the answer
+# is 503 + Retry-After. Together well under the 30 s a client usually waits, so an overloaded
+# stream shows as 503s, not as client timeouts.
+COLLECTOR_WRITE_SLOTS = 4  # stream writes at once per collector process
+COLLECTOR_SLOT_WAIT_SECONDS = 2.0
+STREAM_WRITE_DEADLINE_SECONDS = 5.0
 KINESIS_RECORD_MAX_BYTES = 1024 * 1024  # Kinesis: 1 MiB per record (data + partition key)
 
 # --- Defaults ---------------------------------------------------------------------------

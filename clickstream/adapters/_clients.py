@@ -18,16 +18,32 @@ def client(service: str, settings: Settings | None = None) -> Any:
     return _cached(service, settings.region, settings.endpoint_url, settings.is_local)
 
 
+def deadline_client(service: str, settings: Settings, *, seconds: float) -> Any:
+    """A client whose every call gives up after about `seconds`: one attempt, no SDK retries.
+
+    For callers with a deadline of their own that retry by themselves (the collector's stream
+    writer): the default client's 5 attempts of up to 30 s each would hold a request for minutes.
+    """
+    return _cached(service, settings.region, settings.endpoint_url, settings.is_local, seconds, 1)
+
+
 @lru_cache(maxsize=64)
-def _cached(service: str, region: str, endpoint_url: str | None, local: bool) -> Any:
+def _cached(
+    service: str,
+    region: str,
+    endpoint_url: str | None,
+    local: bool,
+    read_timeout: float = 30,
+    max_attempts: int = 5,
+) -> Any:
     import boto3
     from botocore.config import Config
 
     config = Config(
         region_name=region,
-        retries={"max_attempts": 5, "mode": "adaptive"},
-        connect_timeout=5,
-        read_timeout=30,
+        retries={"max_attempts": max_attempts, "mode": "adaptive" if max_attempts > 1 else "standard"},
+        connect_timeout=min(5, read_timeout),
+        read_timeout=read_timeout,
         max_pool_connections=32,
     )
     kwargs: dict[str, Any] = {"config": config, "endpoint_url": endpoint_url}

@@ -35,8 +35,12 @@ def stream_writer(settings: Settings) -> StreamWriter:
         return KafkaWriter(settings.require_kafka(), settings.names.topic)
     from clickstream.adapters import _clients
     from clickstream.adapters.kinesis import KinesisWriter
+    from clickstream.constants import STREAM_WRITE_DEADLINE_SECONDS as DEADLINE
 
-    return KinesisWriter(settings.names.stream, client=_clients.client("kinesis", settings))
+    # Each PutRecords call times out within the writer's deadline, so a write is answered
+    # (durable, or StreamUnavailableError) within about twice the deadline, however slow the stream.
+    kinesis = _clients.deadline_client("kinesis", settings, seconds=DEADLINE)
+    return KinesisWriter(settings.names.stream, client=kinesis, deadline_seconds=DEADLINE)
 
 
 class NullWriter:

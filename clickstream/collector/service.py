@@ -20,6 +20,7 @@ import orjson
 
 from clickstream.adapters.stream import StreamRecord, StreamWriter
 from clickstream.collector import segment, snowplow
+from clickstream.collector.admission import WriteGate
 from clickstream.collector.protocols import UNMAPPED_EVENT, Mapped, ProtocolRequest, ProtocolRoute, Stored
 from clickstream.collector.request import RequestError, check_content_type, check_write_key, decode_body
 from clickstream.collector.responses import (
@@ -29,6 +30,7 @@ from clickstream.collector.responses import (
     ingest_response,
     unavailable_response,
 )
+from clickstream.constants import COLLECTOR_SLOT_WAIT_SECONDS, COLLECTOR_WRITE_SLOTS
 from clickstream.errors import ConfigError, RetryableError
 from clickstream.events.badrow import bad_row
 from clickstream.events.codec import encode_event
@@ -79,6 +81,7 @@ class CollectorService:
         *,
         identities: BadRowsSink | None = None,
         clock: Callable[[], datetime] = utc_now,
+        gate: WriteGate | None = None,
     ) -> None:
         if not settings.write_key:
             raise ConfigError("the collector needs a write key: set CLICKSTREAM_WRITE_KEY")
@@ -88,6 +91,7 @@ class CollectorService:
         self._bad_rows = bad_rows
         self._identities = identities
         self._clock = clock
+        self._gate = gate or WriteGate(COLLECTOR_WRITE_SLOTS, wait_seconds=COLLECTOR_SLOT_WAIT_SECONDS)
 
     def handle(
         self, route: str, headers: Mapping[str, str], body: bytes, *, method: str = "POST", query: str = ""
@@ -179,12 +183,13 @@ class CollectorService:
             bad.extend(bad_row(row, [reason], received_at=received_at, source=source) for row in identities)
             identities = []
         try:
-            if records:
-                self.writer.write(records)
-            if bad:
-                self._bad_rows.put(bad, received_at=received_at, source=BAD_ROWS_SOURCE)
-            if identities and self._identities is not None:
-                self._identities.put(identities, received_at=received_at, source=BAD_ROWS_SOURCE)
+            with self._gate.slot():
+                if records:
+                    self.writer.write(records)
+                if bad:
+                    self._bad_rows.put(bad, received_at=received_at, source=BAD_ROWS_SOURCE)
+                if identities and self._identities is not None:
+                    self._identities.put(identities, received_at=received_at, source=BAD_ROWS_SOURCE)
         except RetryableError as exc:
             log.warning("request not acknowledged (%d events, %d bad rows): %s", len(records), len(bad), exc)
             return unavailable_response(exc.retry_after)

@@ -8,7 +8,10 @@ from __future__ import annotations
 import gzip
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +20,7 @@ import orjson
 import pytest
 
 from clickstream.adapters.stream import StreamRecord
+from clickstream.collector.admission import WriteGate
 from clickstream.collector.service import CollectorService
 from clickstream.errors import ConfigError, RetryableError, StreamUnavailableError
 from clickstream.events.codec import decode_event
@@ -253,3 +257,50 @@ def test_service_import_pulls_in_no_aws_sdk_or_web_framework() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
 
     assert out.strip() == "[]"
+
+
+def test_a_request_that_finds_every_write_slot_busy_is_503_at_once_and_writes_nothing() -> None:
+    # GIVEN a collector with one write slot, held by a slow write
+    release, started = threading.Event(), threading.Event()
+
+    class SlowWriter(MemoryWriter):
+        def write(self, records: Sequence[StreamRecord]) -> None:
+            started.set()
+            release.wait(10)
+            super().write(records)
+
+    writer = SlowWriter()
+    gate = WriteGate(1, wait_seconds=0.2, retry_after=2)
+    service = CollectorService(Settings(write_key=KEY), writer, MemoryBadRows(), clock=lambda: NOW, gate=gate)
+    slow = threading.Thread(target=post, args=(service, "/v1/events", [event(1)]))
+    slow.start()
+    assert started.wait(5)
+
+    # WHEN another request arrives, THEN it is told to come back, and nothing of it is written
+    t0 = time.monotonic()
+    busy = post(service, "/v1/events", [event(2)])
+    assert busy.status == 503 and busy.headers["retry-after"] == "2"
+    assert time.monotonic() - t0 < 2
+    release.set()
+    slow.join(5)
+    assert [e["user_id"] for e in writer.events] == ["user-1"]
+    assert post(service, "/v1/events", [event(3)]).status == 200  # the slot is free again
+
+
+def test_write_gate_bounds_writes_in_flight() -> None:
+    gate, inside, peak, lock = WriteGate(3, wait_seconds=5), [0], [0], threading.Lock()
+
+    def work(_: int) -> None:
+        with gate.slot():
+            with lock:
+                inside[0] += 1
+                peak[0] = max(peak[0], inside[0])
+            time.sleep(0.02)
+            with lock:
+                inside[0] -= 1
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(work, range(24)))
+    assert peak[0] == 3
+    with pytest.raises(ValueError):
+        WriteGate(0, wait_seconds=1)
