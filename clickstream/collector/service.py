@@ -20,7 +20,7 @@ import orjson
 
 from clickstream.adapters.stream import StreamRecord, StreamWriter
 from clickstream.collector import segment, snowplow
-from clickstream.collector.admission import WriteGate
+from clickstream.collector.admission import WriteGate, WritesBackedUpError
 from clickstream.collector.protocols import UNMAPPED_EVENT, Mapped, ProtocolRequest, ProtocolRoute, Stored
 from clickstream.collector.request import RequestError, check_content_type, check_write_key, decode_body
 from clickstream.collector.responses import (
@@ -155,7 +155,19 @@ class CollectorService:
     ) -> Stored | CollectorResponse:
         """Validate `mapped.events`; write the valid ones to the stream in one call, the rest (and what the
         protocol rejected) as bad rows, identity records to their store. 413 for an oversize event, 503
-        if anything is not durable."""
+        if anything is not durable, or if no write slot frees up in time (`admission`)."""
+        try:
+            # Taken before validating: a request turned away costs no validation, so under
+            # overload the CPU goes to the requests that will be written.
+            with self._gate.slot():
+                return self._validate_and_write(mapped, path, received_at, default_timestamp=default_timestamp)
+        except WritesBackedUpError as exc:
+            log.warning("request not acknowledged (%d records): %s", len(mapped.events), exc)
+            return unavailable_response(exc.retry_after)
+
+    def _validate_and_write(
+        self, mapped: Mapped, path: str, received_at: datetime, *, default_timestamp: bool
+    ) -> Stored | CollectorResponse:
         source = f"{BAD_ROWS_SOURCE}:{path}"
         records: list[StreamRecord] = []
         event_ids: list[str] = []
@@ -183,13 +195,12 @@ class CollectorService:
             bad.extend(bad_row(row, [reason], received_at=received_at, source=source) for row in identities)
             identities = []
         try:
-            with self._gate.slot():
-                if records:
-                    self.writer.write(records)
-                if bad:
-                    self._bad_rows.put(bad, received_at=received_at, source=BAD_ROWS_SOURCE)
-                if identities and self._identities is not None:
-                    self._identities.put(identities, received_at=received_at, source=BAD_ROWS_SOURCE)
+            if records:
+                self.writer.write(records)
+            if bad:
+                self._bad_rows.put(bad, received_at=received_at, source=BAD_ROWS_SOURCE)
+            if identities and self._identities is not None:
+                self._identities.put(identities, received_at=received_at, source=BAD_ROWS_SOURCE)
         except RetryableError as exc:
             log.warning("request not acknowledged (%d events, %d bad rows): %s", len(records), len(bad), exc)
             return unavailable_response(exc.retry_after)
