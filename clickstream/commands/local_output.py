@@ -71,7 +71,9 @@ def services_table(statuses: list[ServiceStatus]) -> Any:
         healthy = "[green]yes[/]" if s.healthy else f"[red]no[/] ({s.detail})"
         pid = str(s.pid) if s.pid else (s.external or "-")
         uptime = _duration(s.uptime_seconds) if s.uptime_seconds is not None else "-"
-        restarts = str(s.restarts) + (f" (last: {s.last_error})" if s.last_error else "")
+        restarts = "-" if s.restarts is None else str(s.restarts)
+        if s.last_error:
+            restarts += f" (last: {s.last_error[:100]})"
         table.add_row(s.name, pid, s.url or (str(s.port) if s.port else "-"), healthy, uptime, restarts, s.log or "-")
     return table
 

@@ -34,7 +34,7 @@ class ServiceStatus:
     log: str | None
     external: str | None  # "localstack" | "moto" when the stack uses a server it did not start
     detail: str
-    restarts: int = 0  # times its supervisor restarted it since it was started
+    restarts: int | None = None  # times its supervisor restarted it since `up` (None: not supervised)
     last_error: str | None = None  # why it last exited, and the last line it logged
 
     def to_dict(self) -> dict[str, Any]:
@@ -103,7 +103,8 @@ def _process_status(
         health = spec.health(settings, rec, now)
     url = spec.url(settings) if spec and running else rec.url
     supervised = read_supervisor(supervisor_path(settings.home, name)) if spec and spec.supervised else None
-    restarts, last_error, uptime = 0, None, now - rec.started_at if running else None
+    restarts = 0 if spec is not None and spec.supervised else None
+    last_error, uptime = None, now - rec.started_at if running else None
     if supervised is not None:
         restarts = supervised.restarts
         if supervised.last_exit:
