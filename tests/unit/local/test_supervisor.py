@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from clickstream.local import supervisor
@@ -84,11 +85,6 @@ def test_signalling_only_the_supervisor_passes_the_stop_on(tmp_path: Path) -> No
 
 def _alive(pid: int) -> bool:
     try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    return True
