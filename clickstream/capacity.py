@@ -28,7 +28,8 @@ DYNAMODB_PARTITION_WCU_PER_S = 1_000  # DynamoDB: 1 000 write units/s per partit
 DYNAMODB_WRITE_UNIT_BYTES = 1024  # one write unit covers an item of up to 1 KB
 LAMBDA_POLL_INTERVAL_S = 1.0  # without a batching window the event source mapping polls a shard ~once a second
 FIREHOSE_ACTIVE_PARTITIONS_LIMIT = 500  # Firehose dynamic partitioning: active partitions per stream (default quota)
-WINDOWS_PER_KEY = 3  # realtime items per counter key: minute, hour and day windows (DESIGN.md)
+# Realtime items per counter key: minute, hour and day windows (docs/METRICS.md "Windows and lateness").
+WINDOWS_PER_KEY = 3
 # Besides counters, each batch merges these sketch items (uniques per h/d, top URLs/statuses per h)
 # and writes one freshness item: all of them once per batch, like the `all` counters.
 SKETCH_ITEMS_PER_BATCH = len(UNIQUE_FIELDS) * len(UNIQUE_RESOLUTIONS) + len(TOP_DIMENSIONS) * len(TOP_RESOLUTIONS)

@@ -24,7 +24,7 @@ def main() -> None:
       clickstream local status    see what is running
       clickstream local down      stop it
 
-    Settings come from environment variables; see the README's configuration table.
+    Settings come from environment variables; see docs/CONFIGURATION.md.
     """
 
 

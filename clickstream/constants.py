@@ -53,7 +53,7 @@ DEFAULT_LATENESS_SECONDS = 24 * 3600
 DEFAULT_CLOCK_SKEW_SECONDS = 300
 LOCAL_WRITE_KEY = "local-write-key"  # only ever the default for stage=local
 LOCAL_READ_KEY = "local-read-key"  # the query API's key; never the write key (stage=local default)
-SESSION_GAP_SECONDS = 30 * 60  # DESIGN.md: a user's events with gaps < 30 min form one session
+SESSION_GAP_SECONDS = 30 * 60  # docs/METRICS.md "Sessions": a user's events with gaps < 30 min form one session
 
 # --- Environment variable names (shared with infra/cdk) ---------------------------------
 ENV_STAGE = "CLICKSTREAM_STAGE"
@@ -80,7 +80,7 @@ ENV_PROMETHEUS_PORT = "CLICKSTREAM_PROMETHEUS_PORT"
 ENV_BATCH_START = "CLICKSTREAM_BATCH_START"  # first hour compact_raw_events catches up from (ISO 8601)
 ENV_ARCHIVE_SETTLE = "CLICKSTREAM_ARCHIVE_SETTLE_SECONDS"  # how long after an hour its raw objects keep landing
 
-# --- S3 layout (DESIGN.md "Storage layout") --------------------------------------------
+# --- S3 layout (docs/ARCHITECTURE.md "Storage layout") ----------------------------------
 RAW_EVENTS_PREFIX = "raw/events"
 RAW_BAD_PREFIX = "raw/bad"
 RAW_IDENTITIES_PREFIX = "raw/identities"  # Segment identify/group/alias: kept, not counted

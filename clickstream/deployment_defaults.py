@@ -20,7 +20,7 @@ class SpeedLayerDefaults:
     # Lambda still caps a batch at 6 MB of payload.
     batch_size: int = 1000
     batching_window_s: int = 2
-    # 1: the speed layer's per-shard watermark (DESIGN.md "Delivery guarantees") assumes one
+    # 1: the speed layer's per-shard watermark (docs/ARCHITECTURE.md "Delivery guarantees") assumes one
     # batch of a shard at a time; a higher factor needs per-partition-key watermarks.
     parallelization_factor: int = 1
     retry_attempts: int = 3

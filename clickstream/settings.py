@@ -90,7 +90,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from environment variables (see the README's configuration table)."""
+        """Build settings from environment variables (see docs/CONFIGURATION.md)."""
         env = os.environ if env is None else env
         stage = env.get(c.ENV_STAGE, c.DEFAULT_STAGE)
         local = stage == c.DEFAULT_STAGE

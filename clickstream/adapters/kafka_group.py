@@ -7,10 +7,10 @@
 - Rebalance callbacks run inside `poll()` on the caller's thread; they are handed to the loop
   as partition ids (`<topic>-<n>`, the names the Lambda event uses).
 - Joining: the librdkafka mock broker answers two members joining the same group at the same
-  instant with InvalidRequestError (42) for one of them (FEASIBILITY §10), and when the loser
-  rejoins at once it races the others' rejoin again, rebalance after rebalance. `poll()` backs
-  off ~3 s with jitter (what staggering the joins by hand does) and gives up only after
-  JOIN_ATTEMPTS failures in a row without an assignment.
+  instant with InvalidRequestError (42) for one of them (docs/ENVIRONMENT.md "Kafka mock broker
+  (librdkafka)"), and when the loser rejoins at once it races the others' rejoin again, rebalance
+  after rebalance. `poll()` backs off ~3 s with jitter (what staggering the joins by hand does) and
+  gives up only after JOIN_ATTEMPTS failures in a row without an assignment.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 - Group `clickstream-raw-archiver`, `enable_auto_commit=False`, `auto_offset_reset="earliest"`,
   subscribed to the topic (the librdkafka mock broker has no admin API and auto-creates the
-  topic with 4 partitions on subscribe; FEASIBILITY §10).
+  topic with 4 partitions on subscribe; docs/ENVIRONMENT.md "Kafka mock broker (librdkafka)").
 - Progress lives in two places, written in this order after the objects: the DynamoDB checkpoint
   (the archiver's), then the group's committed offset (`archived()` commits last + 1). On every
   assignment the reader resumes from whichever is further: the committed offset or the

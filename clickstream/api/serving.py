@@ -1,7 +1,8 @@
 """The serving rule and the metric catalog. Pure: items in, points out.
 
-Serving rule (DESIGN.md): a window present in the batch view (its `all` item exists) is CLOSED
-and shows the batch layer's exact values; any other window shows the speed layer's counters.
+Serving rule (docs/METRICS.md "Serving: batch where closed, speed after"): a window present in
+the batch view (its `all` item exists) is CLOSED and shows the batch layer's exact values; any
+other window shows the speed layer's counters.
 Minute windows are always speed (the batch view keeps hours and days). A ratio takes its
 numerator and denominator from the same layer. Engagement metrics (bounce rate, conversion...)
 exist in the batch layer only: in an open window their value is null.

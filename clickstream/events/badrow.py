@@ -2,7 +2,7 @@
 
 The payload is whatever the client sent, made JSON-safe without losing information, so an
 operator can see exactly what arrived and replay it after a fix, with one deliberate loss: IP
-addresses are anonymised like accepted events' (DESIGN.md: "anonymised at the collector"), in
+addresses are anonymised like accepted events' (docs/DATA_CONTRACT.md "Bad rows"), in
 any field named like an IP field at any depth (`ip_address`, Segment's `context.ip`,
 Snowplow's `ip`). A value that does not parse as an IP is kept as sent: it is what was wrong.
 """

@@ -1,4 +1,4 @@
-"""The event contract, schema version 1 (DESIGN.md "Event contract"), as constants.
+"""The event contract, schema version 1 (docs/DATA_CONTRACT.md), as constants.
 
 The collector, the batch layer and the Parquet/Glue schema all read the field list, the
 logical types and the reason codes from here, so a new field is added in one place.

@@ -1,4 +1,4 @@
-"""Validate and normalise one raw event into the schema v1 shape (DESIGN.md "Event contract").
+"""Validate and normalise one raw event into the schema v1 shape (docs/DATA_CONTRACT.md).
 
 Pure and clock-free: the caller passes `received_at`. Every problem of an event is reported,
 each with its field, and no input (None, lists, NaN, huge numbers, non-string keys...) makes

@@ -5,7 +5,8 @@ service of `clickstream local up`): it migrates the SQLite DB on first start, th
 Airflow processes as its children and ends them all when it is told to stop or one of them
 dies. It makes itself a child subreaper, so the LocalExecutor's workers stay its descendants even
 when the scheduler exits first: nothing is orphaned. (Not `airflow standalone`: stopping that
-leaves its services and workers behind, FEASIBILITY §5.)
+leaves its services and workers behind: docs/ENVIRONMENT.md "Airflow: `airflow standalone` leaves
+processes behind".)
 
 `run_dags()` runs the batch DAGs for a range of hours in a separate process with `dag.test()`:
 no scheduler needed, used by `make demo`.

@@ -4,7 +4,8 @@
 
 The mock cluster lives exactly as long as the Producer that created it, so this process keeps
 one open and polls it until SIGTERM/SIGINT. It picks a random port at every start, which is
-why the address goes to the state file that `Settings.from_env()` reads (FEASIBILITY §10).
+why the address goes to the state file that `Settings.from_env()` reads (docs/ENVIRONMENT.md
+"Kafka mock broker (librdkafka)").
 Limits: no admin API (topics are auto-created with 4 partitions on first use).
 """
 

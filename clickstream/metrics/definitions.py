@@ -1,4 +1,4 @@
-"""The metric definitions both layers share (DESIGN.md "Metric definitions", "Storage layout").
+"""The metric definitions both layers share (docs/METRICS.md "Counters"; keys: docs/ARCHITECTURE.md "DynamoDB").
 
 Realtime-table keys: pk = `<dimension>#<value>` (or `all`), sk = `<m|h|d>#<window start>` (see
 `windows`). Every counter item holds the same additive counters; ratios are derived at read

@@ -2,8 +2,8 @@
 --
 -- A session is the events of one session_id; events WITHOUT a session_id are sessionized per
 -- user: ordered by event time, a gap of 30 minutes or more (constants.SESSION_GAP_SECONDS =
--- 1800 s) starts a new session (DESIGN.md: "gaps < 30 min" form one session). Such sessions get
--- the key `inferred#<user_id>#<n>` and session_source = 'inferred'.
+-- 1800 s) starts a new session (docs/METRICS.md "Sessions": gaps < 30 min form one session).
+-- Such sessions get the key `inferred#<user_id>#<n>` and session_source = 'inferred'.
 --
 -- Sessions across midnight: a session belongs to the day (and hour) of its first event and
 -- keeps all its events, also those of the next day. So the query reads one day either side of

@@ -2,7 +2,7 @@
 the realtime counters from the events themselves (pandas, not `clickstream.metrics`), and the
 counters as DynamoDB holds them.
 
-The recomputation restates DESIGN.md's definitions from scratch: per window (minute, hour, day of
+The recomputation restates docs/METRICS.md "Counters" from scratch: per window (minute, hour, day of
 the event's UTC timestamp) and per item (`all`, `type#…`, `status#…`, `url#<path, no query or
 fragment, ≤ 256 chars>`, `product#…`): events, errors (status ≥ 400), revenue (Σ price * quantity
 of purchases, exact decimals, to the millionth), duration_ms and timed_events; orders = distinct

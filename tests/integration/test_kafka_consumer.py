@@ -34,7 +34,7 @@ from clickstream.errors import RetryableError
 from clickstream.settings import Settings
 
 MODULE = "stream_consumers.kafka_consumer"
-JOIN_STAGGER_SECONDS = 3.0  # FEASIBILITY §10: simultaneous joins of one group race on the mock broker
+JOIN_STAGGER_SECONDS = 3.0  # docs/ENVIRONMENT.md "Kafka mock broker (librdkafka)": simultaneous joins race
 
 
 @pytest.fixture

@@ -212,7 +212,7 @@ def sim_events(n: int, *, seed: int, **config: Any) -> list[dict[str, Any]]:
 
 
 def expected_counters(events: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
-    """Every counter item recomputed with pandas, from the metric definitions in DESIGN.md."""
+    """Every counter item recomputed with pandas, from the metric definitions in docs/METRICS.md."""
     df = pd.DataFrame(events).drop_duplicates("event_id")  # the stream order keeps the first send
     t = pd.to_datetime(df["timestamp"], utc=True)
     windows = {

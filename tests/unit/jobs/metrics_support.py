@@ -1,7 +1,7 @@
-"""A batch-metrics fixture and the metrics recomputed with pandas straight from DESIGN.md's definitions.
+"""A batch-metrics fixture and the metrics recomputed with pandas straight from docs/METRICS.md.
 
-Nothing here reads sql/metrics: the reference is written from the definitions ("Metric
-definitions" in DESIGN.md), so a wrong query fails the comparison instead of agreeing with itself.
+Nothing here reads sql/metrics: the reference is written from the definitions
+(docs/METRICS.md), so a wrong query fails the comparison instead of agreeing with itself.
 
 Fixture: simulator traffic from 2026-11-21 20:00 to 2026-11-24 02:00 (so the interval under test,
 2026-11-22..23, has a day before and after), a third of the users with their session_id removed
@@ -179,7 +179,7 @@ def curated_table(events: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=pa.schema(fields))
 
 
-# --- the reference: DESIGN.md "Metric definitions", in pandas ---------------------------------
+# --- the reference: docs/METRICS.md, in pandas -------------------------------------------------
 
 
 def frame(events: list[dict[str, Any]]) -> pd.DataFrame:

@@ -1,5 +1,5 @@
 """Every sql/metrics file, run on the local engine (sqlglot athena→duckdb), equals pandas computing the
-same metric from DESIGN.md's definitions on the same fixture (metrics_support.py)."""
+same metric from the definitions in docs/METRICS.md on the same fixture (metrics_support.py)."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ def _secure_bucket_props() -> dict[str, object]:
 
 
 class LakeStorage(Construct):
-    """`spec.name` holds raw/, curated/, quarantine/ and athena-results/ (DESIGN.md "Storage layout")."""
+    """`spec.name` holds raw/, curated/, quarantine/ and athena-results/ (docs/ARCHITECTURE.md "Storage layout")."""
 
     def __init__(self, scope: Construct, construct_id: str, *, spec: BucketSpec, access_logs_bucket: str) -> None:
         super().__init__(scope, construct_id)
