@@ -77,7 +77,7 @@ def test_exact_counters_through_a_rebalance_and_a_sigkilled_member(
     """A consumes alone; B joins (rebalance: A invokes and commits what it buffered for the
     partitions it gives up); A is SIGKILLed mid-run (after its session times out B takes every
     partition and replays A's last noted batch ranges); B drains. Counters must be exact."""
-    events = make_events(16_000, seed=21)
+    events = make_events(8_000, seed=21)  # enough for a rebalance mid-stream; ~80 events/s here
     records = stream_records(events)
     half = len(records) // 2
     _produce(settings, records[:half])
@@ -102,7 +102,7 @@ def test_exact_counters_through_a_rebalance_and_a_sigkilled_member(
     kill(a)
     producer.join(timeout=60)
     assert not producer.is_alive()
-    wait_exit(b, log_b, timeout=150)
+    wait_exit(b, log_b, timeout=240)
     elapsed = time.monotonic() - started
 
     expected = recompute(r.data for r in records)
