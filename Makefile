@@ -36,8 +36,12 @@ system-deps: $(STAMP)  ## Debian's chromium (browser test) and prometheus (make 
 demo: $(STAMP)  ## run the pipeline end to end on the embedded stack and print what it computed
 	$(PY) -m clickstream demo $(DEMO_ARGS)
 
-test: $(STAMP) system-deps  ## run every test tier (unit, integration, e2e)
-	$(PY) -m pytest $(PYTEST_ARGS)
+# pytest-xdist: one worker per core; a test file stays on one worker, so a module's shared stack
+# or server starts once. TEST_WORKERS=0 runs everything in this process (for pdb, -x, ...).
+TEST_WORKERS ?= auto
+
+test: $(STAMP) system-deps  ## run every test tier (unit, integration, e2e), one worker per core
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-unit: $(STAMP)  ## pure-logic tests only (seconds)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)

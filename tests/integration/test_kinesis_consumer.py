@@ -171,15 +171,15 @@ def test_sigkill_five_times_during_a_50k_event_run_then_counters_are_exact(
         before = _checkpoints(settings)
         proc = procs.spawn(MODULE, *args, "--worker-id", f"w{run // 2}", log=log)
         # let it make some progress (a checkpoint moves), then kill it at a random point
-        wait_for(lambda b=before: _checkpoints(settings) != b, timeout=60, what=f"progress in run {run}", log=log)
+        wait_for(lambda b=before: _checkpoints(settings) != b, timeout=120, what=f"progress in run {run}", log=log)
         time.sleep(rng.uniform(0.0, 1.5))
         assert proc.poll() is None, log.read_text()[-3000:]
         kill(proc)
         kills.append(sum(p or 0 for p in _checkpoints(settings).values()) > 0)
-    putter.join(timeout=120)
+    putter.join(timeout=240)
     assert not putter.is_alive()
     final = procs.spawn(MODULE, *args, "--worker-id", "w-final", "--until-idle", "2", log=log)
-    wait_exit(final, log, timeout=150)
+    wait_exit(final, log, timeout=300)
     elapsed = time.monotonic() - started
 
     expected = recompute(r.data for r in records)
@@ -213,12 +213,12 @@ def test_two_consumers_share_four_shards_and_the_survivor_takes_over(
     def owners() -> list[str]:
         return sorted(str(le.owner) for le in _leases(settings, stream).load().values())
 
-    wait_for(lambda: owners() == ["a", "a", "b", "b"], timeout=60, what="a 2/2 split of the leases", log=log_b)
+    wait_for(lambda: owners() == ["a", "a", "b", "b"], timeout=120, what="a 2/2 split of the leases", log=log_b)
     held_by_a = sorted(s for s, le in _leases(settings, stream).load().items() if le.owner == "a")
     _put(s4, records[half:])
-    wait_for(lambda: any(p for p in _checkpoints(settings, stream).values()), timeout=60, what="progress", log=log_a)
+    wait_for(lambda: any(p for p in _checkpoints(settings, stream).values()), timeout=120, what="progress", log=log_a)
     kill(a)
-    wait_exit(b, log_b, timeout=120)
+    wait_exit(b, log_b, timeout=240)
 
     assert_counters_equal(read_counters(settings), recompute(r.data for r in records))
     assert _checkpoints(settings, stream) == _stream_ends(settings, stream)
@@ -235,10 +235,10 @@ def test_sigterm_finishes_the_batch_checkpoints_and_releases_the_leases(
     _put(settings, records)
     log = tmp_path / "consumer.log"
     proc = procs.spawn(MODULE, "--batch-size", "200", "--worker-id", "w1", "--progress-seconds", "1", log=log)
-    wait_for(lambda: any(p for p in _checkpoints(settings).values()), timeout=60, what="a checkpoint", log=log)
+    wait_for(lambda: any(p for p in _checkpoints(settings).values()), timeout=120, what="a checkpoint", log=log)
 
     proc.send_signal(signal.SIGTERM)
-    wait_exit(proc, log, timeout=30)
+    wait_exit(proc, log, timeout=60)
 
     assert "SIGTERM received" in log.read_text()
     assert all(lease.owner is None for lease in _leases(settings).load().values()), "released for the next worker"
@@ -246,7 +246,7 @@ def test_sigterm_finishes_the_batch_checkpoints_and_releases_the_leases(
     assert all((_checkpoints(settings).get(s) or 0) <= end for s, end in ends.items())
     # a new worker (another id) starts at once from the checkpoints: no lease to wait for
     rest = procs.spawn(MODULE, "--batch-size", "1000", "--worker-id", "w2", "--until-idle", "1", log=log)
-    wait_exit(rest, log, timeout=90)
+    wait_exit(rest, log, timeout=180)
     assert_counters_equal(read_counters(settings), recompute(r.data for r in records))
 
 

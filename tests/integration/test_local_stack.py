@@ -31,7 +31,9 @@ from clickstream.local.services import SERVICES, ServiceSpec, StackError, probe_
 from clickstream.local.stack import LocalStack
 from clickstream.settings import Settings
 
-CLI_TIMEOUT = 60
+# A safety net against a hung command, not a speed goal: `up` of every service (Airflow included)
+# took over 60 s while another test worker loaded the same 2 cores.
+CLI_TIMEOUT = 180
 
 
 @dataclass
