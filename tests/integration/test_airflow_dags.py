@@ -41,6 +41,9 @@ RUN_TIMEOUT = 120.0
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
+SQLITE_LOCKED_ATTEMPTS = 10  # tries of an API call Airflow answers "Database is locked" (SQLite)
+
+
 @dataclass
 class Airflow:
     url: str
@@ -52,11 +55,19 @@ class Airflow:
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.url + path, data=data, method=method)
         req.add_header("Content-Type", "application/json")
-        try:
-            with _NO_PROXY.open(req, timeout=30) as resp:
-                return json.loads(resp.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            raise AssertionError(f"{method} {path}: {exc.code} {exc.read()[:500]!r}") from exc
+        for attempt in range(SQLITE_LOCKED_ATTEMPTS):
+            try:
+                with _NO_PROXY.open(req, timeout=30) as resp:
+                    return json.loads(resp.read() or b"null")
+            except urllib.error.HTTPError as exc:
+                detail = exc.read()[:500]
+                # Airflow on SQLite answers 503 "Database is locked" while the scheduler holds the
+                # database (it says to use PostgreSQL for concurrent access): what a user does is retry.
+                if exc.code == 503 and b"Database is locked" in detail and attempt + 1 < SQLITE_LOCKED_ATTEMPTS:
+                    time.sleep(1)
+                    continue
+                raise AssertionError(f"{method} {path}: {exc.code} {detail!r}") from exc
+        raise AssertionError("unreachable")
 
     def wait(self, what: str, probe: Any, timeout: float = RUN_TIMEOUT) -> Any:
         """Poll `probe` (bounded) until it returns something truthy; fail with the logs otherwise."""
