@@ -1,4 +1,10 @@
-"""Test tiers by folder: tests/unit (pure), tests/integration (embedded servers), tests/e2e."""
+"""Test tiers by folder: tests/unit (pure), tests/integration (embedded servers), tests/e2e.
+
+Under pytest-xdist (`make test`) a test file runs on one worker, and files are handed out in
+collection order; the order below starts the long files first, so that the short ones fill
+the gaps at the end instead of a long one starting last (see docs/BENCHMARKS.md, "Test suite
+wall time").
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,29 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["support.servers"]  # the embedded servers' fixtures (tests/support/servers.py)
+
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS_DIR = Path(__file__).resolve().parent / "events"
 
+# Which tiers start first when no test in a file is marked slow: the servers' tiers are the
+# long ones; the unit tier's many short files go last.
+TIER_ORDER = {"integration": 1, "e2e": 1, "infra": 2, "unit": 3}
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tier_of: dict[Path, str] = {}
+    slow_files: set[Path] = set()
     for item in items:
-        tier = Path(str(item.fspath)).relative_to(ROOT / "tests").parts[0]
+        path = Path(str(item.fspath))
+        tier = tier_of.setdefault(path, path.relative_to(ROOT / "tests").parts[0])
         if tier in ("unit", "integration", "e2e"):
             item.add_marker(getattr(pytest.mark, tier))
+        if item.get_closest_marker("slow") is not None:
+            slow_files.add(path)
+
+    def rank(item: pytest.Item) -> int:
+        path = Path(str(item.fspath))
+        return 0 if path in slow_files else TIER_ORDER.get(tier_of[path], 2)
+
+    items.sort(key=rank)  # stable: a file's tests keep their order and stay together

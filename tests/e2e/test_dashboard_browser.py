@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import threading
 import time
 import urllib.request
@@ -23,6 +22,7 @@ from typing import Any
 
 import orjson
 import pytest
+from support.ports import free_port
 
 from clickstream.adapters import _clients
 from clickstream.adapters.kinesis import KinesisWriter
@@ -139,12 +139,6 @@ def stream_events(n: int, *, now: datetime, seed: int = 11) -> list[dict[str, An
 
 
 # --- the API under uvicorn ----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

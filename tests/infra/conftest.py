@@ -1,12 +1,12 @@
 """CDK app fixtures: each variant is synthesised ONCE per session, with cdk-nag's checks on
-(see cdk_support.py for the variants)."""
+(see tests/support/cdk.py for the variants)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from cdk_support import DEFAULT_CONTEXT, FLAGGED_CONTEXT, FLAGGED_ENVIRON, Synth, synthesise
+from support.cdk import DEFAULT_CONTEXT, FLAGGED_CONTEXT, FLAGGED_ENVIRON, Synth, synthesise
 
 
 @pytest.fixture(scope="session")

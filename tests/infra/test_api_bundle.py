@@ -12,7 +12,6 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-from cdk_support import ROOT, Synth
 from clickstream_infra.bundling import (
     API_REQUIREMENTS,
     INGEST_REQUIREMENTS,
@@ -25,6 +24,7 @@ from clickstream_infra.bundling import (
 )
 from clickstream_infra.components.query_api import API_HANDLER
 from packaging.requirements import Requirement
+from support.cdk import ROOT, Synth
 from test_bundling import WHEELHOUSE, _third_party_imports
 
 API_MODULE = API_HANDLER.rsplit(".", 1)[0]

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from cdk_support import ROOT, Synth
 from clickstream_infra.bundling import (
     MAX_UNZIPPED_BYTES,
     PLATFORMS,
@@ -19,6 +18,7 @@ from clickstream_infra.bundling import (
     stage_sources,
     unzipped_size,
 )
+from support.cdk import ROOT, Synth
 
 from clickstream.errors import ConfigError
 

@@ -64,7 +64,7 @@ def test_invalid_context_is_a_config_error(context: dict[str, str]) -> None:
 
 
 def test_every_documented_key_is_in_the_readme() -> None:
-    from cdk_support import CDK_DIR
+    from support.cdk import CDK_DIR
 
     readme = (CDK_DIR / "README.md").read_text()
     missing = [key for key in CONTEXT_KEYS if f"`{key}`" not in readme]

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 import pytest
-from cdk_support import Synth
+from support.cdk import Synth
 
 pytestmark = pytest.mark.slow
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from aws_cdk.assertions import Match
-from cdk_support import Synth
 from clickstream_infra.components.collector_api import COLLECTOR_HANDLER
+from support.cdk import Synth
 
 from clickstream import constants as c
 from clickstream.collector.service import HEALTH_ROUTE, INGEST_ROUTES, PROTOCOL_ROUTES

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
-from cdk_support import Synth
 from clickstream_infra.components.raw_delivery import PARTITION_QUERY
+from support.cdk import Synth
 
 from clickstream import constants as c
 from clickstream.archive.batching import object_key

@@ -8,8 +8,8 @@ from __future__ import annotations
 from importlib import metadata
 
 import pytest
-from cdk_support import ROOT
 from clickstream_infra.bundling import API_REQUIREMENTS, INGEST_REQUIREMENTS
+from support.cdk import ROOT
 from test_api_bundle import _norm, _pins
 
 LOCK = ROOT / "requirements.lock"

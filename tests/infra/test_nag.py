@@ -9,8 +9,8 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_s3 as s3
-from cdk_support import Synth
 from clickstream_infra import nag
+from support.cdk import Synth
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cdk_support import Synth
+from support.cdk import Synth
 
 from clickstream.capacity import Workload
 

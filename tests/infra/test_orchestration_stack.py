@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 from aws_cdk.assertions import Match
-from cdk_support import ROOT, Synth
 from clickstream_infra.components.mwaa import REQUIREMENTS_KEY, DagsBundler
+from support.cdk import ROOT, Synth
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cdk_support import Synth
+from support.cdk import Synth
 
 from clickstream import constants as c
 from clickstream.resources import cloudformation_template, platform_resources

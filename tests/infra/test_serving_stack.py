@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cdk_support import Synth
 from clickstream_infra.components.query_api import API_HANDLER
+from support.cdk import Synth
 
 from clickstream import constants as c
 

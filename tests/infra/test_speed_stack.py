@@ -6,8 +6,8 @@ import importlib
 
 import pytest
 from aws_cdk.assertions import Match
-from cdk_support import Synth
 from clickstream_infra.components.speed import COUNTER_ACTIONS, STREAM_PROCESSOR_HANDLER
+from support.cdk import Synth
 
 from clickstream.deployment_defaults import SPEED
 from clickstream.resources import platform_resources

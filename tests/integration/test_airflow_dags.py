@@ -36,6 +36,8 @@ from clickstream.local.airflow import LOG_SERVER_OFFSET, health, is_healthy
 from clickstream.local.processes import port_is_free
 from clickstream.settings import Settings
 
+pytestmark = pytest.mark.slow  # a real Airflow, its API server and scheduler
+
 START_TIMEOUT = 180.0  # first start: SQLite migration (~5 s idle, a minute on a busy 2-core box)
 RUN_TIMEOUT = 120.0
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))

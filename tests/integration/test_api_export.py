@@ -10,7 +10,7 @@ import orjson
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from api_support import NOW, READ, archive_raw, client, event, write_curated
+from support.api import NOW, READ, archive_raw, client, event, write_curated
 
 from clickstream.adapters.runs import record_run
 from clickstream.settings import Settings

@@ -4,7 +4,6 @@ and its peak RSS (VmHWM from /proc/<pid>/status) is compared with the bytes it s
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from support.ports import free_port
 
 from clickstream.adapters.query_sources import s3_filesystem
 from clickstream.api.lake import default_schema
@@ -25,12 +25,6 @@ ROWS = 1_000_000
 FILES = 10
 KEY = {"X-API-Key": "local-read-key"}
 MAX_GROWTH_MB = 150  # peak RSS above the warmed-up server (measured: +45 MB for 412 MB of NDJSON)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _kb(pid: int, field: str) -> int:
@@ -68,7 +62,7 @@ def _write_million(settings: Settings) -> None:
 
 @pytest.fixture
 def api_server(settings: Settings) -> Iterator[tuple[str, int]]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "clickstream.api.app:app_from_env",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 import schemathesis
-from api_support import NOW, archive_raw, client, event, speed_write, write_curated
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from openapi_spec_validator import validate
@@ -20,6 +19,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from support.api import NOW, archive_raw, client, event, speed_write, write_curated
 
 from clickstream.settings import Settings
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import orjson
 import pytest
-from api_support import NOW, READ, archive_raw, client, close_windows, event, speed_write, write_curated
 from prometheus_client.parser import text_string_to_metric_families
+from support.api import NOW, READ, archive_raw, client, close_windows, event, speed_write, write_curated
 
 from clickstream.adapters.runs import record_run
 from clickstream.api import prometheus as names

@@ -4,7 +4,7 @@ limit, hostile statements are 400 with the reason and change nothing."""
 from __future__ import annotations
 
 import pytest
-from api_support import READ, client, event, write_curated
+from support.api import READ, client, event, write_curated
 
 from clickstream.settings import Settings
 

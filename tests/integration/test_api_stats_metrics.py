@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from api_support import NOW, READ, archive_raw, client, close_windows, event, speed_write
+from support.api import NOW, READ, archive_raw, client, close_windows, event, speed_write
 
 from clickstream.settings import Settings
 

@@ -20,7 +20,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from local_stack_support import free_port
+from support.local_stack import free_port
 
 from clickstream.local import processes
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
-from metrics_lake_support import distinct, sim_events, write_curated
+from support.metrics_lake import distinct, sim_events, write_curated
 
 from clickstream.adapters import _clients
 from clickstream.adapters.batch_view import ENGAGEMENT_PK, BatchView

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from stream_reading import kinesis_events as read_kinesis
+from support.stream_reading import kinesis_events as read_kinesis
 
 from clickstream.adapters import _clients
 from clickstream.adapters.bad_rows import BadRowsStore

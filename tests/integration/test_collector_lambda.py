@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
-from stream_reading import kinesis_events as read_kinesis
+from support.stream_reading import kinesis_events as read_kinesis
 
 from clickstream import constants as c
 from clickstream.adapters import _clients

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +27,7 @@ from urllib.request import urlopen
 import pytest
 import uvicorn
 import yaml
+from support.ports import free_port
 
 from clickstream.api.app import create_app
 from clickstream.events.codec import encode_event
@@ -42,12 +42,6 @@ pytestmark = pytest.mark.skipif(not local_prometheus.installed(), reason="Debian
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "grafana"
 READY_TIMEOUT = 30.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _get_json(url: str) -> Any:
@@ -74,7 +68,7 @@ def _write_traffic(settings: Settings) -> None:
 
 @pytest.fixture
 def api_port(settings: Settings) -> Iterator[int]:
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -90,7 +84,7 @@ def api_port(settings: Settings) -> Iterator[int]:
 @pytest.fixture
 def prometheus(settings: Settings, api_port: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Prometheus started from the ServiceSpec's command, as the stack starts it; its base URL."""
-    port = _free_port()
+    port = free_port()
     monkeypatch.setenv(local_prometheus.ENV_PORT, str(port))
     spec = local_prometheus.service_spec()
     stack_settings = replace(settings, api_port=api_port)

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
-from consumer_support import (
+from support.consumer import (
     Procs,
     assert_counters_equal,
     headline,
@@ -32,6 +32,8 @@ from clickstream.consume.options import ConsumerOptions
 from clickstream.consume.retry import RetryPolicy
 from clickstream.errors import RetryableError
 from clickstream.settings import Settings
+
+pytestmark = pytest.mark.slow  # consumer processes through a rebalance and a SIGKILL
 
 MODULE = "stream_consumers.kafka_consumer"
 JOIN_STAGGER_SECONDS = 3.0  # docs/ENVIRONMENT.md "Kafka mock broker (librdkafka)": simultaneous joins race

@@ -17,13 +17,12 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
-from local_stack_support import free_port, stack_env
+from support.local_stack import Stack, cleanup, free_port, make_stack, stack_env
 
 from clickstream import constants as c
 from clickstream.local.processes import port_is_free
@@ -31,72 +30,14 @@ from clickstream.local.services import SERVICES, ServiceSpec, StackError, probe_
 from clickstream.local.stack import LocalStack
 from clickstream.settings import Settings
 
-# A safety net against a hung command, not a speed goal: `up` of every service (Airflow included)
-# took over 60 s while another test worker loaded the same 2 cores.
-CLI_TIMEOUT = 180
-
-
-@dataclass
-class Stack:
-    home: Path
-    env: dict[str, str]
-    aws_port: int
-    collector_port: int
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.aws_port}"
-
-    def cli(self, *args: str, timeout: float = CLI_TIMEOUT) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "clickstream", "local", *args],
-            env=self.env,
-            cwd=self.home.parent,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-
-    def up(self, *args: str) -> subprocess.CompletedProcess[str]:
-        done = self.cli("up", *args)
-        assert done.returncode == 0, f"up {args} failed:\n{done.stdout}\n{done.stderr}"
-        return done
-
-    def state(self) -> dict[str, Any]:
-        path = self.home / "state.json"
-        return json.loads(path.read_text()) if path.exists() else {"processes": [], "external": []}
-
-    def pids(self) -> dict[str, int]:
-        return {p["name"]: p["pid"] for p in self.state()["processes"]}
-
-    def status(self) -> tuple[int, dict[str, Any]]:
-        done = self.cli("status", "--json")
-        return done.returncode, json.loads(done.stdout)
-
-
-def _make_stack(home: Path) -> Stack:
-    aws_port, collector_port = free_port(), free_port()
-    return Stack(home, stack_env(home, aws_port, collector_port), aws_port, collector_port)
-
-
-def _cleanup(stack: Stack) -> None:
-    """`down`, then make sure: nothing a test started may outlive the test run."""
-    pids = stack.state()["processes"]
-    stack.cli("down", "--purge")
-    for p in pids:
-        try:
-            proc = psutil.Process(p["pid"])
-            if abs(proc.create_time() - p["create_time"]) < 0.05:
-                os.killpg(p["pid"], signal.SIGKILL)
-        except (psutil.NoSuchProcess, ProcessLookupError):
-            pass
+pytestmark = pytest.mark.slow  # starts whole embedded stacks
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    s = _make_stack(tmp_path_factory.mktemp("local-stack") / ".clickstream")
+    s = make_stack(tmp_path_factory.mktemp("local-stack") / ".clickstream")
     yield s
-    _cleanup(s)
+    cleanup(s)
 
 
 def _gone(pid: int) -> bool:
@@ -226,7 +167,7 @@ def test_up_with_every_service_serves_healthz(tmp_path: Path) -> None:
     missing = [" ".join(cmd) for cmd in (("collector", "serve"), ("archive", "run")) if not _has_command(*cmd)]
     if missing:
         pytest.skip(f"not in the tree yet: {', '.join(f'`clickstream {m}`' for m in missing)}")
-    s = _make_stack(tmp_path / ".clickstream")
+    s = make_stack(tmp_path / ".clickstream")
     try:
         s.up()
         code, doc = s.status()
@@ -240,7 +181,7 @@ def test_up_with_every_service_serves_healthz(tmp_path: Path) -> None:
             with opener.open(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
                 assert resp.status == 200
     finally:
-        _cleanup(s)
+        cleanup(s)
 
 
 def _has_command(group: str, name: str) -> bool:
@@ -266,7 +207,7 @@ def test_down_stops_every_recorded_process_and_frees_the_ports(stack: Stack) -> 
 
 
 def test_a_port_taken_by_a_plain_listener_fails_with_the_port_named(tmp_path: Path) -> None:
-    s = _make_stack(tmp_path / ".clickstream")
+    s = make_stack(tmp_path / ".clickstream")
     with socket.socket() as squatter:
         squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("127.0.0.1", s.aws_port))
@@ -301,7 +242,7 @@ def test_a_failed_start_prints_the_log_tail_and_stops_what_it_started(tmp_path: 
 def test_a_moto_server_already_there_is_used_and_left_running(tmp_path: Path) -> None:
     # GIVEN someone else's moto server on the endpoint's port (its own process: moto's state is
     # global per process, so an in-process server would share the other tests' resources)
-    s = _make_stack(tmp_path / ".clickstream")
+    s = make_stack(tmp_path / ".clickstream")
     server = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(s.aws_port)],
         stdout=subprocess.DEVNULL,
@@ -326,7 +267,7 @@ def test_a_moto_server_already_there_is_used_and_left_running(tmp_path: Path) ->
         assert down.returncode == 0 and "left running" in down.stdout
         assert probe_aws(s.endpoint) == "moto"
     finally:
-        _cleanup(s)
+        cleanup(s)
         server.terminate()
         server.wait(timeout=10)
 

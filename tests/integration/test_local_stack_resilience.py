@@ -26,10 +26,12 @@ from pathlib import Path
 
 import boto3
 import pytest
-from test_local_stack import Stack, _cleanup, _make_stack
+from support.local_stack import Stack, cleanup, make_stack
 
 from clickstream.constants import RAW_EVENTS_PREFIX
 from clickstream.settings import Settings
+
+pytestmark = pytest.mark.slow  # whole stacks under overload, SIGKILL and a 30 s stall
 
 SERVICES = "collector,archiver,consumer"
 BATCH = 500
@@ -40,10 +42,10 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    s = _make_stack(tmp_path_factory.mktemp("resilience") / ".clickstream")
+    s = make_stack(tmp_path_factory.mktemp("resilience") / ".clickstream")
     s.up("--services", SERVICES)
     yield s
-    _cleanup(s)
+    cleanup(s)
 
 
 @dataclass

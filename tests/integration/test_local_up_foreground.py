@@ -21,7 +21,7 @@ from typing import IO, Any
 
 import psutil
 import pytest
-from local_stack_support import free_port, stack_env
+from support.local_stack import free_port, stack_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import pytest
 import uvicorn
-from stream_reading import kinesis_records as read_kinesis
+from support.stream_reading import kinesis_records as read_kinesis
 
 from clickstream.adapters import _clients
 from clickstream.events.codec import decode_event

@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
-from stream_reading import kinesis_records as read_kinesis
+from support.stream_reading import kinesis_records as read_kinesis
 
 from clickstream.adapters import _clients
 from clickstream.adapters.kafka import KafkaWriter

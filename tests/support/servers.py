@@ -1,6 +1,8 @@
-"""Integration fixtures: one real AWS-compatible server and one real Kafka-protocol broker per
-test session; every test gets a wiped server with the platform's resources freshly provisioned
-(through the same CloudFormation route `clickstream local up` uses) and a Kafka topic of its own.
+"""The embedded servers' fixtures, for the integration and e2e tiers (a pytest plugin that
+tests/conftest.py loads): one real AWS-compatible server and one real Kafka-protocol broker per
+test process (per pytest-xdist worker); every test that asks for `settings` gets a wiped server
+with the platform's resources freshly provisioned (through the same CloudFormation route
+`clickstream local up` uses) and a Kafka topic of its own.
 """
 
 from __future__ import annotations
