@@ -1,6 +1,6 @@
 -- Commerce per day.
 --
--- Session-attributed (sessionization as in sessions.sql; a session counts on the day of its
+-- Session-attributed (sessionization: include/sessionize.sql; a session counts on the day of its
 -- first event, with all its events):
 --   conversion_rate       = sessions with a purchase / sessions
 --   cart_abandonment_rate = sessions with an add_to_cart and no purchase / sessions with an add_to_cart
@@ -17,26 +17,7 @@ WITH scoped AS (
     WHERE dt BETWEEN date_format(date_add('day', -1, date '{{ start_dt }}'), '%Y-%m-%d')
                  AND date_format(date_add('day', 1, date '{{ end_dt }}'), '%Y-%m-%d')
 ),
--- BEGIN sessionize: a session_id, else per user a new session after >= 30 min without events
--- (identical in every session-based file: tests/unit/jobs/test_metrics_sql_files.py)
-gaps AS (
-    SELECT *,
-           CASE WHEN session_id IS NOT NULL THEN 0
-                WHEN lag(event_time) OVER (PARTITION BY user_id, session_id ORDER BY event_time, event_id) IS NULL THEN 1
-                WHEN date_diff('millisecond',
-                               lag(event_time) OVER (PARTITION BY user_id, session_id ORDER BY event_time, event_id),
-                               event_time) >= 1800000 THEN 1
-                ELSE 0 END AS new_session
-    FROM scoped
-),
-keyed AS (
-    SELECT *,
-           coalesce(session_id, concat('inferred#', user_id, '#', cast(
-               sum(new_session) OVER (PARTITION BY user_id, session_id ORDER BY event_time, event_id
-                                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS varchar))) AS session_key
-    FROM gaps
-),
--- END sessionize
+{{> include/sessionize.sql }},
 sessions AS (
     SELECT session_key,
            min(dt) AS dt,

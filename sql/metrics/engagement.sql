@@ -1,8 +1,8 @@
 -- Engagement per day: sessions, bounces, bounce rate, average session duration, pages per
--- session, CTR. Every figure is SESSION-attributed: a session (sessionization as in
--- sessions.sql: session_id, else a 30-minute inactivity gap per user) counts on the day (dt)
--- of its first event with all its events, also those after midnight (so the query reads one
--- day either side of [start_dt, end_dt]; a day is final once the next day is compacted).
+-- session, CTR. Every figure is SESSION-attributed: a session (include/sessionize.sql:
+-- session_id, else per user the session gap of inactivity) counts on the day (dt) of its
+-- first event with all its events, also those after midnight (so the query reads one day
+-- either side of [start_dt, end_dt]; a day is final once the next day is compacted).
 --
 -- bounce: exactly one page_view and no other event.  bounce_rate = bounces / sessions.
 -- avg_session_duration_ms = Σ (last - first event time) / sessions (one-event sessions last 0).
@@ -15,26 +15,7 @@ WITH scoped AS (
     WHERE dt BETWEEN date_format(date_add('day', -1, date '{{ start_dt }}'), '%Y-%m-%d')
                  AND date_format(date_add('day', 1, date '{{ end_dt }}'), '%Y-%m-%d')
 ),
--- BEGIN sessionize: a session_id, else per user a new session after >= 30 min without events
--- (identical in every session-based file: tests/unit/jobs/test_metrics_sql_files.py)
-gaps AS (
-    SELECT *,
-           CASE WHEN session_id IS NOT NULL THEN 0
-                WHEN lag(event_time) OVER (PARTITION BY user_id, session_id ORDER BY event_time, event_id) IS NULL THEN 1
-                WHEN date_diff('millisecond',
-                               lag(event_time) OVER (PARTITION BY user_id, session_id ORDER BY event_time, event_id),
-                               event_time) >= 1800000 THEN 1
-                ELSE 0 END AS new_session
-    FROM scoped
-),
-keyed AS (
-    SELECT *,
-           coalesce(session_id, concat('inferred#', user_id, '#', cast(
-               sum(new_session) OVER (PARTITION BY user_id, session_id ORDER BY event_time, event_id
-                                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS varchar))) AS session_key
-    FROM gaps
-),
--- END sessionize
+{{> include/sessionize.sql }},
 sessions AS (
     SELECT session_key,
            min(dt) AS dt,

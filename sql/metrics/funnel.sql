@@ -1,6 +1,6 @@
 -- Funnel per day: page_view -> add_to_cart -> checkout -> purchase, per SESSION, ORDERED.
 --
--- A session (sessionization as in sessions.sql) reaches step k when it has a step-k event at
+-- A session (sessionization: include/sessionize.sql) reaches step k when it has a step-k event at
 -- or after the moment it first reached step k-1 (equal timestamps count as in order); a
 -- session that buys without viewing a page first reaches no step. Sessions count on the day
 -- (dt) of their first event, with all their events (one day either side is read; see
@@ -14,26 +14,7 @@ WITH scoped AS (
     WHERE dt BETWEEN date_format(date_add('day', -1, date '{{ start_dt }}'), '%Y-%m-%d')
                  AND date_format(date_add('day', 1, date '{{ end_dt }}'), '%Y-%m-%d')
 ),
--- BEGIN sessionize: a session_id, else per user a new session after >= 30 min without events
--- (identical in every session-based file: tests/unit/jobs/test_metrics_sql_files.py)
-gaps AS (
-    SELECT *,
-           CASE WHEN session_id IS NOT NULL THEN 0
-                WHEN lag(event_time) OVER (PARTITION BY user_id, session_id ORDER BY event_time, event_id) IS NULL THEN 1
-                WHEN date_diff('millisecond',
-                               lag(event_time) OVER (PARTITION BY user_id, session_id ORDER BY event_time, event_id),
-                               event_time) >= 1800000 THEN 1
-                ELSE 0 END AS new_session
-    FROM scoped
-),
-keyed AS (
-    SELECT *,
-           coalesce(session_id, concat('inferred#', user_id, '#', cast(
-               sum(new_session) OVER (PARTITION BY user_id, session_id ORDER BY event_time, event_id
-                                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS varchar))) AS session_key
-    FROM gaps
-),
--- END sessionize
+{{> include/sessionize.sql }},
 funnel1 AS (
     SELECT *, min(CASE WHEN event_type = 'page_view' THEN event_time END) OVER (PARTITION BY session_key) AS t_view
     FROM keyed

@@ -1,34 +1,15 @@
 -- Hourly traffic per event-time dt/hour: events, page views, distinct users, distinct
--- sessions active in the hour (session_id, else the user's 30-minute-gap session as in
--- sessions.sql; no look-back needed: an hour counts the same distinct sessions either way),
--- errors (http_status >= 400), revenue (Σ round(price * coalesce(quantity, 1), 6) of purchases,
--- DECIMAL(38,6)), orders (distinct order_id of purchases).
+-- sessions active in the hour (session_id, else the user's inferred session:
+-- include/sessionize.sql; no look-back needed: an hour counts the same distinct sessions
+-- either way), errors (http_status >= 400), revenue (Σ round(price * coalesce(quantity, 1), 6)
+-- of purchases, DECIMAL(38,6)), orders (distinct order_id of purchases).
 WITH scoped AS (
     SELECT event_id, event_type, user_id, session_id, event_time, dt, hour, http_status,
            order_id, price, quantity
     FROM events
     WHERE dt BETWEEN '{{ start_dt }}' AND '{{ end_dt }}'
 ),
--- BEGIN sessionize: a session_id, else per user a new session after >= 30 min without events
--- (identical in every session-based file: tests/unit/jobs/test_metrics_sql_files.py)
-gaps AS (
-    SELECT *,
-           CASE WHEN session_id IS NOT NULL THEN 0
-                WHEN lag(event_time) OVER (PARTITION BY user_id, session_id ORDER BY event_time, event_id) IS NULL THEN 1
-                WHEN date_diff('millisecond',
-                               lag(event_time) OVER (PARTITION BY user_id, session_id ORDER BY event_time, event_id),
-                               event_time) >= 1800000 THEN 1
-                ELSE 0 END AS new_session
-    FROM scoped
-),
-keyed AS (
-    SELECT *,
-           coalesce(session_id, concat('inferred#', user_id, '#', cast(
-               sum(new_session) OVER (PARTITION BY user_id, session_id ORDER BY event_time, event_id
-                                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS varchar))) AS session_key
-    FROM gaps
-),
--- END sessionize
+{{> include/sessionize.sql }},
 hours AS (
     SELECT dt,
            hour,

@@ -1,8 +1,8 @@
 -- Sessions: one row per session, on the day (dt) of the session's FIRST event.
 --
 -- A session is the events of one session_id; events WITHOUT a session_id are sessionized per
--- user: ordered by event time, a gap of 30 minutes or more (constants.SESSION_GAP_SECONDS =
--- 1800 s) starts a new session (docs/METRICS.md "Sessions": gaps < 30 min form one session).
+-- user: ordered by event time, a gap of constants.SESSION_GAP_SECONDS or more starts a new
+-- session (include/sessionize.sql, the one definition every session-based file includes).
 -- Such sessions get the key `inferred#<user_id>#<n>` and session_source = 'inferred'.
 --
 -- Sessions across midnight: a session belongs to the day (and hour) of its first event and
@@ -25,26 +25,7 @@ WITH scoped AS (
     WHERE dt BETWEEN date_format(date_add('day', -1, date '{{ start_dt }}'), '%Y-%m-%d')
                  AND date_format(date_add('day', 1, date '{{ end_dt }}'), '%Y-%m-%d')
 ),
--- BEGIN sessionize: a session_id, else per user a new session after >= 30 min without events
--- (identical in every session-based file: tests/unit/jobs/test_metrics_sql_files.py)
-gaps AS (
-    SELECT *,
-           CASE WHEN session_id IS NOT NULL THEN 0
-                WHEN lag(event_time) OVER (PARTITION BY user_id, session_id ORDER BY event_time, event_id) IS NULL THEN 1
-                WHEN date_diff('millisecond',
-                               lag(event_time) OVER (PARTITION BY user_id, session_id ORDER BY event_time, event_id),
-                               event_time) >= 1800000 THEN 1
-                ELSE 0 END AS new_session
-    FROM scoped
-),
-keyed AS (
-    SELECT *,
-           coalesce(session_id, concat('inferred#', user_id, '#', cast(
-               sum(new_session) OVER (PARTITION BY user_id, session_id ORDER BY event_time, event_id
-                                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS varchar))) AS session_key
-    FROM gaps
-),
--- END sessionize
+{{> include/sessionize.sql }},
 funnel1 AS (
     SELECT *, min(CASE WHEN event_type = 'page_view' THEN event_time END) OVER (PARTITION BY session_key) AS t_view
     FROM keyed

@@ -1,5 +1,6 @@
 """The sql/metrics files follow their conventions: Athena SQL that the local engine translates, a day
-filter on the partitions, a `dt` result column, one sessionization shared word for word."""
+filter on the partitions, a `dt` result column, and one sessionization (sql/include/sessionize.sql)
+that every session-based file includes, with the gap from `constants.SESSION_GAP_SECONDS`."""
 
 from __future__ import annotations
 
@@ -7,13 +8,21 @@ import re
 
 import pytest
 import sqlglot
-from metrics_support import END, START
+from metrics_support import END, START, _ev, curated_table
 
+from clickstream.adapters.query_local import LocalEngine
+from clickstream.constants import SESSION_GAP_SECONDS
 from clickstream.jobs.batch_metrics import metric_names, metric_sql
-from clickstream.sqlfiles import load, placeholders
+from clickstream.sqlfiles import load, placeholders, render, sql_dir
 
-BLOCK = re.compile(r"-- BEGIN sessionize.*?-- END sessionize", re.S)
 DAY_FILTER = "dt BETWEEN '{{ start_dt }}' AND '{{ end_dt }}'"
+FRAGMENT = "include/sessionize.sql"
+INCLUDE_MARKER = "{{> include/sessionize.sql }}"
+SESSION_BASED = ("commerce", "engagement", "funnel", "hourly_traffic", "sessions", "uniques")
+# What only the fragment may spell out: the gap test and the inferred-session numbering.
+SESSIONIZE_CODE = re.compile(r"\blag\s*\(|\bnew_session\b|session_gap_ms|\b1800(?:000)?\b", re.IGNORECASE)
+COMMENT = re.compile(r"--[^\n]*")
+DATES = {"start_dt": START.isoformat(), "end_dt": END.isoformat()}
 
 
 @pytest.mark.parametrize("name", metric_names())
@@ -31,15 +40,48 @@ def test_each_file_is_one_documented_select_over_events_filtered_by_day(name: st
     assert "dt" in statement.named_selects or "*" in statement.named_selects
 
 
-def test_the_sessionization_is_the_same_text_in_every_file_that_has_it() -> None:
-    blocks = {name: BLOCK.findall(load(f"metrics/{name}.sql")) for name in metric_names()}
-    with_block = {name: b[0] for name, b in blocks.items() if b}
-    assert {"sessions", "engagement", "funnel", "commerce", "hourly_traffic", "uniques"} <= set(with_block)
-    assert len(set(with_block.values())) == 1, "edit the sessionization in every file at once"
-    assert ">= 1800000" in next(iter(with_block.values()))  # constants.SESSION_GAP_SECONDS in ms
+def test_only_the_fragment_spells_out_the_sessionization() -> None:
+    # GIVEN every .sql file in sql/, fragments included, with comments left out
+    code = {
+        str(path.relative_to(sql_dir())): COMMENT.sub("", path.read_text(encoding="utf-8"))
+        for path in sql_dir().rglob("*.sql")
+    }
+    # THEN the lag/gap logic is in the fragment alone
+    assert SESSIONIZE_CODE.search(code[FRAGMENT])
+    assert [rel for rel, text in code.items() if rel != FRAGMENT and SESSIONIZE_CODE.search(text)] == []
+    # AND every file that works on sessions gets them by including the fragment
+    using_sessions = {rel for rel, text in code.items() if rel != FRAGMENT and "session_key" in text}
+    including = {rel for rel, text in code.items() if INCLUDE_MARKER in text}
+    assert using_sessions == including == {f"metrics/{name}.sql" for name in SESSION_BASED}
 
 
-def test_the_gap_is_the_shared_constant() -> None:
-    from clickstream.constants import SESSION_GAP_SECONDS
+@pytest.mark.parametrize("name", SESSION_BASED)
+def test_the_rendered_files_use_the_gap_constant(name: str) -> None:
+    sql = metric_sql(name, START, END)
+    assert INCLUDE_MARKER not in sql
+    assert sql.count(f">= {SESSION_GAP_SECONDS * 1000} THEN 1") == 1
 
-    assert f">= {SESSION_GAP_SECONDS * 1000}" in load("metrics/sessions.sql")
+
+def test_the_gap_is_a_render_parameter() -> None:
+    # WHEN sessions.sql is rendered with a one-minute gap instead of the constant
+    sql = render(load("metrics/sessions.sql"), {**DATES, "session_gap_ms": "60000"})
+    # THEN the gap test compares with it, and the constant's value is gone
+    assert ">= 60000 THEN 1" in sql
+    assert str(SESSION_GAP_SECONDS * 1000) not in sql
+
+
+def test_the_rendered_gap_reaches_the_local_engine() -> None:
+    # GIVEN a user without session_id whose events are 5 minutes apart
+    events = [
+        _ev("2026-11-22T10:00:00.000Z", "page_view", "anon"),
+        _ev("2026-11-22T10:05:00.000Z", "click", "anon"),
+    ]
+    engine = LocalEngine.over({"events": curated_table(events)})
+
+    def session_keys(params: dict[str, str]) -> list[str]:
+        out = engine.execute(render(load("metrics/sessions.sql"), {**DATES, **params}))
+        return out.column("session_key").to_pylist()
+
+    # THEN the constant's gap makes one session, a 1-minute gap two
+    assert session_keys({}) == ["inferred#anon#1"]
+    assert session_keys({"session_gap_ms": "60000"}) == ["inferred#anon#1", "inferred#anon#2"]

@@ -1,12 +1,15 @@
-"""sql/ files: strict placeholder rendering, and the DDL generated from clickstream.catalog (one source)."""
+"""sql/ files: strict placeholder rendering, includes, and the DDL generated from clickstream.catalog (one source)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 import sqlglot
 
 from clickstream import sqlfiles
 from clickstream.catalog import EVENTS, FIXED_TABLES, RAW_EVENTS, Column, metric_table
+from clickstream.constants import SESSION_GAP_SECONDS
 from clickstream.sqlfiles import SqlTemplateError, render
 
 
@@ -59,6 +62,59 @@ def test_load_stays_inside_sql_dir() -> None:
         sqlfiles.load("../pyproject.toml")
     with pytest.raises(SqlTemplateError, match="no SQL file"):
         sqlfiles.load("ddl/nope.sql")
+
+
+@pytest.fixture
+def sql_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty `sql/` with an `include/` folder, in place of the repository's."""
+    (tmp_path / "include").mkdir()
+    monkeypatch.setattr(sqlfiles, "sql_dir", lambda: tmp_path)
+    return tmp_path
+
+
+def test_an_include_is_spliced_in_before_the_placeholders_are_filled(sql_root: Path) -> None:
+    (sql_root / "include" / "recent.sql").write_text("-- why\nrecent AS (SELECT * FROM events WHERE n > {{ n }})\n")
+    out = render("WITH {{> include/recent.sql }},\nlast AS (SELECT 1)\nSELECT * FROM recent", {"n": "5"})
+    assert out == "WITH -- why\nrecent AS (SELECT * FROM events WHERE n > 5),\nlast AS (SELECT 1)\nSELECT * FROM recent"
+
+
+def test_a_missing_include_is_an_error_naming_it_and_its_line(sql_root: Path) -> None:
+    with pytest.raises(SqlTemplateError, match=r"include/nope\.sql \}\} on line 2: no SQL file"):
+        render("WITH a AS (SELECT 1),\n{{> include/nope.sql }},\nSELECT 1", {})
+
+
+@pytest.mark.parametrize(
+    ("fragment", "error"),
+    [("", "holds no SQL"), ("-- only a comment\n\n", "holds no SQL"), ("{{> include/other.sql }}", "nested")],
+)
+def test_an_empty_or_nested_include_is_an_error(sql_root: Path, fragment: str, error: str) -> None:
+    (sql_root / "include" / "frag.sql").write_text(fragment)
+    (sql_root / "include" / "other.sql").write_text("x AS (SELECT 1)")
+    with pytest.raises(SqlTemplateError, match=error):
+        render("WITH {{> include/frag.sql }} SELECT 1", {})
+
+
+@pytest.mark.parametrize(
+    "marker", ["{{> metrics/sessions.sql }}", "{{> include/../ddl/events.sql }}", "{{> include/sessionize }}"]
+)
+def test_only_files_in_sql_include_can_be_included(marker: str) -> None:
+    with pytest.raises(SqlTemplateError, match="can be included"):
+        render(f"WITH {marker} SELECT 1", {})
+
+
+def test_a_malformed_include_is_an_error() -> None:
+    with pytest.raises(SqlTemplateError, match="malformed placeholder"):
+        render("WITH {{> }} SELECT 1", {})
+
+
+def test_builtin_params_fill_in_unless_given() -> None:
+    assert render("{{ session_gap_ms }}", {}) == str(SESSION_GAP_SECONDS * 1000)
+    assert render("{{ session_gap_ms }}", {"session_gap_ms": "60000"}) == "60000"
+
+
+def test_sql_files_leaves_out_the_fragments() -> None:
+    assert (sqlfiles.sql_dir() / "include" / "sessionize.sql").is_file()
+    assert not [f for f in sqlfiles.sql_files() if f.startswith("include/")]
 
 
 def test_ddl_files_are_generated_from_the_catalog() -> None:

@@ -1,0 +1,27 @@
+-- Sessionization, the one definition (docs/METRICS.md "Sessions"). Not a query on its own: each
+-- session-based file in sql/metrics/ includes it in its WITH list, after a `scoped` CTE of events
+-- (event_id, user_id, session_id, event_time, ...); clickstream.sqlfiles.render splices it in
+-- (sql/README.md "Includes").
+--
+-- A session is the events of one session_id; events without a session_id are sessionized per
+-- user: ordered by event time (then event_id), a gap of session_gap_ms or more starts a new
+-- session (constants.SESSION_GAP_SECONDS * 1000, filled in by render).
+--   gaps:  scoped + new_session (1 when the event starts an inferred session, else 0)
+--   keyed: gaps + session_key = the session_id, else 'inferred#<user_id>#<n>'
+gaps AS (
+    SELECT *,
+           CASE WHEN session_id IS NOT NULL THEN 0
+                WHEN lag(event_time) OVER (PARTITION BY user_id, session_id ORDER BY event_time, event_id) IS NULL THEN 1
+                WHEN date_diff('millisecond',
+                               lag(event_time) OVER (PARTITION BY user_id, session_id ORDER BY event_time, event_id),
+                               event_time) >= {{ session_gap_ms }} THEN 1
+                ELSE 0 END AS new_session
+    FROM scoped
+),
+keyed AS (
+    SELECT *,
+           coalesce(session_id, concat('inferred#', user_id, '#', cast(
+               sum(new_session) OVER (PARTITION BY user_id, session_id ORDER BY event_time, event_id
+                                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS varchar))) AS session_key
+    FROM gaps
+)
