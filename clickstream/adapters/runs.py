@@ -3,7 +3,8 @@
 Item: pk = `run#<job>` (job = the DAG id, e.g. `compact_raw_events`), sk = `latest` (overwritten)
 and sk = `<finished_at ISO>` (history, kept). Attributes are the job's summary: status
 ("success" | "failed"), finished_at, interval, and whatever numbers the job reports
-(e.g. evaluated, failed, pass_rate for data quality).
+(e.g. evaluated, failed, pass_rate for data quality); a failed run adds `error`.
+The jobs write through `clickstream.jobs.run_record.recorded_run`, which decides the content.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from clickstream.adapters import _clients
-from clickstream.adapters.dynamodb import call
+from clickstream.adapters.dynamodb import call, query_partition
 from clickstream.settings import Settings
 
 RUN_PK_PREFIX = "run"
@@ -63,8 +64,6 @@ def latest_run(settings: Settings, job: str) -> dict[str, Any] | None:
 
 def run_history(settings: Settings, job: str, *, since: str = "") -> list[dict[str, Any]]:
     """The job's recorded runs (not `latest`) that finished at or after `since` (ISO text), oldest first."""
-    from clickstream.adapters.dynamodb import query_partition
-
     client = _clients.client("dynamodb", settings)
     table = settings.names.batch_table
     items = query_partition(client, table, run_pk(job), what=f"table {table}")

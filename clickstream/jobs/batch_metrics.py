@@ -14,7 +14,7 @@ interval), for the event-time days [start, end]:
    (`BatchView.replace_days`).
 
 Clock-free and idempotent: the same curated partitions give the same files and items. The run
-is recorded with `record_run(settings, "batch_metrics", …)`, failed runs too.
+is recorded with `recorded_run(settings, "batch_metrics", …)` (`jobs.run_record`), failed runs too.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from clickstream.catalog import Column, TableDef, metric_table
 from clickstream.jobs.metrics_view import by_day, days, view_items
+from clickstream.jobs.run_record import recorded_run
 from clickstream.settings import Settings
 from clickstream.sqlfiles import load, render, sql_files
 
@@ -62,7 +63,7 @@ class BatchMetricsReport:
     view_items_deleted: int = 0  # items of an earlier run the data no longer has
 
     def summary(self) -> dict[str, Any]:
-        """What `record_run` stores and the DAG logs."""
+        """What the run record stores and the DAG logs."""
         return {
             "interval": f"{self.start.isoformat()}/{self.end.isoformat()}",
             "metrics": len(self.metrics),
@@ -110,20 +111,17 @@ def compute_batch_metrics(
 ) -> BatchMetricsReport:
     """Compute every batch metric for the event-time days [start, end]; see the module docstring."""
     from clickstream.adapters.query import query_engine
-    from clickstream.adapters.runs import record_run
 
     began = time.perf_counter()
     owned = engine is None
     engine = engine or query_engine(settings)
     try:
-        report = _compute(settings, engine, start, end, began)
-    except Exception as exc:  # recorded for the pipeline-health metrics, then re-raised for the scheduler
-        record_run(settings, JOB, status="failed", interval=f"{start}/{end}", error=f"{type(exc).__name__}: {exc}")
-        raise
+        with recorded_run(settings, JOB, interval=f"{start}/{end}") as run:
+            report = _compute(settings, engine, start, end, began)
+            run.summary = report.summary()
     finally:
         if owned:
             engine.close()
-    record_run(settings, JOB, status="success", **report.summary())
     log.info("batch metrics %s", report.summary())
     return report
 

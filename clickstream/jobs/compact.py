@@ -6,7 +6,7 @@
       → gate: failure rate > max_failure_rate → DataQualityError, nothing published
       → dedupe by event_id (first seen in the batch; the published row wins over a new copy)
       → per event-time hour: existing partition + new rows, sorted → staging/ → swap to curated/
-      → Glue partitions of `events` → run record (clickstream.adapters.runs)
+      → Glue partitions of `events` → run record (clickstream.jobs.run_record, failed runs too)
 
 Idempotent: the same interval gives the same rows in the same order under the same file names,
 so a rerun (an Airflow retry, a backfill) leaves byte-identical partitions. Clock-free except
@@ -39,6 +39,7 @@ from clickstream.catalog import EVENTS
 from clickstream.jobs import compact_write as w
 from clickstream.jobs.compact_parse import gunzip, parse_objects, record_offsets
 from clickstream.jobs.compact_quality import QualityVerdict, Validator, gx_validator, quarantine_lines
+from clickstream.jobs.run_record import recorded_run
 from clickstream.quality import DataQualityError
 from clickstream.quality.suite import MAX_EVENT_TIME, MIN_EVENT_TIME
 from clickstream.settings import Settings
@@ -95,22 +96,13 @@ def compact_interval(
     fail (quarantine and results are written anyway). `validator` defaults to the versioned GX
     suite; benchmarks pass another one to measure the job without GX.
     """
-    from clickstream.adapters.runs import record_run
-
     started = time.perf_counter()
     start, end = _utc(start), _utc(end)
     if end <= start:
         raise ValueError(f"empty interval: end {end.isoformat()} is not after start {start.isoformat()}")
-    interval = {"interval_start": _iso(start), "interval_end": _iso(end), "run_id": run_id}
-    try:
+    with recorded_run(settings, JOB, interval_start=_iso(start), interval_end=_iso(end), run_id=run_id) as run:
         report = _run(settings, start, end, run_id, max_failure_rate, validator or gx_validator, started)
-    except DataQualityError as exc:
-        _record_failure(record_run, settings, interval, exc, exc.summary)
-        raise
-    except Exception as exc:
-        _record_failure(record_run, settings, interval, exc, {})
-        raise
-    record_run(settings, JOB, status="success", **{**interval, **report.summary()})
+        run.summary = report.summary()
     log.info(
         "%s %s: %d raw rows → %d valid, %d quarantined, %d duplicates, %d published into %d partitions in %.1f s",
         JOB,
@@ -310,16 +302,6 @@ def _utc(moment: datetime) -> datetime:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def _record_failure(
-    record_run: Any, settings: Settings, interval: dict[str, str], exc: Exception, summary: dict[str, Any]
-) -> None:
-    try:
-        error = f"{type(exc).__name__}: {exc}"[:1000]
-        record_run(settings, JOB, status="failed", **{**interval, **summary, "error": error})
-    except Exception:  # never hide the job's own error behind a bookkeeping one
-        log.exception("%s: could not record the failed run", JOB)
 
 
 class _Stopwatch:

@@ -18,8 +18,8 @@ of those; finding the others would take a Scan of the realtime table.
 
 Output: Parquet `curated/metrics/reconciliation/dt=…/` (+ Glue `metric_reconciliation`), one
 batch-table item per metric and window (pk `drift#<metric>`, sk the window's sk: the `all`
-values and the worst item), one structured log line, and `record_run(settings,
-"reconcile_speed_batch", max_abs_drift=…, windows=…, mismatches=…)`.
+values and the worst item), one structured log line, and the run record (`jobs.run_record`:
+max_abs_drift, windows, mismatches, …; failed runs too).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from clickstream.constants import EVENT_TYPES
 from clickstream.jobs.metrics_view import window_sks
+from clickstream.jobs.run_record import recorded_run
 from clickstream.metrics import definitions as d
 from clickstream.metrics.sketch import RSE, Estimate
 from clickstream.settings import Settings
@@ -210,22 +211,18 @@ def drift_table(drifts: Sequence[Drift]) -> pa.Table:
 def reconcile(settings: Settings, start: date, end: date, *, engine: QueryEngine | None = None) -> ReconciliationReport:
     """Compare speed and batch for the days [start, end]; see the module docstring."""
     from clickstream.adapters.query import query_engine
-    from clickstream.adapters.runs import record_run
 
     began = time.perf_counter()
     owned = engine is None
     engine = engine or query_engine(settings)
     try:
-        report = _reconcile(settings, engine, start, end, began)
-    except Exception as exc:  # recorded for the pipeline-health metrics, then re-raised for the scheduler
-        record_run(settings, JOB, status="failed", interval=f"{start}/{end}", error=f"{type(exc).__name__}: {exc}")
-        raise
+        with recorded_run(settings, JOB, interval=f"{start}/{end}") as run:
+            report = _reconcile(settings, engine, start, end, began)
+            run.summary = report.summary()
     finally:
         if owned:
             engine.close()
-    summary = report.summary()
-    log.info(json.dumps({"job": JOB, **summary}, sort_keys=True))
-    record_run(settings, JOB, status="success", **summary)
+    log.info(json.dumps({"job": JOB, **run.summary}, sort_keys=True))
     return report
 
 
