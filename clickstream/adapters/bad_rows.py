@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
+from clickstream.adapters.aws_errors import error_code
 from clickstream.adapters.s3 import LakeBucket
 from clickstream.constants import RAW_BAD_PREFIX
 from clickstream.errors import RetryableError
@@ -52,8 +53,8 @@ class RequestRowsStore:
         key = request_object_key(self._prefix, received_at, source, uuid.uuid4().hex)
         try:
             self._bucket.put_ndjson_gz(key, (orjson.dumps(row) for row in rows))
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
+        except ClientError as exc:  # any refusal, not only throttling (see the docstring)
+            code = error_code(exc)
             raise RetryableError(f"{self._what} not stored in s3://{self._bucket.name}/{key}: {code}") from exc
         except BotoCoreError as exc:
             raise RetryableError(f"{self._what} not stored in s3://{self._bucket.name}/{key}: {exc}") from exc

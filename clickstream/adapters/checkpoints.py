@@ -16,6 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from clickstream.adapters.aws_errors import error_code
 from clickstream.adapters.dynamodb import call, query_partition
 
 POSITION_DIGITS = 129  # Kinesis: SequenceNumber matches 0|([1-9]\d{0,128})
@@ -66,7 +67,7 @@ class CheckpointStore:
                 },
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if error_code(exc) == "ConditionalCheckFailedException":
                 return False
             raise
         return True

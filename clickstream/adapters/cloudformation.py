@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from clickstream.adapters.aws_errors import error_code
 from clickstream.errors import ClickstreamError
 
 _DONE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"}
@@ -46,7 +47,7 @@ class StackDeployer:
         try:
             stacks = self._client.describe_stacks(StackName=stack_name)["Stacks"]
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ValidationError":  # "Stack ... does not exist"
+            if error_code(exc) == "ValidationError":  # "Stack ... does not exist"
                 return None
             raise
         status = stacks[0]["StackStatus"] if stacks else None

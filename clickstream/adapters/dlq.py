@@ -12,7 +12,8 @@ from typing import Any
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
-from clickstream.errors import ConfigError, RetryableError
+from clickstream.adapters.aws_errors import error_code, translate
+from clickstream.errors import RetryableError
 
 SQS_MESSAGE_MAX_BYTES = 256 * 1024  # SQS: 256 KiB per message
 
@@ -29,12 +30,9 @@ class DeadLetterQueue:
             try:
                 self._url = str(self._client.get_queue_url(QueueName=self.name)["QueueUrl"])
             except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "")
-                if code in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
-                    raise ConfigError(
-                        f"dead-letter queue {self.name} does not exist: provision the stack (`clickstream local up`)"
-                    ) from exc
-                raise RetryableError(f"dead-letter queue {self.name}: {code}") from exc
+                what = f"dead-letter queue {self.name}"
+                # A missing queue is a ConfigError; any other refusal, not only throttling, is retryable.
+                raise translate(exc, what=what) or RetryableError(f"{what}: {error_code(exc)}") from exc
         return self._url
 
     def send(self, message: dict[str, Any]) -> str:
@@ -44,9 +42,8 @@ class DeadLetterQueue:
             raise ValueError(f"a dead-letter message of {len(body)} bytes exceeds the SQS limit")
         try:
             resp = self._client.send_message(QueueUrl=self.url, MessageBody=body)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            raise RetryableError(f"dead-letter queue {self.name}: {code}") from exc
+        except ClientError as exc:  # any refusal, not only throttling (see the docstring)
+            raise RetryableError(f"dead-letter queue {self.name}: {error_code(exc)}") from exc
         except BotoCoreError as exc:
             raise RetryableError(f"dead-letter queue {self.name}: {exc}") from exc
         return str(resp["MessageId"])

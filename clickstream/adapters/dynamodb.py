@@ -8,18 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from clickstream.errors import ConfigError, RetryableError
-
-RETRYABLE_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "TransactionConflictException",
-    }
-)
+from clickstream.adapters.aws_errors import raise_clean
 
 
 def call(client: Any, operation: str, *, what: str, **kwargs: Any) -> Any:
@@ -28,12 +17,7 @@ def call(client: Any, operation: str, *, what: str, **kwargs: Any) -> Any:
     try:
         return getattr(client, operation)(**kwargs)
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in RETRYABLE_CODES:
-            raise RetryableError(f"{what}: {code}") from exc
-        if code == "ResourceNotFoundException":
-            raise ConfigError(f"{what} does not exist: provision the stack (`clickstream local up`)") from exc
-        raise
+        raise_clean(exc, what=what)
 
 
 def query_partition(client: Any, table: str, pk: str, *, what: str) -> Iterator[dict[str, Any]]:

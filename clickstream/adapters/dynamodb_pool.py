@@ -21,13 +21,12 @@ from typing import Any, ClassVar, Final, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from clickstream.adapters.aws_errors import RETRYABLE_CODES, error_code
 from clickstream.errors import RetryableError
 
 BATCH_GET_MAX: Final = 100  # DynamoDB: at most 100 keys per BatchGetItem
 DEFAULT_WORKERS: Final = 8  # concurrent calls per fan-out (the client pool holds 32)
 MAX_ATTEMPTS: Final = 6  # per request, on throttling, after botocore's own retries
-THROTTLING: Final = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
-TRANSIENT: Final = THROTTLING | {"InternalServerError", "ServiceUnavailable"}
 
 Key = tuple[str, str]  # (pk, sk), as clickstream.metrics.aggregate.Key
 T = TypeVar("T")
@@ -134,7 +133,7 @@ class PooledTable:
                 return method(**kwargs)
             except ClientError as exc:
                 code = error_code(exc)
-                if code not in TRANSIENT:
+                if code not in RETRYABLE_CODES:
                     raise
                 if attempt + 1 == self._max_attempts:
                     raise RetryableError(
@@ -178,8 +177,3 @@ class PooledTable:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix=self._thread_name_prefix)
             return self._pool
-
-
-def error_code(exc: ClientError) -> str:
-    """The AWS error code of a ClientError ("" when it has none)."""
-    return str(exc.response.get("Error", {}).get("Code", ""))

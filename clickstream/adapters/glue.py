@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from clickstream.adapters.aws_errors import error_code
 from clickstream.catalog import TableDef
 from clickstream.errors import ClickstreamError
 from clickstream.settings import Settings
@@ -61,7 +62,7 @@ class GlueCatalog:
         try:
             self._client.create_database(DatabaseInput={"Name": name, "Description": description})
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "AlreadyExistsException":
+            if error_code(exc) == "AlreadyExistsException":
                 return False
             raise
         return True
@@ -78,7 +79,7 @@ class GlueCatalog:
         try:
             current = self._client.get_table(DatabaseName=database, Name=table.name)["Table"]
         except ClientError as exc:
-            code = exc.response["Error"]["Code"]
+            code = error_code(exc)
             if code != "EntityNotFoundException":
                 raise
             if "database" in str(exc).lower() and not self._database_exists(database):
@@ -88,7 +89,7 @@ class GlueCatalog:
             try:
                 self._client.create_table(DatabaseName=database, TableInput=wanted)
             except ClientError as race:
-                if race.response["Error"]["Code"] != "AlreadyExistsException":
+                if error_code(race) != "AlreadyExistsException":
                     raise
                 return False
             return True
@@ -157,7 +158,7 @@ class GlueCatalog:
             for page in paginator.paginate(DatabaseName=database):
                 out.extend(page["TableList"])
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "EntityNotFoundException":
+            if error_code(exc) == "EntityNotFoundException":
                 return []
             raise
         return out
@@ -167,7 +168,7 @@ class GlueCatalog:
         try:
             return dict(self._client.get_table(DatabaseName=database, Name=name)["Table"])
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "EntityNotFoundException":
+            if error_code(exc) == "EntityNotFoundException":
                 return None
             raise
 

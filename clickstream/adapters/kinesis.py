@@ -21,6 +21,7 @@ from typing import Any
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from clickstream.adapters.aws_errors import RETRYABLE_CODES, error_code
 from clickstream.adapters.stream import StreamRecord
 from clickstream.constants import KINESIS_RECORD_MAX_BYTES, PUT_RECORDS_MAX, PUT_RECORDS_MAX_BYTES
 from clickstream.errors import PoisonRecordError, StreamUnavailableError
@@ -29,23 +30,8 @@ log = logging.getLogger(__name__)
 
 PARTITION_KEY_MAX_CHARS = 256  # Kinesis: partition keys are 1..256 Unicode characters
 
-# Call-level codes worth another attempt (throttling, a service hiccup).
-_RETRYABLE_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "LimitExceededException",
-        "KMSThrottlingException",
-        "InternalFailure",
-        "InternalFailureException",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-        "RequestTimeout",
-        "RequestTimeoutException",
-    }
-)
-# Call-level codes that no retry within seconds will fix: the stream cannot take records now.
+# Call-level codes that no retry within seconds will fix: the stream cannot take records now
+# (StreamUnavailableError with a long retry_after, where aws_errors.translate would say ConfigError).
 _UNAVAILABLE_CODES = frozenset(
     {
         "ResourceNotFoundException",
@@ -104,12 +90,12 @@ class KinesisWriter:
             try:
                 response = self._client.put_records(StreamName=self.stream_name, Records=pending)
             except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "")
+                code = error_code(exc)
                 if code in _UNAVAILABLE_CODES:
                     raise StreamUnavailableError(
                         f"Kinesis stream {self.stream_name!r} cannot accept records ({code}): {exc}", retry_after=30.0
                     ) from exc
-                if code not in _RETRYABLE_CODES:
+                if code not in RETRYABLE_CODES:
                     raise
                 failed, reason, cause = pending, code, exc
             except (BotoConnectionError, HTTPClientError) as exc:

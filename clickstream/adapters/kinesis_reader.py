@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
+from clickstream.adapters.aws_errors import error_code
 from clickstream.adapters.checkpoints import Checkpoint
 from clickstream.archive.batching import KINESIS_SEQUENCE_DIGITS, RawRecord
 from clickstream.archive.reading import Poll, ShardBatch
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 GET_RECORDS_MAX = 10_000  # Kinesis: up to 10,000 records (10 MiB) per GetRecords call
 GET_RECORDS_PER_SHARD_PER_SECOND = 5  # Kinesis: 5 GetRecords calls per second per shard
 THROTTLE_BACKOFF_SECONDS = 1.0
+# GetRecords over a shard's read limits: that shard waits, the others go on (reported, not raised).
+GET_RECORDS_THROTTLED = frozenset({"ProvisionedThroughputExceededException", "LimitExceededException"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
@@ -134,12 +137,12 @@ class KinesisReader:
                 shard.iterator = self._iterator(sid, shard.last_read)
             resp = self._client.get_records(ShardIterator=shard.iterator, Limit=self._limit)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
+            code = error_code(exc)
             if code == "ExpiredIteratorException":
                 log.info("shard %s: iterator expired; re-created after %s", sid, shard.last_read)
                 shard.iterator = None
                 return None
-            if code in ("ProvisionedThroughputExceededException", "LimitExceededException"):
+            if code in GET_RECORDS_THROTTLED:
                 shard.next_at = now + THROTTLE_BACKOFF_SECONDS
                 return None
             if code == "ResourceNotFoundException":
@@ -192,7 +195,7 @@ class KinesisReader:
             try:
                 page = self._client.list_shards(**kwargs)
             except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "")
+                code = error_code(exc)
                 if code in ("ResourceNotFoundException", "LimitExceededException", "ResourceInUseException"):
                     raise StreamUnavailableError(f"stream {self.source}: ListShards {code}") from exc
                 raise

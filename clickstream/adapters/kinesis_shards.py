@@ -12,20 +12,22 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from botocore.exceptions import ClientError
 
+from clickstream.adapters.aws_errors import error_code, raise_clean
 from clickstream.adapters.kinesis_reader import (
     GET_RECORDS_MAX,
     GET_RECORDS_PER_SHARD_PER_SECOND,
+    GET_RECORDS_THROTTLED,
     ShardInfo,
     readable_shards,
 )
 from clickstream.consume.events import KinesisRecord
-from clickstream.errors import RetryableError, StreamUnavailableError
+from clickstream.errors import StreamUnavailableError
 
-_THROTTLED = frozenset({"ProvisionedThroughputExceededException", "LimitExceededException"})
+# The stream cannot be read now: StreamUnavailableError, where aws_errors.translate would say ConfigError.
 _UNAVAILABLE = frozenset({"ResourceNotFoundException", "ResourceInUseException", "AccessDeniedException"})
 
 
@@ -83,15 +85,12 @@ class KinesisShards:
         try:
             resp = self._client.get_records(ShardIterator=iterator, Limit=min(limit, GET_RECORDS_MAX))
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
+            code = error_code(exc)
             if code == "ExpiredIteratorException":
                 return ShardRead(next_iterator=iterator, expired=True)
-            if code in _THROTTLED:
+            if code in GET_RECORDS_THROTTLED:
                 return ShardRead(next_iterator=iterator, throttled=True)
-            translated = _translate(exc, f"stream {self.stream}: GetRecords")
-            if translated is None:
-                raise
-            raise translated from exc
+            _raise_clean(exc, f"stream {self.stream}: GetRecords")
         records = [
             KinesisRecord(
                 int(r["SequenceNumber"]), r["PartitionKey"], r["Data"], _epoch(r["ApproximateArrivalTimestamp"])
@@ -104,20 +103,15 @@ class KinesisShards:
         try:
             return getattr(self._client, operation)(**kwargs)
         except ClientError as exc:
-            translated = _translate(exc, f"stream {self.stream}: {operation}")
-            if translated is None:
-                raise
-            raise translated from exc
+            _raise_clean(exc, f"stream {self.stream}: {operation}")
 
 
-def _translate(exc: ClientError, what: str) -> Exception | None:
-    """Our error for a ClientError code we know; None for the rest (re-raised as they are)."""
-    code = exc.response.get("Error", {}).get("Code", "")
+def _raise_clean(exc: ClientError, what: str) -> NoReturn:
+    """StreamUnavailableError for a stream that cannot be read now, else as `aws_errors.raise_clean`."""
+    code = error_code(exc)
     if code in _UNAVAILABLE:
-        return StreamUnavailableError(f"{what}: {code}", retry_after=5.0)
-    if code in _THROTTLED or code in ("InternalFailure", "ServiceUnavailable"):
-        return RetryableError(f"{what}: {code}")
-    return None
+        raise StreamUnavailableError(f"{what}: {code}", retry_after=5.0) from exc
+    raise_clean(exc, what=what)
 
 
 def _epoch(ts: datetime | float) -> float:

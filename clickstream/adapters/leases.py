@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from clickstream.adapters.aws_errors import error_code
 from clickstream.adapters.dynamodb import call, query_partition
 from clickstream.consume.leases import Lease
 
@@ -134,7 +135,7 @@ class LeaseTable:
         try:
             return call(self._client, operation, what=f"lease table {self.table}", **kwargs)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if error_code(exc) == "ConditionalCheckFailedException":
                 raise _Conflict() from exc
             raise
 

@@ -137,6 +137,7 @@ def ensure_workgroup(settings: Settings, *, client: Any = None) -> bool:
     from botocore.exceptions import ClientError
 
     from clickstream.adapters import _clients
+    from clickstream.adapters.aws_errors import error_code
 
     athena = client or _clients.client("athena", settings)
     name = settings.names.athena_workgroup
@@ -144,7 +145,7 @@ def ensure_workgroup(settings: Settings, *, client: Any = None) -> bool:
         if athena.get_work_group(WorkGroup=name).get("WorkGroup"):  # moto answers {} for a missing one
             return False
     except ClientError as exc:
-        if exc.response["Error"]["Code"] not in ("InvalidRequestException", "ResourceNotFoundException"):
+        if error_code(exc) not in ("InvalidRequestException", "ResourceNotFoundException"):
             raise
     output = f"s3://{settings.names.bucket}/{c.ATHENA_RESULTS_PREFIX}/"
     athena.create_work_group(

@@ -18,6 +18,7 @@ from typing import Any, Final
 import orjson
 from botocore.exceptions import ClientError
 
+from clickstream.adapters.aws_errors import error_code
 from clickstream.adapters.counters import encode_position
 from clickstream.adapters.dynamodb import call
 from clickstream.metrics import definitions as d
@@ -68,7 +69,7 @@ class RecentFeed:
                 ExpressionAttributeValues={":last": {"S": encode_position(last)}},
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if error_code(exc) != "ConditionalCheckFailedException":
                 raise
             return False
         return True

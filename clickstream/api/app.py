@@ -21,6 +21,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from starlette.exceptions import HTTPException
 
 from clickstream import __version__
+from clickstream.adapters.aws_errors import error_code
 from clickstream.api import models, prometheus, stream
 from clickstream.api.auth import authorize, check_settings
 from clickstream.api.deps import ApiDeps
@@ -240,7 +241,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ClientError)
     async def _aws(request: Request, exc: ClientError) -> Response:
-        code = exc.response.get("Error", {}).get("Code", "ClientError")
+        code = error_code(exc) or "ClientError"
         return _error(503, "unavailable", f"a store refused the read ({code}); retry later")
 
     @app.exception_handler(BotoCoreError)

@@ -57,7 +57,7 @@ def run(
     progress_seconds: float,
 ) -> None:
     """Archive the stream until stopped (SIGTERM/Ctrl-C flush, checkpoint and exit 0)."""
-    from clickstream.adapters.transient import is_transient
+    from clickstream.adapters.aws_errors import is_transient
     from clickstream.archive.archiver import ArchiveStats, build_archiver
     from clickstream.archive.runtime import configure_logging, run_until_stopped, stop_on_signals
 

@@ -72,7 +72,7 @@ def consume(
     Failing batches are retried, then described in the SQS dead-letter queue.
     SIGTERM / Ctrl-C finish the batch in flight, checkpoint and exit 0.
     """
-    from clickstream.adapters.transient import is_transient
+    from clickstream.adapters.aws_errors import is_transient
     from clickstream.archive.runtime import configure_logging, run_until_stopped, stop_on_signals
     from clickstream.consume.invoke import DEFAULT_HANDLER, load_handler
     from clickstream.consume.options import ConsumerOptions

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from clickstream import constants as c
 from clickstream.errors import ConfigError
 from clickstream.simulate.catalog import default_catalog
 from clickstream.simulate.diurnal import Timeline
@@ -35,7 +36,7 @@ from clickstream.simulate.journeys import Event, SessionBuilder, join_midway
 from clickstream.simulate.traffic import UserPool
 
 WARM_UP_S = 600.0  # over the first 10 minutes, fewer and fewer sessions are joined midway (see below)
-SESSION_GAP_S = 30 * 60  # a user's next session starts after the platform's inactivity timeout
+SESSION_GAP_S = c.SESSION_GAP_SECONDS  # a user's next session starts after the platform's inactivity timeout
 LATE_MIN_S, LATE_MAX_S = 2 * 60.0, 4 * 3600.0  # how late a late event arrives (log-uniform)
 RECENT_FOR_RETRY = 64  # a duplicate re-sends one of the last N events (a retry comes soon after)
 

@@ -8,7 +8,7 @@ import threading
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
-from clickstream.adapters.transient import is_transient
+from clickstream.adapters.aws_errors import is_transient
 from clickstream.archive.runtime import run_until_stopped
 from clickstream.errors import ConfigError, RetryableError
 
