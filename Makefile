@@ -10,7 +10,7 @@ export GX_ANALYTICS_ENABLED := False
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install lock system-deps airflow grafana demo test test-unit test-integration lint up down status bench clean synth cdk-install lambda-wheels
+.PHONY: help install lock system-deps airflow grafana demo test test-fast test-unit test-integration lint up down status bench clean synth cdk-install lambda-wheels
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -36,16 +36,20 @@ system-deps: $(STAMP)  ## Debian's chromium (browser test) and prometheus (make 
 demo: $(STAMP)  ## run the pipeline end to end on the embedded stack and print what it computed
 	$(PY) -m clickstream demo $(DEMO_ARGS)
 
-# TEST_WORKERS=auto: one pytest-xdist worker per core, a test file on one worker (so a module's
-# shared stack starts once): 21-24 min instead of 39 here, but on 2 cores some fault tests then
-# hit their time limits or Airflow's SQLite lock, so the default (and CI) stays one process.
-TEST_WORKERS ?= 0
+# pytest-xdist: TEST_WORKERS processes, each with its own AWS-compatible server and Kafka broker;
+# a test file stays on one worker (its module fixtures start once) and the long files go first
+# (tests/conftest.py). docs/BENCHMARKS.md "Test suite wall time" has the measured times.
+TEST_WORKERS ?= 2
+FAST_WORKERS ?= 2
 
-test: $(STAMP) system-deps  ## run every test tier (unit, integration, e2e); TEST_WORKERS=auto: in parallel
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+test: $(STAMP) system-deps  ## run every test tier (unit, infra, integration, e2e), TEST_WORKERS=2 in parallel
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
-test-unit: $(STAMP)  ## pure-logic tests only (seconds)
-	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+test-fast: $(STAMP)  ## the edit loop: pure logic and the quick integration tests (not marked slow)
+	$(PY) -m pytest -n $(FAST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not slow" tests/unit tests/integration $(PYTEST_ARGS)
+
+test-unit: $(STAMP)  ## pure-logic tests only
+	$(PY) -m pytest -n $(FAST_WORKERS) tests/unit $(PYTEST_ARGS)
 
 test-integration: $(STAMP)  ## tests against the embedded AWS server and Kafka broker
 	$(PY) -m pytest tests/integration $(PYTEST_ARGS)

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from metrics_lake_support import SHARD, as_records, distinct, sim_events, speed_processor, write_curated
+from support.metrics_lake import SHARD, as_records, distinct, sim_events, speed_processor, write_curated
 
 from clickstream.adapters import _clients
 from clickstream.adapters.batch_view import BatchView, drift_pk
@@ -22,6 +22,8 @@ from clickstream.jobs.reconcile import ReconciliationReport, reconcile
 from clickstream.metrics.definitions import revenue_of
 from clickstream.settings import Settings
 
+pytestmark = pytest.mark.slow  # the speed layer over hundreds of events on the embedded server
+
 DAY = date(2026, 11, 22)
 START = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 ARRIVAL = START + timedelta(hours=4, minutes=5)  # after every event, well within the lateness bound
@@ -30,7 +32,7 @@ ARRIVAL = START + timedelta(hours=4, minutes=5)  # after every event, well withi
 @pytest.fixture
 def events(settings: Settings) -> list[dict[str, Any]]:
     # producer retries included: the speed layer drops them in-batch, the batch layer by event_id
-    stream = sim_events(500, start=START, hours=4, seed=21, error_rate=0.05, duplicate_fraction=0.04)
+    stream = sim_events(300, start=START, hours=4, seed=21, error_rate=0.05, duplicate_fraction=0.04)
     assert len(stream) > len(distinct(stream))
     result = speed_processor(settings).process(SHARD, as_records(stream, first=1_000, arrival=ARRIVAL))
     assert result.duplicates == len(stream) - len(distinct(stream)) and result.bad == 0
@@ -43,7 +45,9 @@ def by_key(report: ReconciliationReport) -> dict[tuple[str, str, str], Any]:
     return {(r.pk, r.sk, r.metric): r for r in report.drifts}
 
 
-def test_a_clean_run_reconciles_with_zero_drift(settings: Settings, events: list[dict[str, Any]]) -> None:
+def test_a_clean_run_reconciles_with_zero_drift_and_a_rerun_writes_the_same_report(
+    settings: Settings, events: list[dict[str, Any]]
+) -> None:
     report = reconcile(settings, DAY, DAY)
 
     assert report.windows == 25 and report.mismatches == [] and report.max_abs_drift == 0
@@ -77,6 +81,13 @@ def test_a_clean_run_reconciles_with_zero_drift(settings: Settings, events: list
     assert item is not None and item["drift"] == 0 and item["within_tolerance"] is True and item["speed"] == len(events)
     run = latest_run(settings, "reconcile_speed_batch")
     assert run is not None and run["status"] == "success" and run["mismatches"] == 0 and run["max_abs_drift"] == 0
+
+    # a rerun (the task retried, or triggered again) writes the same report, byte for byte
+    s3 = _clients.client("s3", settings)
+    key = "curated/metrics/reconciliation/dt=2026-11-22/data.parquet"
+    body = s3.get_object(Bucket=settings.names.bucket, Key=key)["Body"].read()
+    assert reconcile(settings, DAY, DAY).drifts == report.drifts
+    assert s3.get_object(Bucket=settings.names.bucket, Key=key)["Body"].read() == body
 
 
 def test_duplicates_the_speed_layer_missed_are_the_drift(settings: Settings, events: list[dict[str, Any]]) -> None:
@@ -118,15 +129,3 @@ def test_duplicates_the_speed_layer_missed_are_the_drift(settings: Settings, eve
     assert item is not None and item["drift"] == len(again) and item["within_tolerance"] is False
     run = latest_run(settings, "reconcile_speed_batch")
     assert run is not None and run["mismatches"] == len(report.mismatches) > 0
-
-
-def test_reconciling_twice_writes_the_same_report(settings: Settings, events: list[dict[str, Any]]) -> None:
-    first = reconcile(settings, DAY, DAY)
-    s3 = _clients.client("s3", settings)
-    key = "curated/metrics/reconciliation/dt=2026-11-22/data.parquet"
-    body = s3.get_object(Bucket=settings.names.bucket, Key=key)["Body"].read()
-
-    second = reconcile(settings, DAY, DAY)
-
-    assert second.drifts == first.drifts
-    assert s3.get_object(Bucket=settings.names.bucket, Key=key)["Body"].read() == body
