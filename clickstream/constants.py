@@ -80,6 +80,20 @@ ENV_PROMETHEUS_PORT = "CLICKSTREAM_PROMETHEUS_PORT"
 ENV_BATCH_START = "CLICKSTREAM_BATCH_START"  # first hour compact_raw_events catches up from (ISO 8601)
 ENV_ARCHIVE_SETTLE = "CLICKSTREAM_ARCHIVE_SETTLE_SECONDS"  # how long after an hour its raw objects keep landing
 
+# --- Lambda telemetry (Powertools: lambdas/observability.py; infra/cdk sets the same names) ---
+METRICS_NAMESPACE = "clickstream"  # CloudWatch namespace of the Lambdas' EMF metrics
+SERVICE_COLLECTOR = "collector"  # Powertools service: the `service` key of each log line and metric dimension
+SERVICE_STREAM_PROCESSOR = "stream-processor"
+SERVICE_API = "api"
+# Metric names (Count; dimensions service and stage), one datapoint per invocation
+METRIC_EVENTS_ACCEPTED = "EventsAccepted"  # collector: events written to the stream
+METRIC_EVENTS_REJECTED = "EventsRejected"  # collector: records stored as bad rows
+METRIC_UNAVAILABLE = "Unavailable"  # collector: 1 when it answered 503 (stream or bad-rows store not durable)
+METRIC_RECORDS = "Records"  # stream processor: records delivered
+METRIC_BATCHES = "Batches"  # stream processor: shard (or Kafka partition) batches delivered
+METRIC_FAILED_BATCHES = "FailedBatches"  # stream processor: batches reported in batchItemFailures
+METRIC_SERVER_ERRORS = "ServerErrors"  # query API: 1 when the app answered 5xx
+
 # --- S3 layout (docs/ARCHITECTURE.md "Storage layout") ----------------------------------
 RAW_EVENTS_PREFIX = "raw/events"
 RAW_BAD_PREFIX = "raw/bad"

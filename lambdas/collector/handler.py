@@ -1,6 +1,7 @@
 """Collector Lambda: API Gateway HTTP API (payload v2) → `CollectorService.handle` → HTTP response.
 
-The same service the local ASGI server runs; this file only translates the event shape.
+The same service the local ASGI server runs; this file only translates the event shape, and
+counts what the answer says (`lambdas.observability`: logs, EMF metrics, traces).
 """
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ import base64
 from functools import cache
 from typing import Any
 
+from clickstream import constants as c
 from clickstream.collector.service import CollectorService
 from clickstream.http_event import route
+from lambdas.observability import instrumented, telemetry
 
 
 @cache
@@ -21,12 +24,17 @@ def deps() -> CollectorService:
     return service_from_env()
 
 
+@instrumented(c.SERVICE_COLLECTOR)
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     body = event.get("body") or ""
     raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
     method = event.get("requestContext", {}).get("http", {}).get("method", "POST")
     query = event.get("rawQueryString") or ""
     result = deps().handle(route(event), event.get("headers") or {}, raw, method=method, query=query)
+    t = telemetry(c.SERVICE_COLLECTOR)
+    t.count(c.METRIC_EVENTS_ACCEPTED, result.body.get("accepted", 0))
+    t.count(c.METRIC_EVENTS_REJECTED, result.body.get("rejected", 0))
+    t.count(c.METRIC_UNAVAILABLE, int(result.status == 503))
     headers = {"content-type": "application/json", **result.headers}
     payload = result.json()
     if headers["content-type"].startswith("application/json"):

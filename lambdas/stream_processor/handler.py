@@ -10,16 +10,20 @@ poison records never fail (they go to bad rows), and the only failure, DynamoDB 
 past the retries, is batch-wide. So the response is built directly: a failed shard is reported
 from its first record, and Lambda redelivers the whole batch. That is safe because each counter
 item applies a shard's records at most once (its `wm#<shard>` watermark) and skips, item by
-item, what an earlier attempt already wrote; see `clickstream.adapters.counters`.
+item, what an earlier attempt already wrote; see `clickstream.adapters.counters`. Powertools'
+Logger, Metrics and Tracer still wrap the handler (`lambdas.observability`).
 
 Response: `{"batchItemFailures": [{"itemIdentifier": <sequence number, or Kafka offset as str>}]}`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from clickstream import constants as c
 from clickstream.speed.processor import SpeedProcessor
+from lambdas.observability import instrumented, telemetry
 
 
 def deps() -> SpeedProcessor:
@@ -29,5 +33,24 @@ def deps() -> SpeedProcessor:
     return processor_deps()
 
 
+@instrumented(c.SERVICE_STREAM_PROCESSOR)
 def handler(event: dict[str, Any], context: object) -> dict[str, list[dict[str, str]]]:
-    return deps().handle_event(event)
+    t = telemetry(c.SERVICE_STREAM_PROCESSOR)
+    batches, records = delivered(event)
+    t.count(c.METRIC_BATCHES, batches)  # before processing: a failed invocation still shows what came
+    t.count(c.METRIC_RECORDS, records)
+    response = deps().handle_event(event)
+    failed = len(response["batchItemFailures"])
+    t.count(c.METRIC_FAILED_BATCHES, failed)
+    t.logger.info("batches applied", batches=batches, records=records, failed_batches=failed)
+    return response
+
+
+def delivered(event: Mapping[str, Any]) -> tuple[int, int]:
+    """(batches, records) of a Kinesis or Kafka event, grouped as `shard_batches` groups them, undecoded."""
+    partitions = event.get("records")
+    if isinstance(partitions, Mapping):  # Kafka: {"<topic>-<partition>": [record, ...]}
+        sizes = [len(r) for r in partitions.values() if r]
+        return len(sizes), sum(sizes)
+    kinesis = event.get("Records") or []
+    return len({str(r.get("eventID", "")).rpartition(":")[0] for r in kinesis}), len(kinesis)

@@ -24,9 +24,14 @@ from clickstream.errors import ConfigError
 
 HANDLERS = ("lambdas.collector.handler", "lambdas.stream_processor.handler")
 # Import name of each package in lambdas/requirements.txt that the code imports itself...
-IMPORTED = {"orjson": "orjson", "ua-parser": "ua_parser", "datasketches": "datasketches"}
+IMPORTED = {
+    "orjson": "orjson",
+    "ua-parser": "ua_parser",
+    "datasketches": "datasketches",
+    "aws-lambda-powertools": "aws_lambda_powertools",
+}
 # ...and the ones that are there for another package.
-SUPPORTING = {"ua-parser-builtins", "numpy"}
+SUPPORTING = {"ua-parser-builtins", "numpy", "aws-xray-sdk", "wrapt", "typing-extensions"}
 RUNTIME_PROVIDED = {"boto3", "botocore"}  # in every Lambda Python runtime
 KAFKA_ONLY = {"confluent_kafka"}  # clickstream.adapters.kafka, imported lazily for transport=kafka only
 WHEELHOUSE = ROOT / "infra" / "cdk" / ".wheelhouse"
@@ -48,12 +53,14 @@ def test_pip_never_reaches_the_network_when_bundling(tmp_path: Path) -> None:
     assert cmd[cmd.index("--python-version") + 1] == "3.13"
     assert [cmd[i + 1] for i, a in enumerate(cmd) if a == "--platform"] == list(PLATFORMS)
     assert "--only-binary=:all:" in cmd and "--no-compile" in cmd
+    assert "--no-deps" in cmd  # exactly the set: never a second botocore over the runtime's
     assert cmd[-1] == str(ROOT / "lambdas" / "requirements.txt")
     download = pip_download_command(ROOT, tmp_path / "wheels")
     assert "--no-index" not in download and [
         download[i + 1] for i, a in enumerate(download) if a == "--platform"
     ] == list(PLATFORMS)
     assert str(ROOT / "lambdas" / "requirements.txt") in download
+    assert "--no-deps" in download
 
 
 def test_source_hash_follows_the_sources(tmp_path: Path) -> None:
@@ -86,11 +93,13 @@ def test_bundling_without_wheels_says_how_to_get_them(tmp_path: Path) -> None:
 @pytest.mark.skipif(not any(WHEELHOUSE.glob("*.whl")), reason="no wheelhouse: `make lambda-wheels` downloads it once")
 def test_full_bundle_from_the_wheelhouse(tmp_path: Path) -> None:
     assert LambdaBundler(root=ROOT, wheelhouse=WHEELHOUSE).try_bundle(str(tmp_path), None)
-    # Measured with the pins of lambdas/requirements.txt: 58.4 MB; the API's pyarrow and FastAPI stay out.
+    # Measured with the pins of lambdas/requirements.txt: 63.6 MB; the API's pyarrow and FastAPI stay out.
     assert unzipped_size(tmp_path) <= MAX_UNZIPPED_BYTES
     assert not (tmp_path / "pyarrow").exists() and not (tmp_path / "fastapi").exists()
-    for package in ("orjson", "ua_parser", "ua_parser_builtins", "datasketches", "numpy", "clickstream", "lambdas"):
+    packages = ("orjson", "ua_parser", "ua_parser_builtins", "datasketches", "numpy", "aws_lambda_powertools")
+    for package in (*packages, "aws_xray_sdk", "wrapt", "clickstream", "lambdas"):
         assert (tmp_path / package).is_dir(), package
+    assert not (tmp_path / "botocore").exists() and not (tmp_path / "jmespath").exists()  # the runtime's
     assert list(tmp_path.glob("orjson/*aarch64*.so")) or list(tmp_path.glob("orjson/*.so")), "arm64 orjson"
     assert not list(tmp_path.rglob("*.pyc"))
 
@@ -105,8 +114,9 @@ def test_synthesised_asset_holds_the_handlers(default_synth: Synth) -> None:
 
 
 def _requirements() -> set[str]:
-    lines = (ROOT / "lambdas" / "requirements.txt").read_text().splitlines()
-    return {line.split("==")[0].strip().lower() for line in lines if line.strip() and not line.startswith("#")}
+    from test_api_bundle import _pins
+
+    return set(_pins(ROOT / "lambdas" / "requirements.txt"))
 
 
 def _third_party_imports(starts: tuple[str, ...], skip: tuple[str, ...] = ()) -> set[str]:
@@ -150,3 +160,20 @@ def test_lambda_requirements_are_exactly_what_the_handlers_import() -> None:
     assert _requirements() == set(IMPORTED) | SUPPORTING
     imports = _third_party_imports(HANDLERS)
     assert imports - RUNTIME_PROVIDED - KAFKA_ONLY == set(IMPORTED.values())
+
+
+def test_lambda_requirements_are_closed_under_their_dependencies() -> None:
+    """The bundler installs exactly this set (pip --no-deps): every dependency of a package here,
+    with the extras it is listed with, is here too at a version it accepts, or comes with the runtime."""
+    from test_api_bundle import RUNTIME_PROVIDED as WITH_THE_RUNTIME
+    from test_api_bundle import _extras, _lambda_dependencies, _norm, _pins
+
+    path = ROOT / "lambdas" / "requirements.txt"
+    pins = _pins(path)
+    for dist, extras in _extras(path).items():
+        for req in _lambda_dependencies(dist, extras):
+            name = _norm(req.name)
+            if name in WITH_THE_RUNTIME:
+                continue
+            assert name in pins, f"{dist} needs {req}: pin it in lambdas/requirements.txt"
+            assert req.specifier.contains(pins[name], prereleases=True), f"{dist} needs {req}, pinned {pins[name]}"

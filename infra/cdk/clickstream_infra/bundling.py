@@ -3,13 +3,17 @@
 An asset is `clickstream/` + `lambdas/` (our sources) plus `pip install --target` of one
 requirement set for CPython 3.13 on arm64, from a local wheelhouse that `make lambda-wheels`
 downloads once. `--no-index` keeps synth offline: a missing wheel fails the synth with a
-message, it never reaches PyPI. Two sets, so two assets:
+message, it never reaches PyPI. pip installs (and downloads) exactly the set, `--no-deps`: each
+set lists every dependency of its packages (tests/infra checks the closure) except what the
+Lambda runtime provides, so aws-xray-sdk's botocore is the runtime's, never a second copy that
+would shadow it next to the runtime's boto3. Two sets, so two assets:
 
 - `lambdas/requirements.txt` (INGEST_REQUIREMENTS): the collector and the stream processor,
-  slim (orjson, ua-parser, datasketches, numpy). Measured, cp313/arm64: 58.4 MB unzipped.
+  slim (orjson, ua-parser, datasketches, numpy, Powertools and the X-Ray SDK). Measured,
+  cp313/arm64: 63,614,844 bytes unzipped.
 - `lambdas/api/requirements.txt` (API_REQUIREMENTS): the query API (FastAPI, pydantic,
-  strawberry, pyarrow, sqlglot...). Measured, cp313/arm64, with the pins of that file:
-  217,201,375 bytes unzipped (pyarrow 142.8 MB, numpy 54.7 MB), 44.9 MB under Lambda's limit
+  strawberry, pyarrow, sqlglot, Powertools...). Measured, cp313/arm64, with the pins of that file:
+  222,281,335 bytes unzipped (pyarrow 142.8 MB, numpy 54.7 MB), 39.9 MB under Lambda's limit
   (MAX_UNZIPPED_BYTES). So a zip asset fits, with no layer, no trimming and no container image
   (which would need Docker at synth); the bundler measures every bundle and refuses one over the
   limit, so a pin bump that outgrows it fails `make synth`, not the deploy.
@@ -66,8 +70,8 @@ def _platform_args() -> list[str]:
 
 def pip_download_command(root: Path, wheelhouse: Path) -> list[str]:
     """The one step that uses the network (`make lambda-wheels`): the Lambda platform's wheels of
-    every requirement set, resolved together (their shared pins must agree) into one wheelhouse."""
-    pip = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check"]
+    every requirement set, together (their shared pins must agree) into one wheelhouse."""
+    pip = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps"]
     sets = [arg for r in REQUIREMENT_SETS for arg in ("--requirement", str(root / r))]
     return [*pip, *_platform_args(), "--dest", str(wheelhouse), *sets]
 
@@ -76,7 +80,7 @@ def pip_install_command(
     root: Path, wheelhouse: Path, target: Path, requirements: Path = INGEST_REQUIREMENTS
 ) -> list[str]:
     """pip for the Lambda platform, from the wheelhouse only (`--no-index`: never the network)."""
-    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-index"]
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-index", "--no-deps"]
     return [
         *pip,
         "--find-links",
