@@ -6,42 +6,24 @@ time to flush that hour (`wait_for_archive`, a rescheduling sensor: it frees its
 waits), then compacts. On success it emits the `curated_events` asset with the (dt, hour)
 partitions it wrote, which schedules `batch_metrics` (data-aware: only the days touched).
 
-Environment (read when the file is parsed):
-  CLICKSTREAM_BATCH_START            first hour to compact, ISO date or datetime (UTC);
-                                     default: 00:00 UTC yesterday (the local stack sets
-                                     a few hours before its Airflow first started)
-  CLICKSTREAM_ARCHIVE_SETTLE_SECONDS how long after an hour ends its raw objects keep
-                                     landing (archiver flush age); default 120
+Environment (read when the file is parsed; `clickstream.jobs.intervals`):
+  CLICKSTREAM_BATCH_START            first hour to compact (ISO, UTC); default 00:00 UTC yesterday
+  CLICKSTREAM_ARCHIVE_SETTLE_SECONDS how long after an hour ends its raw objects keep landing
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from airflow.providers.standard.sensors.time_delta import TimeDeltaSensor
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
 
-from clickstream.constants import CURATED_EVENTS_PREFIX, ENV_ARCHIVE_SETTLE, ENV_BATCH_START
+from clickstream.constants import CURATED_EVENTS_PREFIX
+from clickstream.jobs.intervals import archive_settle_seconds, batch_start
 from clickstream.settings import Settings
 
 CURATED_EVENTS_ASSET = "curated_events"  # batch_metrics schedules on the same name and URI
-
-
-def batch_start(env: Mapping[str, str] = os.environ, *, today: datetime | None = None) -> datetime:
-    """The DAG's start_date: $CLICKSTREAM_BATCH_START, else 00:00 UTC yesterday (stable all day)."""
-    raw = env.get(ENV_BATCH_START, "").strip()
-    if raw:
-        try:
-            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise ValueError(f"{ENV_BATCH_START}={raw!r}: expected an ISO date such as 2026-11-20") from exc
-        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
-    now = today or datetime.now(UTC)
-    return now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
-
 
 curated_events = Asset(
     name=CURATED_EVENTS_ASSET,
@@ -64,7 +46,7 @@ curated_events = Asset(
     doc_md=__doc__,
 )
 def compact_raw_events() -> None:
-    settle = int(os.environ.get(ENV_ARCHIVE_SETTLE, "120"))
+    settle = archive_settle_seconds()
     wait_for_archive = TimeDeltaSensor(
         task_id="wait_for_archive",
         delta=timedelta(seconds=settle),
@@ -86,14 +68,9 @@ def compact_raw_events() -> None:
             report = compact_interval(Settings.from_env(), start, end, run_id=context["run_id"])
         except DataQualityError as exc:  # the same rows fail again: fix the data, then clear the task
             raise AirflowFailException(str(exc)) from exc
-        summary = {
-            "interval": [start.isoformat(), end.isoformat()],
-            "partitions": [[dt, hour] for dt, hour in report.partitions],  # event time: what metrics redo
-            **{k: getattr(report, k) for k in ("raw_rows", "valid", "quarantined", "duplicates", "published")},
-            "pass_rate": report.pass_rate,
-        }
-        context["outlet_events"][curated_events].extra = summary  # read by batch_metrics
-        return summary
+        extra = report.asset_extra(start, end)
+        context["outlet_events"][curated_events].extra = extra  # read by batch_metrics
+        return extra
 
     wait_for_archive >> compact()
 

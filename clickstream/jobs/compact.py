@@ -80,6 +80,16 @@ class CompactionReport:
         out["evaluated"], out["failed"] = self.raw_rows, self.quarantined
         return out
 
+    def asset_extra(self, start: datetime, end: datetime) -> dict[str, Any]:
+        """What the `curated_events` asset event carries to batch_metrics: the interval, and the
+        event-time (dt, hour) partitions written (the days metrics recompute)."""
+        return {
+            "interval": [start.isoformat(), end.isoformat()],
+            "partitions": [[dt, hour] for dt, hour in self.partitions],
+            **{k: getattr(self, k) for k in ("raw_rows", "valid", "quarantined", "duplicates", "published")},
+            "pass_rate": self.pass_rate,
+        }
+
 
 def compact_interval(
     settings: Settings,

@@ -2,9 +2,36 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+
+from clickstream.constants import ENV_ARCHIVE_SETTLE, ENV_BATCH_START
+
+DEFAULT_ARCHIVE_SETTLE_SECONDS = 120  # the local archiver's flush age, with margin
+
+
+def batch_start(env: Mapping[str, str] = os.environ, *, today: datetime | None = None) -> datetime:
+    """compact_raw_events' start_date: $CLICKSTREAM_BATCH_START, else 00:00 UTC yesterday (stable all day)."""
+    raw = env.get(ENV_BATCH_START, "").strip()
+    if raw:
+        try:
+            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ValueError(f"{ENV_BATCH_START}={raw!r}: expected an ISO date such as 2026-11-20") from exc
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    now = today or datetime.now(UTC)
+    return now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+
+
+def archive_settle_seconds(env: Mapping[str, str] = os.environ) -> int:
+    """How long after an hour ends its raw objects keep landing: $CLICKSTREAM_ARCHIVE_SETTLE_SECONDS."""
+    raw = env.get(ENV_ARCHIVE_SETTLE, "").strip()
+    try:
+        return int(raw) if raw else DEFAULT_ARCHIVE_SETTLE_SECONDS
+    except ValueError as exc:
+        raise ValueError(f"{ENV_ARCHIVE_SETTLE}={raw!r}: expected whole seconds, such as 120") from exc
 
 
 def run_interval(
