@@ -33,8 +33,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if item.get_closest_marker("slow") is not None:
             slow_files.add(path)
 
-    def rank(item: pytest.Item) -> int:
+    def rank(item: pytest.Item) -> tuple[bool, int]:
         path = Path(str(item.fspath))
-        return 0 if path in slow_files else TIER_ORDER.get(tier_of[path], 2)
+        return path not in slow_files, TIER_ORDER.get(tier_of[path], 2)
 
     items.sort(key=rank)  # stable: a file's tests keep their order and stay together

@@ -170,7 +170,13 @@ def test_up_with_every_service_serves_healthz(tmp_path: Path) -> None:
     s = make_stack(tmp_path / ".clickstream")
     try:
         s.up()
+        # `status` probes once (Airflow's api-server gets 6 s); on two loaded cores an answer can
+        # take longer right after the start, while the scheduler catches up: ask again, briefly
+        deadline = time.monotonic() + 60
         code, doc = s.status()
+        while code != 0 and time.monotonic() < deadline:
+            time.sleep(2)
+            code, doc = s.status()
         expected = {"aws", "kafka", "collector", "archiver", "consumer", "api", "airflow"}
         if shutil.which("prometheus"):
             expected.add("prometheus")
