@@ -15,6 +15,8 @@ from support.api import NOW, READ, archive_raw, client, event, write_curated
 from clickstream.adapters.runs import record_run
 from clickstream.settings import Settings
 
+pytestmark = pytest.mark.slow  # exports over a curated lake and a raw tail
+
 RANGE = "from=2026-11-22T00:00:00Z&to=2026-11-22T15:00:00Z"
 
 

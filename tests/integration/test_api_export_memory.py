@@ -21,6 +21,8 @@ from clickstream.adapters.query_sources import s3_filesystem
 from clickstream.api.lake import default_schema
 from clickstream.settings import Settings
 
+pytestmark = pytest.mark.slow  # a million-row export
+
 ROWS = 1_000_000
 FILES = 10
 KEY = {"X-API-Key": "local-read-key"}
@@ -85,7 +87,6 @@ def api_server(settings: Settings) -> Iterator[tuple[str, int]]:
     proc.wait(timeout=10)
 
 
-@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_export_of_a_million_events_streams_in_bounded_memory(settings: Settings, api_server: tuple[str, int]) -> None:
     url, pid = api_server

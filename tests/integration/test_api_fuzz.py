@@ -23,6 +23,8 @@ from support.api import NOW, archive_raw, client, event, speed_write, write_cura
 
 from clickstream.settings import Settings
 
+pytestmark = pytest.mark.slow  # property-based fuzzing of every endpoint
+
 MAX_EXAMPLES = 60
 CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
 
@@ -46,7 +48,6 @@ def check(case: schemathesis.Case) -> None:
     case.validate_response(response, checks=CHECKS)
 
 
-@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_no_input_gets_a_server_error(app: Any) -> None:
     # (schemathesis.pytest.from_fixture does not run under pytest 9: drive hypothesis directly)

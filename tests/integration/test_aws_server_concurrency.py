@@ -24,6 +24,8 @@ from support.local_stack import free_port
 
 from clickstream.local import processes
 
+pytestmark = pytest.mark.slow  # a server subprocess under concurrent writers
+
 CLIENTS = 8
 
 

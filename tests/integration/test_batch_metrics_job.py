@@ -20,6 +20,8 @@ from clickstream.metrics import definitions as d
 from clickstream.metrics.aggregate import aggregate
 from clickstream.settings import Settings
 
+pytestmark = pytest.mark.slow  # the batch metrics over a lake of several days
+
 DAY1, DAY2 = date(2026, 11, 22), date(2026, 11, 23)
 START = datetime(2026, 11, 22, 21, 0, tzinfo=UTC)  # 21:00 → 03:00: both days, sessions across midnight
 

@@ -25,6 +25,8 @@ from clickstream.jobs.compact_write import CURATED_SCHEMA
 from clickstream.quality import DataQualityError
 from clickstream.settings import Settings
 
+pytestmark = pytest.mark.slow  # GX validation and Parquet rewrites per test
+
 H10 = datetime(2026, 11, 22, 10, tzinfo=UTC)
 H11 = H10 + timedelta(hours=1)
 H12 = H10 + timedelta(hours=2)

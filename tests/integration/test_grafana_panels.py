@@ -42,6 +42,8 @@ from clickstream.simulate.generator import SimConfig, generate
 from clickstream.speed.batch import InRecord
 from clickstream.speed.processor import build_processor
 
+pytestmark = pytest.mark.slow  # every dashboard panel's query on the embedded servers
+
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))

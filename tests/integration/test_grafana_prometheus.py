@@ -37,7 +37,10 @@ from clickstream.settings import Settings
 from clickstream.speed.batch import InRecord
 from clickstream.speed.processor import build_processor
 
-pytestmark = pytest.mark.skipif(not local_prometheus.installed(), reason="Debian's prometheus is not installed")
+pytestmark = [
+    pytest.mark.slow,  # a real Prometheus scraping the API
+    pytest.mark.skipif(not local_prometheus.installed(), reason="Debian's prometheus is not installed"),
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "grafana"

@@ -30,6 +30,8 @@ from clickstream.errors import ConfigError
 from clickstream.events.codec import decode_event, encode_event
 from clickstream.settings import Settings
 
+pytestmark = pytest.mark.slow  # archiver processes through SIGKILLs
+
 ROOT = Path(__file__).resolve().parents[2]
 HOUR_MS = 3_600_000
 

@@ -34,6 +34,8 @@ from clickstream.simulate.generator import SimConfig, generate
 from clickstream.speed.batch import InRecord
 from clickstream.speed.processor import SpeedProcessor
 
+pytestmark = pytest.mark.slow  # replays of thousands of events on the embedded server
+
 THROTTLED = "ProvisionedThroughputExceededException"
 START = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 ARRIVAL_MS = int((START + timedelta(hours=1, minutes=5)).timestamp() * 1000)

@@ -32,6 +32,8 @@ from clickstream.simulate.generator import SimConfig, generate
 from clickstream.speed import processor as speed_processor
 from lambdas.stream_processor.handler import handler
 
+pytestmark = pytest.mark.slow  # the speed layer over thousands of events on the embedded server
+
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 DAY = "d#2026-11-22T00:00:00Z"
 SEQ0 = 49656980227040428066208429483744412548911094318478049378  # a real-looking 56-digit sequence number
