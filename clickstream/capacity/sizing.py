@@ -1,4 +1,4 @@
-"""Capacity and cost model of the AWS deployment: numbers in, numbers out (pure, no I/O).
+"""Sizing the AWS deployment for a traffic profile: numbers in, numbers out (pure, no I/O).
 
 `estimate(Workload(...))` sizes what infra/cdk deploys for a traffic profile: Kinesis shards,
 Lambda concurrency, DynamoDB write units and the hot-key risk of the pre-aggregated counters,
@@ -7,18 +7,29 @@ deployment defaults in `clickstream.deployment_defaults`, which the CDK app impo
 estimate describes the system that `cdk deploy` creates.
 
 The costs, and the prices they assume (never fetched: verify before budgeting), are
-`clickstream.capacity_pricing`'s; every price is printed with the estimate.
+`clickstream.capacity.pricing`'s; every price is printed with the estimate. The values in and out
+are `clickstream.capacity.model`'s.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict
 
-from clickstream.capacity_pricing import DAYS_PER_MONTH, GIB, PRICES_NOTE, Prices, monthly_costs
+from clickstream.capacity.model import (
+    Batching,
+    DynamoDbEstimate,
+    Estimate,
+    FirehoseEstimate,
+    HotKey,
+    KinesisEstimate,
+    LambdaEstimate,
+    S3Estimate,
+    Workload,
+)
+from clickstream.capacity.pricing import DAYS_PER_MONTH, GIB, PRICES_NOTE, Prices, monthly_costs
 from clickstream.constants import EVENT_TYPES, PUT_RECORDS_MAX
-from clickstream.deployment_defaults import LakeLifecycleDefaults, RawDeliveryDefaults, SpeedLayerDefaults
+from clickstream.deployment_defaults import SpeedLayerDefaults
 from clickstream.metrics.definitions import TOP_DIMENSIONS, TOP_RESOLUTIONS, UNIQUE_FIELDS, UNIQUE_RESOLUTIONS
 
 # --- AWS limits -------------------------------------------------------------------------
@@ -33,50 +44,6 @@ WINDOWS_PER_KEY = 3
 # Besides counters, each batch merges these sketch items (uniques per h/d, top URLs/statuses per h)
 # and writes one freshness item: all of them once per batch, like the `all` counters.
 SKETCH_ITEMS_PER_BATCH = len(UNIQUE_FIELDS) * len(UNIQUE_RESOLUTIONS) + len(TOP_DIMENSIONS) * len(TOP_RESOLUTIONS)
-
-
-@dataclass(frozen=True)
-class Workload:
-    """A traffic profile. `rps` is the average event rate; the peak is `rps * peak_factor`."""
-
-    rps: float
-    bytes_per_event: int
-    retention_days: int
-    peak_factor: float = 2.0
-    events_per_request: int = 20  # collector batching by the browser SDK
-    partition_key_bytes: int = 36  # a UUID user_id: Kinesis counts it against the shard's bytes
-    distinct_urls: int = 200
-    distinct_products: int = 100
-    distinct_statuses: int = 8
-    product_share: float = 0.25  # share of events that carry a product_id
-    counter_item_bytes: int = 400  # one realtime item (counts + watermark): under 1 KB = 1 write unit
-    sketch_item_bytes: int = 2700  # an HLL_4 lg_k=12 sketch serialises to ~2.6 KB (clickstream.metrics.sketch)
-    gzip_ratio: float = 0.2  # compressed / raw size of NDJSON clickstream events (assumption)
-    collector_ms_per_request: float = 15.0
-    collector_memory_mb: int = 512
-    processor_ms_per_batch: float = 40.0
-    processor_ms_per_event: float = 0.05
-    alarms: int = 13  # tests/infra checks this equals the alarms the Observability stack defines
-    speed: SpeedLayerDefaults = field(default_factory=SpeedLayerDefaults)
-    delivery: RawDeliveryDefaults = field(default_factory=RawDeliveryDefaults)
-    lifecycle: LakeLifecycleDefaults = field(default_factory=LakeLifecycleDefaults)
-
-    def __post_init__(self) -> None:
-        if self.rps <= 0 or self.bytes_per_event <= 0 or self.retention_days <= 0:
-            raise ValueError("rps, bytes-per-event and retention-days must be positive")
-        if self.peak_factor < 1:
-            raise ValueError("peak-factor must be at least 1 (peak = average x factor)")
-        if self.events_per_request < 1 or self.speed.parallelization_factor not in range(1, 11):
-            raise ValueError("events-per-request must be >= 1 and the parallelization factor 1..10")
-
-
-@dataclass(frozen=True)
-class Batching:
-    """How the event source mapping cuts one shard's records into invocations."""
-
-    events_per_batch: float
-    batch_interval_s: float
-    batches_per_s: float
 
 
 def distinct_expected(cardinality: int, draws: float) -> float:
@@ -110,86 +77,6 @@ def counter_keys_per_batch(w: Workload, events: float) -> float:
         + distinct_expected(w.distinct_statuses, events)
         + distinct_expected(w.distinct_products, events * w.product_share)
     )
-
-
-@dataclass(frozen=True)
-class KinesisEstimate:
-    shards: int
-    shards_by_records: int
-    shards_by_bytes: int
-    peak_records_per_s: float
-    peak_mib_per_s: float
-    put_records_calls_per_s: float  # at least: the collector sends <= 500 records per PutRecords
-    recommended_mode: str
-    cdk_context: str
-    hint: str
-
-
-@dataclass(frozen=True)
-class LambdaEstimate:
-    stream_processor_concurrency: int  # shards x parallelization factor
-    parallelization_factor: int
-    events_per_batch: float
-    batch_interval_s: float
-    batches_per_s: float
-    collector_requests_per_s: float
-    collector_concurrency: int
-
-
-@dataclass(frozen=True)
-class HotKey:
-    item: str
-    updates_per_s: float
-    wcu_per_s: float
-    partition_limit_wcu_per_s: int
-    utilisation: float
-    risk: str
-
-
-@dataclass(frozen=True)
-class DynamoDbEstimate:
-    counter_keys_per_batch: float
-    item_updates_per_batch: float
-    wcu_per_s_peak: float
-    wcu_per_s_average: float
-    wcu_per_s_if_per_event: float  # what one update per event per key would cost
-    hot_key: HotKey
-
-
-@dataclass(frozen=True)
-class FirehoseEstimate:
-    active_partitions_steady: int
-    active_partitions_at_hour_boundary: int
-    active_partitions_limit: int
-    flush_every_s: float
-    files_per_partition: int  # one partition = one dt/hour
-    files_per_day: int
-    avg_object_mib: float
-
-
-@dataclass(frozen=True)
-class S3Estimate:
-    raw_gib_per_day: float  # uncompressed
-    stored_gib_per_day: float  # gzip
-    stored_gib_per_month: float
-    steady_state_gib: dict[str, float]  # by storage class, after `retention_days`
-
-
-@dataclass(frozen=True)
-class Estimate:
-    workload: dict[str, Any]
-    kinesis: KinesisEstimate
-    lambdas: LambdaEstimate
-    dynamodb: DynamoDbEstimate
-    firehose: FirehoseEstimate
-    s3: S3Estimate
-    monthly_cost_usd: dict[str, float]
-    kinesis_alternative_usd: dict[str, float]
-    pricing_assumptions: list[str]
-    assumptions: list[str]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def estimate(w: Workload, prices: Prices | None = None) -> Estimate:

@@ -2,7 +2,7 @@
 
 Prices are ASSUMPTIONS: us-east-1 list prices as recalled for 2025, never fetched. Every one
 is printed with the estimate; check https://aws.amazon.com/pricing before budgeting.
-`monthly_costs` bills a deployment that `clickstream.capacity.estimate` has sized, at the
+`monthly_costs` bills a deployment that `clickstream.capacity.sizing.estimate` has sized, at the
 average rate, and recommends the cheaper Kinesis capacity mode (provisioned or on-demand).
 """
 
@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the model's types; capacity imports this module at run time
-    from clickstream.capacity import Batching, FirehoseEstimate, S3Estimate, Workload
+from clickstream.capacity.model import Batching, FirehoseEstimate, S3Estimate, Workload
 
 KINESIS_ON_DEMAND_START_RECORDS_PER_S = 4_000  # a new on-demand stream accepts 4 000 records/s ...
 KINESIS_ON_DEMAND_START_BYTES_PER_S = 4 * 1024 * 1024  # ... and 4 MB/s, then doubles its previous peak
