@@ -22,8 +22,8 @@ from clickstream.adapters.aws_errors import error_code
 from clickstream.adapters.counters import encode_position
 from clickstream.adapters.dynamodb import call
 from clickstream.metrics import definitions as d
+from clickstream.metrics import recent
 from clickstream.resources import TTL_ATTRIBUTE
-from clickstream.speed import recent
 
 KEEP_SECONDS: Final = 86_400  # an idle shard's feed disappears after a day (TTL)
 

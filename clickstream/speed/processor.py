@@ -6,7 +6,7 @@ with records directly. Per batch (`SpeedProcessor.process`):
 
 1. `prepare_batch` (pure): decode → validate → lateness → dedupe (in batch and recent batches).
 2. bad rows → S3 `raw/bad/` (one object); poison records are never retried.
-3. the live feed: the shard's newest accepted events (`speed.recent`), first, so the dashboard
+3. the live feed: the shard's newest accepted events (`metrics.recent`), first, so the dashboard
    shows them without waiting for the counter writes; best effort, never fails the batch.
 4. order claims (conditional puts), so each order counts once per window.
 5. counters: one conditional UpdateItem per (pk, sk), exactly once per shard and item.
@@ -30,10 +30,10 @@ from typing import Any, Protocol
 from clickstream.adapters.counters import Claim, SketchUpdate, WriteStats
 from clickstream.errors import RetryableError
 from clickstream.metrics import definitions as d
+from clickstream.metrics import recent as recent_feed
 from clickstream.metrics.aggregate import EVENTS, Counters
 from clickstream.metrics.sketch import merge_top, merge_uniques, uniques_sketch
 from clickstream.settings import Limits, Settings
-from clickstream.speed import recent as recent_feed
 from clickstream.speed.batch import InRecord, PreparedBatch, prepare_batch
 from clickstream.speed.dedupe import RecentIds
 from clickstream.speed.lambda_events import partial_response, shard_batches
