@@ -1,7 +1,7 @@
 """`python -m benchmarks.aws_server`: the embedded stack's AWS server beside moto's as shipped.
 
 Two servers on free ports, side by side in one run: `python -m moto.server` (the peer, as the
-stack ran it before) and `python -m clickstream.local.aws_server` (ours: moto's backend lookup
+stack ran it before) and `python -m clickstream.emulated.aws_server` (ours: moto's backend lookup
 remembered per host, no access log; see that module). Each is provisioned with the platform's
 resources, then both get the same work, in alternating rounds (ours first, then the peer first)
 so that drift on the machine falls on both:
@@ -43,7 +43,7 @@ TIMES = "\N{MULTIPLICATION SIGN}"
 DEFAULT_OUT = Path("benchmarks/results/aws_server.json")
 WORKLOADS = {"speed": "batch", "kinesis": "call", "snapshot": "read"}  # workload → what p50/p95 time
 SERVERS = {
-    "ours": ["-m", "clickstream.local.aws_server"],
+    "ours": ["-m", "clickstream.emulated.aws_server"],
     "peer": ["-m", "moto.server"],
 }
 

@@ -128,12 +128,12 @@ def _alive_for_a_while(settings: Settings, record: ProcessRecord | None, now: fl
 
 def _moto_command(settings: Settings, python: str) -> list[str]:
     host, port = endpoint_address(aws_endpoint(settings))
-    # moto's own server without four per-request costs (clickstream/local/aws_server.py says which)
-    return [python, "-m", "clickstream.local.aws_server", "-H", host, "-p", str(port)]
+    # moto's own server without four per-request costs (clickstream/emulated/aws_server.py says which)
+    return [python, "-m", "clickstream.emulated.aws_server", "-H", host, "-p", str(port)]
 
 
 def _kafka_command(settings: Settings, python: str) -> list[str]:
-    return [python, "-m", "clickstream.local.kafka_broker", "--state-file", str(settings.home / KAFKA_STATE_FILE)]
+    return [python, "-m", "clickstream.emulated.msk_broker", "--state-file", str(settings.home / KAFKA_STATE_FILE)]
 
 
 def _api_url(settings: Settings) -> str:
