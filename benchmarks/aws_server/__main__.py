@@ -111,7 +111,7 @@ def speed_round(server: Server, lambda_events: list[dict[str, Any]]) -> Callable
         from benchmarks.speed_layer.dynamodb import CountedFeed
         from benchmarks.speed_layer.throughput import DropBadRows
         from clickstream.adapters import _clients
-        from clickstream.adapters.counters import CountersTable
+        from clickstream.adapters.dynamodb import CountersTable
         from clickstream.speed.processor import SpeedProcessor
 
         client = _clients.client("dynamodb", server.settings)
@@ -157,7 +157,7 @@ def kinesis_round(server: Server, records: list[bytes], calls: int) -> Callable[
 def snapshot_round(server: Server, now: datetime, reads: int) -> Callable[[], tuple[list[float], int]]:
     def run() -> tuple[list[float], int]:
         from clickstream.adapters import _clients
-        from clickstream.adapters.counters import CountersTable
+        from clickstream.adapters.dynamodb import CountersTable
         from clickstream.speed.snapshot import read_snapshot
 
         table = CountersTable(server.settings.names.realtime_table, client=_clients.client("dynamodb", server.settings))

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from functools import cache, partial
 from typing import Any, Protocol
 
-from clickstream.adapters.counters import Claim, SketchUpdate, WriteStats
+from clickstream.adapters.dynamodb import Claim, SketchUpdate, WriteStats
 from clickstream.errors import RetryableError
 from clickstream.metrics import definitions as d
 from clickstream.metrics import recent as recent_feed
@@ -56,7 +56,7 @@ class CountersWriter(Protocol):
 
 
 class FeedStore(Protocol):
-    """Where the live feed's per-shard lists live (`adapters.recent_feed.RecentFeed`)."""
+    """Where the live feed's per-shard lists live (`adapters.dynamodb.recent_feed.RecentFeed`)."""
 
     def load(self, shard: str) -> list[dict[str, Any]]: ...
 
@@ -207,10 +207,8 @@ def _merge_top(
 def build_processor(settings: Settings) -> SpeedProcessor:
     """A SpeedProcessor writing to the realtime table and the lake bucket of `settings`."""
     from clickstream.adapters import _clients
-    from clickstream.adapters.bad_rows import BadRowsStore
-    from clickstream.adapters.counters import CountersTable
-    from clickstream.adapters.recent_feed import RecentFeed
-    from clickstream.adapters.s3 import LakeBucket
+    from clickstream.adapters.dynamodb import CountersTable, RecentFeed
+    from clickstream.adapters.s3 import BadRowsStore, LakeBucket
 
     dynamodb = _clients.client("dynamodb", settings)
     table = CountersTable(settings.names.realtime_table, client=dynamodb)

@@ -28,7 +28,7 @@ IMPORTED = {"orjson": "orjson", "ua-parser": "ua_parser", "datasketches": "datas
 # ...and the ones that are there for another package.
 SUPPORTING = {"ua-parser-builtins", "numpy"}
 RUNTIME_PROVIDED = {"boto3", "botocore"}  # in every Lambda Python runtime
-KAFKA_ONLY = {"confluent_kafka"}  # clickstream.adapters.kafka, imported lazily for transport=kafka only
+KAFKA_ONLY = {"confluent_kafka"}  # clickstream.adapters.streams.kafka, imported lazily for transport=kafka only
 WHEELHOUSE = ROOT / "infra" / "cdk" / ".wheelhouse"
 
 

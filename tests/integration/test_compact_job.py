@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from clickstream.adapters import _clients
+from clickstream.adapters.dynamodb import latest_run
 from clickstream.adapters.glue import glue_catalog
-from clickstream.adapters.runs import latest_run
 from clickstream.adapters.s3 import lake_bucket
 from clickstream.emulated.firehose.batching import KINESIS_SEQUENCE_DIGITS, MS_PER_HOUR, object_key
 from clickstream.events.codec import encode_event

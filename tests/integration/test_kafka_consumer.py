@@ -26,7 +26,7 @@ from support.consumer import (
 )
 
 from clickstream.adapters import _clients
-from clickstream.adapters.kafka import KafkaWriter
+from clickstream.adapters.streams import KafkaWriter
 from clickstream.emulated.event_source_mapping.kafka import build_kafka_consumer
 from clickstream.emulated.event_source_mapping.options import ConsumerOptions
 from clickstream.emulated.event_source_mapping.retry import RetryPolicy

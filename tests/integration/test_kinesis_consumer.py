@@ -30,7 +30,7 @@ from support.consumer import (
 )
 
 from clickstream.adapters import _clients
-from clickstream.adapters.kinesis import KinesisWriter
+from clickstream.adapters.streams import KinesisWriter
 from clickstream.emulated.checkpoints import CheckpointStore
 from clickstream.emulated.event_source_mapping.kinesis import build_kinesis_consumer
 from clickstream.emulated.event_source_mapping.lease_table import LeaseTable

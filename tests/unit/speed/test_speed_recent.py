@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from clickstream.adapters.counters import NullCounters
+from clickstream.adapters.dynamodb import NullCounters
 from clickstream.metrics import recent
 from clickstream.speed.batch import InRecord
 from clickstream.speed.processor import SpeedProcessor

@@ -44,7 +44,7 @@ from typing import Any, Final, Protocol
 from botocore.exceptions import ClientError
 
 from clickstream.adapters.aws_errors import error_code
-from clickstream.adapters.dynamodb_pool import PooledTable
+from clickstream.adapters.dynamodb.pool import PooledTable
 from clickstream.errors import RetryableError
 from clickstream.metrics import definitions as d
 from clickstream.metrics.aggregate import Cell, Counters, Key

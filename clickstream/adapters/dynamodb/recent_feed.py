@@ -19,8 +19,8 @@ import orjson
 from botocore.exceptions import ClientError
 
 from clickstream.adapters.aws_errors import error_code
-from clickstream.adapters.counters import encode_position
-from clickstream.adapters.dynamodb import call
+from clickstream.adapters.dynamodb.counters import encode_position
+from clickstream.adapters.dynamodb.tables import call
 from clickstream.metrics import definitions as d
 from clickstream.metrics import recent
 from clickstream.resources import TTL_ATTRIBUTE

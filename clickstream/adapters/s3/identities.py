@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from clickstream.adapters.bad_rows import RequestRowsStore, request_object_key
-from clickstream.adapters.s3 import LakeBucket
+from clickstream.adapters.s3.bad_rows import RequestRowsStore, request_object_key
+from clickstream.adapters.s3.lake_bucket import LakeBucket
 from clickstream.constants import RAW_IDENTITIES_PREFIX
 
 __all__ = ["RAW_IDENTITIES_PREFIX", "IdentitiesStore", "identities_key"]

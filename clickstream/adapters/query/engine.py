@@ -1,12 +1,4 @@
-"""Run Athena-dialect SQL over the lake: on Athena in AWS, on DuckDB locally; Arrow tables out.
-
-Every query in `sql/`, the API and the CLI is written once, in Athena's dialect. `query_engine(settings)`
-picks the engine from `settings.query_engine`:
-
-- `LocalEngine` (clickstream/adapters/query_local.py): every Glue table of the database is a DuckDB
-  view over a pyarrow dataset on the S3 endpoint; sqlglot translates the SQL.
-- `AthenaEngine` (clickstream/adapters/query_athena.py): start, poll, paginate, convert types.
-"""
+"""What both query engines share: the `QueryEngine` protocol, its errors, and the SQL helpers."""
 
 from __future__ import annotations
 
@@ -19,7 +11,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from sqlglot import exp
 
-    from clickstream.settings import Settings
 
 ATHENA_DIALECT = "athena"
 GLUE_CATALOG_NAME = "awsdatacatalog"  # Athena's name for the Glue Data Catalog in qualified table names
@@ -60,17 +51,6 @@ class QueryEngine(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-def query_engine(settings: Settings) -> QueryEngine:
-    """The engine `settings.query_engine` names ("local" or "athena")."""
-    if settings.query_engine == "athena":
-        from clickstream.adapters.query_athena import AthenaEngine
-
-        return AthenaEngine(settings)
-    from clickstream.adapters.query_local import LocalEngine
-
-    return LocalEngine(settings)
 
 
 # --- SQL helpers both engines share ---------------------------------------------------------------

@@ -16,7 +16,7 @@ import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
 from clickstream.adapters.aws_errors import error_code
-from clickstream.adapters.s3 import LakeBucket
+from clickstream.adapters.s3.lake_bucket import LakeBucket
 from clickstream.constants import RAW_BAD_PREFIX
 from clickstream.errors import RetryableError
 

@@ -13,7 +13,7 @@ Items (written by `clickstream.jobs.batch_metrics`, read by the serving API):
   page_views, clicks, converted_sessions, cart_sessions, abandoned_sessions, funnel_* (day and
   hour windows; a session belongs to the window of its first event).
 - drift: pk `drift#<metric>` (reconciliation), sk the window's sk: speed, batch, drift, ….
-- job runs: pk `run#<job>` (`clickstream.adapters.runs`).
+- job runs: pk `run#<job>` (`clickstream.adapters.dynamodb.runs`).
 - manifests: pk `view#manifest`, sk `<day>#<part>`: the keys the job wrote for a day (`replace_days`).
 
 Numbers come back as `Decimal` (as `CountersTable.query` returns them); `revenue` is exact.
@@ -30,7 +30,7 @@ from typing import Any, Final
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from clickstream.adapters import _clients
-from clickstream.adapters.dynamodb import call
+from clickstream.adapters.dynamodb.tables import call
 from clickstream.errors import RetryableError
 from clickstream.settings import Settings
 

@@ -1,7 +1,7 @@
 """The local query engine: Athena SQL, translated by sqlglot, on DuckDB over the lake's Glue tables.
 
 Each `execute` opens a fresh in-memory DuckDB connection (cheap, and safe to call from several
-threads), registers the tables the statement names (`clickstream.adapters.query_sources`), runs
+threads), registers the tables the statement names (`clickstream.adapters.query.sources`), runs
 it with `TimeZone='UTC'` and returns Arrow. `CREATE EXTERNAL TABLE` registers the table in Glue,
 which is what Athena does with it, so every file in `sql/` runs here.
 """
@@ -16,7 +16,7 @@ from typing import Any, TypeAlias
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from clickstream.adapters.query import (
+from clickstream.adapters.query.engine import (
     QueryError,
     QueryTimeoutError,
     UnknownTableError,
@@ -24,8 +24,8 @@ from clickstream.adapters.query import (
     table_refs,
     unqualify,
 )
-from clickstream.adapters.query_pruning import partition_filters
-from clickstream.adapters.query_sources import GlueTableInfo, s3_filesystem, table_source
+from clickstream.adapters.query.pruning import partition_filters
+from clickstream.adapters.query.sources import GlueTableInfo, s3_filesystem, table_source
 from clickstream.settings import Settings
 
 DUCKDB_DIALECT = "duckdb"

@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from clickstream.adapters.stream import StreamRecord
+from clickstream.adapters.streams.records import StreamRecord
 from clickstream.errors import StreamUnavailableError
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from clickstream.adapters import _clients
-from clickstream.adapters.dynamodb import call, query_partition
+from clickstream.adapters.dynamodb.tables import call, query_partition
 from clickstream.settings import Settings
 
 RUN_PK_PREFIX = "run"

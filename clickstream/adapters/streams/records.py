@@ -1,4 +1,4 @@
-"""The stream-writer contract shared by the Kinesis and Kafka adapters.
+"""The stream-writer contract shared by the Kinesis and Kafka writers: `StreamRecord`, `StreamWriter`.
 
 `write()` returns only when every record is durable on the stream (Kinesis: PutRecords with
 per-record failures retried; Kafka: acks=all and delivery confirmed); otherwise it raises
@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from clickstream.settings import Settings
-
 
 @dataclass(frozen=True, slots=True)
 class StreamRecord:
@@ -25,22 +23,6 @@ class StreamWriter(Protocol):
     def write(self, records: Sequence[StreamRecord]) -> None: ...
 
     def close(self) -> None: ...
-
-
-def stream_writer(settings: Settings) -> StreamWriter:
-    """The writer for `settings.transport`."""
-    if settings.transport == "kafka":
-        from clickstream.adapters.kafka import KafkaWriter
-
-        return KafkaWriter(settings.require_kafka(), settings.names.topic)
-    from clickstream.adapters import _clients
-    from clickstream.adapters.kinesis import KinesisWriter
-    from clickstream.constants import STREAM_WRITE_DEADLINE_SECONDS as DEADLINE
-
-    # Each PutRecords call times out within the writer's deadline, so a write is answered
-    # (durable, or StreamUnavailableError) within about twice the deadline, however slow the stream.
-    kinesis = _clients.deadline_client("kinesis", settings, seconds=DEADLINE)
-    return KinesisWriter(settings.names.stream, client=kinesis, deadline_seconds=DEADLINE)
 
 
 class NullWriter:

@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from clickstream.adapters.aws_errors import RETRYABLE_CODES, error_code
-from clickstream.adapters.stream import StreamRecord
+from clickstream.adapters.streams.records import StreamRecord
 from clickstream.constants import KINESIS_RECORD_MAX_BYTES, PUT_RECORDS_MAX, PUT_RECORDS_MAX_BYTES
 from clickstream.errors import PoisonRecordError, StreamUnavailableError
 

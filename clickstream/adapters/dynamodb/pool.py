@@ -6,7 +6,7 @@ retries, and then raised as RetryableError; any other ClientError (a Conditional
 is re-raised for the subclass that set the condition. `_map` fans one call per item out on the
 pool and lets every call finish before it raises, so no write is left running behind a failed
 batch. `requests` counts the calls sent, by operation. The realtime table
-(`clickstream.adapters.counters.CountersTable`) is built on it.
+(`clickstream.adapters.dynamodb.counters.CountersTable`) is built on it.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from clickstream import constants as c
-from clickstream.adapters.query import QueryError, QueryTimeoutError
+from clickstream.adapters.query.engine import QueryError, QueryTimeoutError
 from clickstream.settings import Settings
 
 DEFAULT_TIMEOUT_S = 300.0
