@@ -54,7 +54,7 @@ test-unit: $(STAMP)  ## pure-logic tests only
 test-integration: $(STAMP)  ## tests against the embedded AWS server and Kafka broker
 	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
-lint: $(STAMP)  ## ruff + mypy + the import contracts (layers, no cycles: [tool.importlinter] in pyproject.toml)
+lint: $(STAMP)  ## ruff + mypy + import contracts (layers, no cycles; [tool.importlinter] in pyproject.toml)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

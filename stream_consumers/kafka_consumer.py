@@ -9,7 +9,8 @@ partition; bounded retries, then the dead-letter queue. Run several processes to
 partitions; a rebalance invokes what is buffered for the revoked partitions and commits first.
 The per-partition watermarks that make replays harmless are in the handler's DynamoDB writes;
 the loop's part (replaying an interrupted batch with the same range) is described in
-`clickstream.emulated.event_source_mapping.kafka`. SIGTERM finishes the batch in flight, commits and leaves the group.
+`clickstream.emulated.event_source_mapping.kafka`. SIGTERM finishes the batch in flight, commits
+and leaves the group.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ the batch's description goes to the dead-letter queue and its offsets are commit
 Before each invocation the batch's range is committed as the metadata of each partition's
 current offset (`batch:<last offset>`): a member that takes the partition over after a crash
 replays exactly that range first, so the handler's per-partition watermarks skip what was
-applied (the same argument as `clickstream.emulated.event_source_mapping.batches`), and the group's generation
+applied (the same argument as `event_source_mapping.batches`), and the group's generation
 fences a member that lost the partition (its commit is refused, it drops the batch).
 
 Rebalance-safe: nothing is ever in flight during `poll()` (one thread: every invocation is

@@ -9,7 +9,7 @@ loaded worker, if that worker holds more than target (or exactly target while we
 two fewer). Stealing one at a time lets the others see the change before anyone moves again,
 so the split converges instead of oscillating.
 
-Every change is a conditional write on the lease's `counter` (see `clickstream.emulated.event_source_mapping.lease_table`),
+Every change is a conditional write on the lease's `counter` (see `event_source_mapping.lease_table`),
 so two workers acting on the same plan cannot both win a lease. Time is passed in (`now`, epoch
 seconds): expiry compares with the `expires_at` the owner wrote, so the workers' clocks must
 agree to well within the lease duration (they do on one machine or with NTP).

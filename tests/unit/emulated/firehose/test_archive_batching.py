@@ -285,7 +285,8 @@ def test_a_key_per_flush_would_duplicate_which_is_why_names_come_from_positions(
 
 def test_the_pure_modules_import_no_aws_or_kafka_client() -> None:
     code = (
-        "import sys, clickstream.emulated.firehose.batching, clickstream.emulated.firehose.reading, clickstream.emulated.firehose.archiver; "
+        "import sys, clickstream.emulated.firehose.batching, clickstream.emulated.firehose.reading, "
+        "clickstream.emulated.firehose.archiver; "
         "bad = [m for m in ('boto3', 'botocore', 'kafka', 'confluent_kafka') if m in sys.modules]; "
         "assert not bad, bad"
     )
