@@ -1,4 +1,4 @@
-"""`clickstream archive`: run the raw archiver, and count what it wrote per dt/hour partition."""
+"""`clickstream archive`: run the raw archiver (Firehose's stand-in), and count what it wrote per dt/hour."""
 
 from __future__ import annotations
 

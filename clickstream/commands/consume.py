@@ -1,4 +1,4 @@
-"""`clickstream consume`: the speed layer's stream consumer in the foreground (what `local up` runs)."""
+"""`clickstream consume`: the event source mapping's stand-in in the foreground (what `local up` runs)."""
 
 from __future__ import annotations
 
