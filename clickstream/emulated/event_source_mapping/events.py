@@ -10,17 +10,17 @@ point: the same handler runs behind an event source mapping in AWS and behind th
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from clickstream.lambda_context import DEFAULT_ACCOUNT
 
 KINESIS_EVENT_SOURCE = "aws:kinesis"
 KAFKA_EVENT_SOURCE = "SelfManagedKafka"
 LAMBDA_PAYLOAD_MAX_BYTES = 6 * 1024 * 1024  # Lambda: 6 MB request payload for a synchronous invocation
 BATCH_SIZE_MAX = 10_000  # Lambda event source mappings: Kinesis and Kafka batch size 1..10,000
 BATCHING_WINDOW_MAX_SECONDS = 300.0  # Lambda: MaximumBatchingWindowInSeconds 0..300
-DEFAULT_FUNCTION_TIMEOUT_SECONDS = 60.0
-DEFAULT_ACCOUNT = "123456789012"  # moto's and LocalStack's account when an ARN does not say
 # What one Kinesis record adds to the event besides its data, partition key and sequence
 # number (twice: eventID and sequenceNumber): keys, fixed values, shard id and the two ARNs.
 _KINESIS_RECORD_OVERHEAD = 320
@@ -130,45 +130,6 @@ def kafka_event(messages: Sequence[KafkaMessage], *, bootstrap: str) -> dict[str
         record["headers"] = [{name: list(value)} for name, value in m.headers]
         grouped.setdefault(m.partition_id, []).append(record)
     return {"eventSource": KAFKA_EVENT_SOURCE, "bootstrapServers": bootstrap, "records": grouped}
-
-
-@dataclass
-class LambdaContext:
-    """The attributes and the one method of Lambda's context object that handlers and Powertools use."""
-
-    function_name: str
-    invoked_function_arn: str
-    aws_request_id: str
-    deadline: float  # the `clock()` value at which the invocation times out
-    clock: Callable[[], float]
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 1024
-    log_group_name: str = ""
-    log_stream_name: str = ""
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline - self.clock()) * 1000))
-
-
-def lambda_context(
-    function_name: str,
-    *,
-    region: str,
-    account: str,
-    request_id: str,
-    clock: Callable[[], float],
-    timeout: float = DEFAULT_FUNCTION_TIMEOUT_SECONDS,
-) -> LambdaContext:
-    """A context for one invocation that starts now (`clock()`) and times out after `timeout` seconds."""
-    return LambdaContext(
-        function_name=function_name,
-        invoked_function_arn=f"arn:aws:lambda:{region}:{account}:function:{function_name}",
-        aws_request_id=request_id,
-        deadline=clock() + timeout,
-        clock=clock,
-        log_group_name=f"/aws/lambda/{function_name}",
-        log_stream_name=f"local/[$LATEST]{request_id.replace('-', '')}",
-    )
 
 
 def account_of(arn: str) -> str:

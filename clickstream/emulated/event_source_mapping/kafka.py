@@ -34,11 +34,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from clickstream.emulated.event_source_mapping.events import DEFAULT_ACCOUNT, KafkaMessage, kafka_event, lambda_context
+from clickstream.emulated.event_source_mapping.events import KafkaMessage, kafka_event
 from clickstream.emulated.event_source_mapping.failures import kafka_failure
 from clickstream.emulated.event_source_mapping.invoke import Handler, invoke
 from clickstream.emulated.event_source_mapping.options import CONSUMER, ConsumerOptions
 from clickstream.emulated.event_source_mapping.responses import kafka_verdict
+from clickstream.lambda_context import DEFAULT_ACCOUNT, lambda_context
 from clickstream.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from clickstream.emulated.event_source_mapping.batches import ShardBatches
-from clickstream.emulated.event_source_mapping.events import KinesisSource, account_of, kinesis_event, lambda_context
+from clickstream.emulated.event_source_mapping.events import KinesisSource, account_of, kinesis_event
 from clickstream.emulated.event_source_mapping.failures import kinesis_failure
 from clickstream.emulated.event_source_mapping.invoke import Handler, invoke
 from clickstream.emulated.event_source_mapping.leases import Lease
@@ -33,6 +33,7 @@ from clickstream.emulated.event_source_mapping.leasing import LeaseKeeper
 from clickstream.emulated.event_source_mapping.options import CONSUMER, ConsumerOptions
 from clickstream.emulated.event_source_mapping.responses import kinesis_verdict
 from clickstream.errors import ClickstreamError, RetryableError
+from clickstream.lambda_context import lambda_context
 from clickstream.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -5,12 +5,9 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 
-from clickstream.emulated.event_source_mapping.events import (
-    BATCH_SIZE_MAX,
-    BATCHING_WINDOW_MAX_SECONDS,
-    DEFAULT_FUNCTION_TIMEOUT_SECONDS,
-)
+from clickstream.emulated.event_source_mapping.events import BATCH_SIZE_MAX, BATCHING_WINDOW_MAX_SECONDS
 from clickstream.emulated.event_source_mapping.retry import RetryPolicy
+from clickstream.lambda_context import DEFAULT_FUNCTION_TIMEOUT_SECONDS
 
 FUNCTION_NAME = "stream-processor"
 CONSUMER = "stream-processor"  # names this consumer's checkpoints, leases and Kafka group

@@ -13,8 +13,8 @@ from clickstream.emulated.event_source_mapping.events import (
     KinesisSource,
     kafka_event,
     kinesis_event,
-    lambda_context,
 )
+from clickstream.lambda_context import lambda_context
 
 ARN = "arn:aws:kinesis:eu-west-1:111122223333:stream/clicks"
 SOURCE = KinesisSource.from_stream_arn(ARN, role="stream-processor-role")
