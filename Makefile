@@ -54,10 +54,11 @@ test-unit: $(STAMP)  ## pure-logic tests only
 test-integration: $(STAMP)  ## tests against the embedded AWS server and Kafka broker
 	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
-lint: $(STAMP)  ## ruff + mypy
+lint: $(STAMP)  ## ruff + mypy + import contracts (layers, no cycles; [tool.importlinter] in pyproject.toml)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 up: $(STAMP) system-deps  ## run the platform with live traffic until Ctrl-C (DETACH=1: in the background, no traffic; UP_ARGS=...)
 	$(PY) -m clickstream local up $(if $(filter 1 yes true,$(DETACH)),,--simulate --foreground) $(UP_ARGS)
@@ -101,4 +102,4 @@ synth: $(STAMP) $(CDK_STAMP) $(WHEELS_STAMP)  ## cdk synth STAGE=dev offline, cd
 	cd $(CDK_DIR) && CDK_DISABLE_CLI_TELEMETRY=true ./node_modules/.bin/cdk synth --no-notices -q -c stage=$(STAGE) $(CDK_ARGS)
 
 clean:  ## remove the venv and local state
-	rm -rf $(VENV) .clickstream .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .clickstream .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from clickstream.api import prometheus as pm
-from grafana.build import FOLDER, PROMETHEUS
+from grafana.panels import FOLDER, PROMETHEUS
 
 EXPRESSIONS_UID: Final = "__expr__"  # Grafana's server-side expressions (reduce, threshold)
 ERROR_RATE_MAX: Final = 0.05  # > 5 % of events with http_status >= 400, sustained

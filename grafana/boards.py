@@ -8,7 +8,7 @@ from typing import Final
 
 from grafana.boards_lake import commerce, engagement
 from grafana.boards_live import errors, pipeline, realtime
-from grafana.build import Board
+from grafana.panels import Board
 
 BOARDS: Final[dict[str, Callable[[], Board]]] = {
     "realtime": realtime,

@@ -6,7 +6,7 @@ merged series for the windows the batch layer closed.
 from __future__ import annotations
 
 from clickstream.catalog import EVENT_TIME, EVENTS_TABLE
-from grafana.build import Board, athena, panel, stat, table, timeseries
+from grafana.panels import Board, athena, panel, stat, table, timeseries
 from grafana.queries import DAY_TIME, DT_RANGE, HOURLY, api_metric, metric_table
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from clickstream.api import prometheus as pm
 from clickstream.catalog import EVENT_TIME, EVENTS_TABLE
-from grafana.build import Board, athena, infinity, panel, prom, stat, table, timeseries
+from grafana.panels import Board, athena, infinity, panel, prom, stat, table, timeseries
 from grafana.queries import DT_RANGE, GRANULARITY, api_metric, metric_table, stats_range
 
 

@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from clickstream.api.serving import METRICS
 from clickstream.catalog import METRIC_TABLE_PREFIX
-from grafana.build import api_series, custom_variable
+from grafana.panels import api_series, custom_variable
 
 # The dashboard's days, as the string partition values dt='YYYY-MM-DD' (Athena prunes on them).
 DT_RANGE: Final = "dt BETWEEN date_format($__timeFrom(), '%Y-%m-%d') AND date_format($__timeTo(), '%Y-%m-%d')"

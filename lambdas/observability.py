@@ -33,7 +33,7 @@ from aws_lambda_powertools.logging.filters import SuppressFilter
 from aws_lambda_powertools.metrics import MetricUnit
 
 from clickstream import constants as c
-from clickstream.consume.events import DEFAULT_ACCOUNT, LambdaContext, lambda_context
+from clickstream.lambda_context import DEFAULT_ACCOUNT, LambdaContext, lambda_context
 
 H = TypeVar("H", bound=Callable[..., Any])
 

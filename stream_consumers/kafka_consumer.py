@@ -9,7 +9,8 @@ partition; bounded retries, then the dead-letter queue. Run several processes to
 partitions; a rebalance invokes what is buffered for the revoked partitions and commits first.
 The per-partition watermarks that make replays harmless are in the handler's DynamoDB writes;
 the loop's part (replaying an interrupted batch with the same range) is described in
-`clickstream.consume.kafka`. SIGTERM finishes the batch in flight, commits and leaves the group.
+`clickstream.emulated.event_source_mapping.kafka`. SIGTERM finishes the batch in flight, commits
+and leaves the group.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import logging
 import sys
 import threading
 
-from clickstream.consume.kafka import KafkaConsumerLoop, KafkaStats, build_kafka_consumer
-from clickstream.consume.options import CONSUMER
+from clickstream.emulated.event_source_mapping.kafka import KafkaConsumerLoop, KafkaStats, build_kafka_consumer
+from clickstream.emulated.event_source_mapping.options import CONSUMER
 from clickstream.errors import ClickstreamError
 from clickstream.settings import Settings
 
@@ -30,9 +31,9 @@ log = logging.getLogger("stream_consumers.kafka_consumer")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from clickstream.archive.runtime import configure_logging, stop_on_signals
-    from clickstream.consume.invoke import DEFAULT_HANDLER, load_handler
-    from clickstream.consume.options import add_arguments, options_from_args
+    from clickstream.emulated.event_source_mapping.invoke import DEFAULT_HANDLER, load_handler
+    from clickstream.emulated.event_source_mapping.options import add_arguments, options_from_args
+    from clickstream.emulated.runtime import configure_logging, stop_on_signals
 
     p = argparse.ArgumentParser(
         prog="python -m stream_consumers.kafka_consumer",

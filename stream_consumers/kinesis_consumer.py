@@ -7,11 +7,12 @@ itself, with the same contract: the real Kinesis event per batch of one shard, t
 batch response honoured (the lowest failed record is retried with everything after it),
 bounded retries with backoff, then the batch's description to the SQS dead-letter queue and the
 shard moves on; the checkpoint moves only after success. N processes split the shards through
-DynamoDB leases (`clickstream.consume.leases`) and take over a dead one's within a lease
-duration; closed shards are finished before their children start. SIGTERM finishes the batch
-in flight, checkpoints and releases the leases; a SIGKILL loses nothing: every batch's range is
-written to its lease before the handler runs, so the next holder replays exactly that batch
-(see `clickstream.consume.batches`), and the handler's watermarks make the replay a no-op.
+DynamoDB leases (`clickstream.emulated.event_source_mapping.leases`) and take over a dead one's
+within a lease duration; closed shards are finished before their children start. SIGTERM
+finishes the batch in flight, checkpoints and releases the leases; a SIGKILL loses nothing: every
+batch's range is written to its lease before the handler runs, so the next holder replays
+exactly that batch (see `clickstream.emulated.event_source_mapping.batches`), and the handler's
+watermarks make the replay a no-op.
 Lag (MillisBehindLatest, iterator age) is logged at INFO every few seconds.
 """
 
@@ -22,7 +23,7 @@ import logging
 import sys
 import threading
 
-from clickstream.consume.kinesis import ConsumerStats, KinesisConsumer, build_kinesis_consumer
+from clickstream.emulated.event_source_mapping.kinesis import ConsumerStats, KinesisConsumer, build_kinesis_consumer
 from clickstream.errors import ClickstreamError
 from clickstream.settings import Settings
 
@@ -32,9 +33,13 @@ log = logging.getLogger("stream_consumers.kinesis_consumer")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from clickstream.archive.runtime import configure_logging, stop_on_signals
-    from clickstream.consume.invoke import DEFAULT_HANDLER, load_handler
-    from clickstream.consume.options import DEFAULT_LEASE_SECONDS, add_arguments, options_from_args
+    from clickstream.emulated.event_source_mapping.invoke import DEFAULT_HANDLER, load_handler
+    from clickstream.emulated.event_source_mapping.options import (
+        DEFAULT_LEASE_SECONDS,
+        add_arguments,
+        options_from_args,
+    )
+    from clickstream.emulated.runtime import configure_logging, stop_on_signals
 
     p = argparse.ArgumentParser(
         prog="python -m stream_consumers.kinesis_consumer",

@@ -5,7 +5,7 @@
 What Firehose does in AWS, for local runs and containers. Settings come from the environment
 (`Settings.from_env()`). SIGTERM/SIGINT flush what is buffered, checkpoint and exit 0; a crash
 or SIGKILL loses nothing either: the restart re-reads from the checkpoint and rewrites the same
-object keys (see `clickstream.archive.batching`).
+object keys (see `clickstream.emulated.firehose.batching`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import logging
 import sys
 import threading
 
-from clickstream.archive.archiver import build_archiver
-from clickstream.archive.batching import FlushPolicy
-from clickstream.archive.runtime import configure_logging, stop_on_signals
+from clickstream.emulated.firehose.archiver import build_archiver
+from clickstream.emulated.firehose.batching import FlushPolicy
+from clickstream.emulated.runtime import configure_logging, stop_on_signals
 from clickstream.errors import ClickstreamError
 from clickstream.settings import TRANSPORTS, Settings
 

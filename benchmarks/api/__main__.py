@@ -159,7 +159,7 @@ def latency_part(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
 
 def sql_part(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    from clickstream.adapters.query_local import LocalEngine
+    from clickstream.adapters.query.local import LocalEngine
     from clickstream.sqlguard import check_read_only
 
     log(f"writing {args.rows:,} curated events as local Parquet")

@@ -1,7 +1,7 @@
 """`python -m benchmarks.aws_server`: the embedded stack's AWS server beside moto's as shipped.
 
 Two servers on free ports, side by side in one run: `python -m moto.server` (the peer, as the
-stack ran it before) and `python -m clickstream.local.aws_server` (ours: moto's backend lookup
+stack ran it before) and `python -m clickstream.emulated.aws_server` (ours: moto's backend lookup
 remembered per host, no access log; see that module). Each is provisioned with the platform's
 resources, then both get the same work, in alternating rounds (ours first, then the peer first)
 so that drift on the machine falls on both:
@@ -43,7 +43,7 @@ TIMES = "\N{MULTIPLICATION SIGN}"
 DEFAULT_OUT = Path("benchmarks/results/aws_server.json")
 WORKLOADS = {"speed": "batch", "kinesis": "call", "snapshot": "read"}  # workload → what p50/p95 time
 SERVERS = {
-    "ours": ["-m", "clickstream.local.aws_server"],
+    "ours": ["-m", "clickstream.emulated.aws_server"],
     "peer": ["-m", "moto.server"],
 }
 
@@ -111,7 +111,7 @@ def speed_round(server: Server, lambda_events: list[dict[str, Any]]) -> Callable
         from benchmarks.speed_layer.dynamodb import CountedFeed
         from benchmarks.speed_layer.throughput import DropBadRows
         from clickstream.adapters import _clients
-        from clickstream.adapters.counters import CountersTable
+        from clickstream.adapters.dynamodb import CountersTable
         from clickstream.speed.processor import SpeedProcessor
 
         client = _clients.client("dynamodb", server.settings)
@@ -157,7 +157,7 @@ def kinesis_round(server: Server, records: list[bytes], calls: int) -> Callable[
 def snapshot_round(server: Server, now: datetime, reads: int) -> Callable[[], tuple[list[float], int]]:
     def run() -> tuple[list[float], int]:
         from clickstream.adapters import _clients
-        from clickstream.adapters.counters import CountersTable
+        from clickstream.adapters.dynamodb import CountersTable
         from clickstream.speed.snapshot import read_snapshot
 
         table = CountersTable(server.settings.names.realtime_table, client=_clients.client("dynamodb", server.settings))

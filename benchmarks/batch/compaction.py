@@ -120,7 +120,7 @@ class Input:
 
 
 def write_input(n: int, directory: Path) -> Input:
-    from clickstream.archive.batching import KINESIS_SEQUENCE_DIGITS, MS_PER_HOUR, object_key
+    from clickstream.emulated.firehose.batching import KINESIS_SEQUENCE_DIGITS, MS_PER_HOUR, object_key
 
     hour = int(START.timestamp() * 1000) // MS_PER_HOUR
     keys, raw, gz, chunk = [], 0, 0, []

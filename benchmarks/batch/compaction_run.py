@@ -81,7 +81,7 @@ def upload(inp: b.Input) -> None:
 
 def clear_lake() -> None:
     from clickstream.adapters import _clients
-    from clickstream.adapters.lake_objects import lake_objects
+    from clickstream.adapters.s3 import lake_objects
     from clickstream.settings import Settings
 
     settings = Settings.from_env()

@@ -256,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/batch_metrics.json"))
     args = parser.parse_args(argv)
 
-    from clickstream.adapters.query_local import LocalEngine
+    from clickstream.adapters.query.local import LocalEngine
     from clickstream.jobs.batch_metrics import metric_names, metric_sql
 
     names = args.only.split(",") if args.only else metric_names()

@@ -194,8 +194,7 @@ async def _announce_window(window: Window) -> None:
 
 def _run_kinesis(args: argparse.Namespace, records: list[tuple[str, bytes]]) -> LoadResult:
     from clickstream.adapters import _clients
-    from clickstream.adapters.kinesis import KinesisWriter
-    from clickstream.adapters.stream import StreamRecord
+    from clickstream.adapters.streams import KinesisWriter, StreamRecord
     from clickstream.errors import ClickstreamError
     from clickstream.settings import Settings
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from clickstream.adapters.stream import NullWriter
+from clickstream.adapters.streams import NullWriter
 from clickstream.collector.service import CollectorService
 from clickstream.constants import LOCAL_WRITE_KEY
 from clickstream.settings import Settings

@@ -5,7 +5,7 @@ Two parts, each side by side in one run:
 - **races** (`--races`): the AWS server alone, 8 threads at once. PutRecords of 100 records on
   one shard (acknowledged vs distinct sequence numbers vs read back) and `ADD n :one, m :one` on
   one item (expected vs stored), on `python -m moto.server` (the peer: moto as shipped) and on
-  `python -m clickstream.local.aws_server` (ours, one request at a time). The same runs give
+  `python -m clickstream.emulated.aws_server` (ours, one request at a time). The same runs give
   each server's requests/s, so the lock's cost is measured, not assumed.
 - **stack** (default): two whole stacks, `clickstream local up --services
   collector,archiver,consumer` in their own state folders on free ports: "before" runs the code
@@ -85,7 +85,7 @@ def aws_client(service: str, endpoint: str) -> Any:
 
 def races(workdir: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name, module in (("moto.server", "moto.server"), ("ours", "clickstream.local.aws_server")):
+    for name, module in (("moto.server", "moto.server"), ("ours", "clickstream.emulated.aws_server")):
         port = free_port()
         endpoint = f"http://127.0.0.1:{port}"
         env = child_env({"MOTO_PORT": str(port)})

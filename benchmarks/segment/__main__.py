@@ -25,7 +25,7 @@ from benchmarks.ingest import fixtures as ingest_fixtures
 from benchmarks.ingest.scenarios import LoadOptions, Scenario, open_run, run_scenario, start_server, stop_process
 from benchmarks.ingest.stats import ScenarioResult, markdown_table
 from benchmarks.segment import fixtures
-from clickstream.adapters.stream import NullWriter
+from clickstream.adapters.streams import NullWriter
 from clickstream.collector import segment
 from clickstream.collector.protocols import ProtocolRequest
 from clickstream.collector.service import CollectorService

@@ -20,8 +20,7 @@ from typing import Any
 
 from benchmarks.speed_layer.fixtures import kinesis_events, record_count
 from benchmarks.speed_layer.throughput import DropBadRows
-from clickstream.adapters.counters import Claim, CountersTable, NullCounters, SketchUpdate, WriteStats
-from clickstream.adapters.recent_feed import RecentFeed
+from clickstream.adapters.dynamodb import Claim, CountersTable, NullCounters, RecentFeed, SketchUpdate, WriteStats
 from clickstream.metrics import definitions as d
 from clickstream.metrics.aggregate import Counters, aggregate
 from clickstream.metrics.windows import expires_at

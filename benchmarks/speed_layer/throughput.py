@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from clickstream.adapters.counters import NullCounters
+from clickstream.adapters.dynamodb import NullCounters
 from clickstream.events.codec import decode_event
 from clickstream.events.validate import validate_event
 from clickstream.settings import Limits

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from clickstream.adapters.batch_view import ENGAGEMENT_PK
+from clickstream.adapters.dynamodb import ENGAGEMENT_PK
 from clickstream.api import dashboard_summary as ds
 from clickstream.api.deps import ApiDeps
 from clickstream.api.reader import Windows

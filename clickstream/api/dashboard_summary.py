@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
-from clickstream.adapters.batch_view import ENGAGEMENT_PK
+from clickstream.adapters.dynamodb import ENGAGEMENT_PK
 from clickstream.api import params
 from clickstream.api.errors import bad_request
 from clickstream.api.reader import Windows

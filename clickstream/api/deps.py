@@ -27,13 +27,13 @@ class ApiDeps:
     @cached_property
     def realtime(self) -> Any:
         from clickstream.adapters import _clients
-        from clickstream.adapters.counters import CountersTable
+        from clickstream.adapters.dynamodb import CountersTable
 
         return CountersTable(self.settings.names.realtime_table, client=_clients.client("dynamodb", self.settings))
 
     @cached_property
     def batch(self) -> Any:
-        from clickstream.adapters.batch_view import BatchView
+        from clickstream.adapters.dynamodb import BatchView
 
         return BatchView(self.settings)
 
@@ -47,7 +47,7 @@ class ApiDeps:
 
     @cached_property
     def fs(self) -> Any:
-        from clickstream.adapters.query_sources import s3_filesystem
+        from clickstream.adapters.query import s3_filesystem
 
         return s3_filesystem(self.settings)
 
@@ -61,7 +61,7 @@ class ApiDeps:
     @cached_property
     def recent(self) -> RecentEvents:
         from clickstream.adapters import _clients
-        from clickstream.adapters.recent_feed import RecentFeed
+        from clickstream.adapters.dynamodb import RecentFeed
 
         client = _clients.client("dynamodb", self.settings)
         feed = RecentFeed(self.settings.names.realtime_table, client=client, clock=lambda: self.clock().timestamp())
@@ -74,7 +74,7 @@ class ApiDeps:
         return query_engine(self.settings)
 
     def latest_run(self, job: str) -> dict[str, Any] | None:
-        from clickstream.adapters.runs import latest_run
+        from clickstream.adapters.dynamodb import latest_run
 
         return latest_run(self.settings, job)
 

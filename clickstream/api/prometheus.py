@@ -2,7 +2,7 @@
 
 Every value is read at scrape time (no background thread): real-time counters of the current UTC
 day from the realtime table, pipeline health from its freshness and bad-row items, and batch job
-runs from the batch table (`clickstream.adapters.runs`). The metric NAMES below are the contract
+runs from the batch table (`clickstream.adapters.dynamodb.runs`). The metric NAMES below are the contract
 with the Grafana dashboards and alert rules (their tests check every expression against them).
 A source that cannot be read is reported in `clickstream_scrape_errors{source}`, never as a 500.
 """
@@ -158,7 +158,7 @@ class PipelineCollector(Collector):
             )
 
     def _last_success(self, job: str, now: datetime) -> float | None:
-        from clickstream.adapters.runs import run_pk
+        from clickstream.adapters.dynamodb import run_pk
 
         since = (now - timedelta(days=_HISTORY_DAYS)).strftime("%Y-%m-%dT%H:%M:%S")
         history = self.deps.batch.query(run_pk(job), since, "9")  # history sks are ISO times; `latest` sorts after

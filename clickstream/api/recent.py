@@ -1,7 +1,7 @@
 """The last N events, for `/v1/stats` and the live stream: the speed layer's per-shard feed.
 
 The speed layer keeps each shard's newest accepted events in the realtime table
-(`clickstream.speed.recent`, `adapters.recent_feed`), so an event is here as soon as its batch
+(`clickstream.metrics.recent`, `adapters.dynamodb.recent_feed`), so an event is here as soon as its batch
 is applied — not after the raw archive's next buffer flush. Reading costs two point reads; a
 result is still cached for `ttl` seconds so many live-stream clients cost one read per tick.
 """
@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Final, Protocol
 
-from clickstream.speed import recent
+from clickstream.metrics import recent
 
 MAX_RECENT: Final = recent.PER_SHARD  # the largest N a caller may ask for (one shard holds this many)
 RECENT_FIELDS: Final = recent.FIELDS

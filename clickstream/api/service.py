@@ -9,7 +9,7 @@ from typing import Any, Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from clickstream.adapters.batch_view import ENGAGEMENT_PK
+from clickstream.adapters.dynamodb import ENGAGEMENT_PK
 from clickstream.api import params, serving
 from clickstream.api.deps import ApiDeps
 from clickstream.api.errors import bad_request

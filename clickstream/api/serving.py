@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final, Literal
 
-from clickstream.adapters.batch_view import ENGAGEMENT_PK, UNIQUE_COUNT
+from clickstream.adapters.dynamodb import ENGAGEMENT_PK, UNIQUE_COUNT
 from clickstream.api.errors import bad_request
 from clickstream.metrics import definitions as d
 from clickstream.metrics.sketch import estimate_uniques

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from clickstream.adapters.bad_rows import BadRowsStore
-from clickstream.adapters.identities import IdentitiesStore
-from clickstream.adapters.s3 import lake_bucket
-from clickstream.adapters.stream import stream_writer
+from clickstream.adapters.s3 import BadRowsStore, IdentitiesStore, lake_bucket
+from clickstream.adapters.streams import stream_writer
 from clickstream.collector.service import CollectorService
 from clickstream.settings import Settings
 

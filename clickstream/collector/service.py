@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from clickstream.adapters.stream import StreamRecord, StreamWriter
+from clickstream.adapters.streams import StreamRecord, StreamWriter
 from clickstream.collector import segment, snowplow
 from clickstream.collector.admission import WriteGate, WritesBackedUpError
 from clickstream.collector.protocols import UNMAPPED_EVENT, Mapped, ProtocolRequest, ProtocolRoute, Stored

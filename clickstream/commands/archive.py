@@ -1,4 +1,4 @@
-"""`clickstream archive`: run the raw archiver, and count what it wrote per dt/hour partition."""
+"""`clickstream archive`: run the raw archiver (Firehose's stand-in), and count what it wrote per dt/hour."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from datetime import datetime
 
 import click
 
-from clickstream.archive.batching import FlushPolicy, partition_of_key
 from clickstream.constants import RAW_EVENTS_PREFIX
+from clickstream.emulated.firehose.batching import FlushPolicy, partition_of_key
 from clickstream.errors import ClickstreamError
 from clickstream.settings import TRANSPORTS, Settings
 
@@ -58,8 +58,8 @@ def run(
 ) -> None:
     """Archive the stream until stopped (SIGTERM/Ctrl-C flush, checkpoint and exit 0)."""
     from clickstream.adapters.aws_errors import is_transient
-    from clickstream.archive.archiver import ArchiveStats, build_archiver
-    from clickstream.archive.runtime import configure_logging, run_until_stopped, stop_on_signals
+    from clickstream.emulated.firehose.archiver import ArchiveStats, build_archiver
+    from clickstream.emulated.runtime import configure_logging, run_until_stopped, stop_on_signals
 
     configure_logging()
     try:

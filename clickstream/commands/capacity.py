@@ -1,4 +1,4 @@
-"""`clickstream capacity`: size the AWS deployment for a traffic profile (see clickstream/capacity.py)."""
+"""`clickstream capacity`: size the AWS deployment for a traffic profile (see clickstream/capacity/)."""
 
 from __future__ import annotations
 

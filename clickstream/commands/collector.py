@@ -83,7 +83,7 @@ def serve(host: str, port: int | None, transport: str | None, workers: int, acce
 
 def null_sink_app() -> FastAPI:
     """`app_from_env` with the stream writer swapped for NullWriter (`serve --null-sink`, benchmarks only)."""
-    from clickstream.adapters.stream import NullWriter
+    from clickstream.adapters.streams import NullWriter
     from clickstream.collector.app import create_app
     from clickstream.collector.deps import service_from_env
 

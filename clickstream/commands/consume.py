@@ -1,4 +1,4 @@
-"""`clickstream consume`: the speed layer's stream consumer in the foreground (what `local up` runs)."""
+"""`clickstream consume`: the event source mapping's stand-in in the foreground (what `local up` runs)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import threading
 
 import click
 
-from clickstream.consume.events import BATCH_SIZE_MAX, BATCHING_WINDOW_MAX_SECONDS
-from clickstream.consume.options import DEFAULT_BATCH_SIZE, DEFAULT_LEASE_SECONDS
-from clickstream.consume.retry import RetryPolicy
+from clickstream.emulated.event_source_mapping.events import BATCH_SIZE_MAX, BATCHING_WINDOW_MAX_SECONDS
+from clickstream.emulated.event_source_mapping.options import DEFAULT_BATCH_SIZE, DEFAULT_LEASE_SECONDS
+from clickstream.emulated.event_source_mapping.retry import RetryPolicy
 from clickstream.errors import ClickstreamError
 from clickstream.settings import TRANSPORTS, Settings
 
@@ -73,9 +73,9 @@ def consume(
     SIGTERM / Ctrl-C finish the batch in flight, checkpoint and exit 0.
     """
     from clickstream.adapters.aws_errors import is_transient
-    from clickstream.archive.runtime import configure_logging, run_until_stopped, stop_on_signals
-    from clickstream.consume.invoke import DEFAULT_HANDLER, load_handler
-    from clickstream.consume.options import ConsumerOptions
+    from clickstream.emulated.event_source_mapping.invoke import DEFAULT_HANDLER, load_handler
+    from clickstream.emulated.event_source_mapping.options import ConsumerOptions
+    from clickstream.emulated.runtime import configure_logging, run_until_stopped, stop_on_signals
 
     configure_logging()
     try:
@@ -95,11 +95,11 @@ def consume(
 
         def consume_from_checkpoints() -> tuple[int, int]:
             if (transport or settings.transport) == "kafka":
-                from clickstream.consume.kafka import build_kafka_consumer
+                from clickstream.emulated.event_source_mapping.kafka import build_kafka_consumer
 
                 stats = build_kafka_consumer(settings, function, options=options).run(stop, until_idle=until_idle)
                 return stats.records, stats.batches
-            from clickstream.consume.kinesis import build_kinesis_consumer
+            from clickstream.emulated.event_source_mapping.kinesis import build_kinesis_consumer
 
             kinesis = build_kinesis_consumer(settings, function, options=options, worker_id=worker_id)
             result = kinesis.run(stop, until_idle=until_idle)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
-    from clickstream.local.services import ServiceSpec
+    from clickstream.local.spec import ServiceSpec
     from clickstream.local.stack import LocalStack
 
 

@@ -27,7 +27,7 @@ def realtime(once: bool, as_json: bool, top: int, refresh: float) -> None:
     import orjson
 
     from clickstream.adapters import _clients
-    from clickstream.adapters.counters import CountersTable
+    from clickstream.adapters.dynamodb import CountersTable
     from clickstream.errors import ClickstreamError
     from clickstream.settings import Settings
     from clickstream.speed.snapshot import read_snapshot

@@ -9,7 +9,7 @@ interval), for the event-time days [start, end]:
    rows is emptied) and registers `metric_<name>` in Glue, typed from the result's Arrow schema,
    with its partitions;
 3. writes the batch view to the batch table (`jobs.metrics_view`, read by
-   `adapters.batch_view.BatchView`): BatchWriteItem puts, so a re-run overwrites the same items,
+   `adapters.dynamodb.batch_view.BatchView`): BatchWriteItem puts, so a re-run overwrites the same items,
    and items an earlier run wrote for these days that the data no longer has are deleted
    (`BatchView.replace_days`).
 
@@ -100,7 +100,7 @@ def run_metrics(
 
 def metric_table_of(name: str, result: pa.Table) -> TableDef:
     """`metric_<name>`'s Glue definition from the result's schema (the dt column is the partition key)."""
-    from clickstream.adapters.metric_partitions import glue_type
+    from clickstream.adapters.glue import glue_type
 
     columns = tuple(Column(f.name, glue_type(f.type)) for f in result.schema if f.name != PARTITION_COLUMN)
     return metric_table(name, columns)
@@ -128,9 +128,8 @@ def compute_batch_metrics(
 
 def _compute(settings: Settings, engine: QueryEngine, start: date, end: date, began: float) -> BatchMetricsReport:
     from clickstream.adapters import _clients
-    from clickstream.adapters.batch_view import BatchView
-    from clickstream.adapters.glue import glue_catalog
-    from clickstream.adapters.metric_partitions import MetricPartitions
+    from clickstream.adapters.dynamodb import BatchView
+    from clickstream.adapters.glue import MetricPartitions, glue_catalog
 
     days(start, end)  # validates the interval before any query runs
     results = run_metrics(engine, start, end)

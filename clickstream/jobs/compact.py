@@ -34,7 +34,7 @@ import numpy as np
 import pyarrow as pa
 
 from clickstream import constants as c
-from clickstream.adapters.lake_objects import LakeObjects, lake_objects
+from clickstream.adapters.s3 import LakeObjects, lake_objects
 from clickstream.catalog import EVENTS
 from clickstream.jobs import compact_write as w
 from clickstream.jobs.compact_parse import gunzip, parse_objects, record_offsets

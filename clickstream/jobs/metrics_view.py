@@ -2,7 +2,7 @@
 
 The items mirror the realtime table (`clickstream.metrics.definitions`, `windows`) for hour and
 day windows, so the serving layer reads a closed window from the batch table with the same keys
-and attribute names it reads from the realtime table (see `clickstream.adapters.batch_view`):
+and attribute names it reads from the realtime table (see `clickstream.adapters.dynamodb.batch_view`):
 
 - counters (`sql/metrics/counters.sql`): pk `all` / `type#…` / `url#…` / `status#…` / `product#…`,
   zero counters left out as the speed layer's ADD leaves them out; every hour and day of the
@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from clickstream.metrics import definitions as d
 
-ENGAGEMENT_PK: Final = "engagement#all"  # = clickstream.adapters.batch_view.ENGAGEMENT_PK
+ENGAGEMENT_PK: Final = "engagement#all"  # = clickstream.adapters.dynamodb.batch_view.ENGAGEMENT_PK
 UNIQUE_COUNT: Final = "count"
 FUNNEL_STEPS: Final[tuple[str, ...]] = ("page_view", "add_to_cart", "checkout", "purchase")
 ENGAGEMENT_FIELDS: Final[tuple[str, ...]] = (

@@ -51,7 +51,7 @@ JOB: Final = "reconcile_speed_batch"
 TABLE_NAME: Final = "reconciliation"
 UNIQUES_TOLERANCE_RSE: Final = 3  # |estimate - exact| within 3 RSE of the exact count (≈99.7 %)
 UNIQUE_KINDS: Final[tuple[str, ...]] = tuple(d.UNIQUE_FIELDS)  # users, sessions
-SKETCH_ATTRIBUTE: Final = "sketch"  # adapters.counters.SKETCH
+SKETCH_ATTRIBUTE: Final = "sketch"  # adapters.dynamodb.counters.SKETCH
 
 Key = tuple[str, str]
 
@@ -228,10 +228,8 @@ def reconcile(settings: Settings, start: date, end: date, *, engine: QueryEngine
 
 def _reconcile(settings: Settings, engine: QueryEngine, start: date, end: date, began: float) -> ReconciliationReport:
     from clickstream.adapters import _clients
-    from clickstream.adapters.batch_view import BatchView
-    from clickstream.adapters.counters import CountersTable
-    from clickstream.adapters.glue import glue_catalog
-    from clickstream.adapters.metric_partitions import MetricPartitions
+    from clickstream.adapters.dynamodb import BatchView, CountersTable
+    from clickstream.adapters.glue import MetricPartitions, glue_catalog
     from clickstream.jobs.batch_metrics import metric_table_of
     from clickstream.jobs.metrics_view import by_day
     from clickstream.metrics.sketch import estimate_uniques

@@ -1,4 +1,4 @@
-"""`recorded_run`: every batch job's run record, written the same way (`clickstream.adapters.runs`).
+"""`recorded_run`: every batch job's run record, written the same way (`clickstream.adapters.dynamodb.runs`).
 
     with recorded_run(settings, JOB, interval="2026-11-22/2026-11-23") as run:
         report = _compute(...)
@@ -68,10 +68,10 @@ def recorded_run(
     """Record the run of `job` in the batch table when the block ends (see the module docstring).
 
     `fields` (the interval, a run id) go into the record whatever the outcome; `write` defaults
-    to `clickstream.adapters.runs.record_run`, imported here so importing a job stays boto3-free.
+    to `clickstream.adapters.dynamodb.runs.record_run`, imported here so importing a job stays boto3-free.
     """
     if write is None:
-        from clickstream.adapters.runs import record_run
+        from clickstream.adapters.dynamodb import record_run
 
         write = record_run
     run = RunRecord(job, dict(fields))

@@ -32,6 +32,8 @@ from typing import Any
 from clickstream import constants as c
 from clickstream.errors import ConfigError
 from clickstream.local import processes
+from clickstream.local.spec import Health, ServiceSpec
+from clickstream.local.state import ProcessRecord
 from clickstream.settings import Settings
 
 ENV_AIRFLOW_PORT = c.ENV_AIRFLOW_PORT
@@ -376,11 +378,10 @@ def run_dags_here(start: datetime, end: datetime) -> dict[str, Any]:
 # --- the `airflow` service of `clickstream local up` -----------------------------------------------
 
 
-def airflow_services() -> tuple[Any, ...]:
-    """The ServiceSpec appended to `clickstream.local.services.SERVICES` (imported late: no cycle)."""
-    from clickstream.local.services import Health, ServiceSpec
+def airflow_services() -> tuple[ServiceSpec, ...]:
+    """The ServiceSpec appended to `clickstream.local.services.SERVICES`."""
 
-    def check(settings: Settings, record: Any, now: float) -> Health:
+    def check(settings: Settings, record: ProcessRecord | None, now: float) -> Health:
         got = health(airflow_url(settings))
         return Health(is_healthy(got), ", ".join(f"{k} {v}" for k, v in got.items()) or "no answer yet")
 

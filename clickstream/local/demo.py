@@ -248,8 +248,8 @@ def _legacy_and_invalid(settings: Settings, url: str) -> tuple[dict[str, Any], C
 
 
 def _kafka_run(settings: Settings, options: DemoOptions, seed: int) -> tuple[dict[str, Any], Counter[str]]:
-    from clickstream.archive.archiver import build_archiver
-    from clickstream.archive.batching import FlushPolicy
+    from clickstream.emulated.firehose.archiver import build_archiver
+    from clickstream.emulated.firehose.batching import FlushPolicy
     from clickstream.simulate.generator import SimConfig
     from clickstream.simulate.run import run_simulation
     from clickstream.simulate.sinks import StreamSink
@@ -281,9 +281,9 @@ def _consume_kafka(kafka_settings: Settings) -> int:
     Both transports feed one realtime table, so the batch layer's reconciliation compares like
     with like: every archived event was also counted by the speed layer.
     """
-    from clickstream.consume.invoke import DEFAULT_HANDLER, load_handler
-    from clickstream.consume.kafka import build_kafka_consumer
-    from clickstream.consume.options import ConsumerOptions
+    from clickstream.emulated.event_source_mapping.invoke import DEFAULT_HANDLER, load_handler
+    from clickstream.emulated.event_source_mapping.kafka import build_kafka_consumer
+    from clickstream.emulated.event_source_mapping.options import ConsumerOptions
 
     consumer = build_kafka_consumer(kafka_settings, load_handler(DEFAULT_HANDLER), options=ConsumerOptions())
     return int(consumer.run(threading.Event(), until_idle=3.0).records)

@@ -39,8 +39,8 @@ COMMERCE_COLUMNS = ("dt", "conversion_rate", "cart_abandonment_rate", "revenue",
 def run_batch(settings: Settings, start: datetime, end: datetime, notify: Notify) -> dict[str, Any]:
     """Run compact_raw_events for every arrival hour of [start, end), then batch_metrics and
     reconcile_speed_batch, through Airflow (`dag.test`, the code path of a real run)."""
+    from clickstream.adapters.dynamodb import latest_run
     from clickstream.adapters.query import query_engine
-    from clickstream.adapters.runs import latest_run
     from clickstream.local.airflow import run_dags
 
     airflow = run_dags(settings, start, end, home=settings.home / "airflow-demo")
@@ -66,7 +66,7 @@ def run_batch(settings: Settings, start: datetime, end: datetime, notify: Notify
 
 def _quality(settings: Settings, since: datetime) -> dict[str, Any]:
     """Summed over this demo's compaction runs (the run records' history in the batch table)."""
-    from clickstream.adapters.runs import run_history
+    from clickstream.adapters.dynamodb import run_history
 
     runs = run_history(settings, "compact_raw_events", since=since.isoformat()[:19])
     total: dict[str, Any] = {"runs": len(runs), "failed_runs": sum(r.get("status") != "success" for r in runs)}

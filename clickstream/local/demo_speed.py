@@ -183,7 +183,7 @@ def headline(reader: Any, now: datetime) -> dict[str, Any]:
 
 def counters_reader(settings: Settings) -> Any:
     from clickstream.adapters import _clients
-    from clickstream.adapters.counters import CountersTable
+    from clickstream.adapters.dynamodb import CountersTable
 
     return CountersTable(settings.names.realtime_table, client=_clients.client("dynamodb", settings))
 

@@ -19,16 +19,14 @@ import shutil
 import string
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from clickstream import constants as c
 from clickstream.errors import ConfigError
 from clickstream.local import processes
+from clickstream.local.spec import Health, ServiceSpec
 from clickstream.local.state import ProcessRecord
 from clickstream.settings import Settings
-
-if TYPE_CHECKING:  # services.py registers this module's spec: import it late, not at import time
-    from clickstream.local.services import Health, ServiceSpec
 
 BINARY: Final = "prometheus"
 DEFAULT_PORT: Final = c.DEFAULT_PROMETHEUS_PORT
@@ -84,15 +82,11 @@ def _command(settings: Settings, python: str) -> list[str]:
 
 
 def _health(settings: Settings, record: ProcessRecord | None, now: float) -> Health:
-    from clickstream.local.services import Health
-
     got = processes.http_get(f"{_url(settings)}/-/ready")
     return Health(got is not None and got[0] == 200, "GET /-/ready " + (str(got[0]) if got else "no answer"))
 
 
 def service_spec() -> ServiceSpec:
-    from clickstream.local.services import ServiceSpec
-
     return ServiceSpec(
         name="prometheus",
         description="Prometheus (Debian's binary): scrapes the query API's /metrics every 5 s",

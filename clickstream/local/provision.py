@@ -58,7 +58,7 @@ def _ensure_workgroup(settings: Settings) -> None:
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from clickstream.adapters.query_athena import ensure_workgroup
+    from clickstream.adapters.query import ensure_workgroup
 
     try:
         ensure_workgroup(settings, client=_clients.client("athena", settings))

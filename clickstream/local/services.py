@@ -1,6 +1,6 @@
 """What the embedded stack runs, declared in one list: `SERVICES`.
 
-A later service (stream consumers, Airflow, the API, Prometheus) is one more `ServiceSpec`
+A later service (stream consumers, Airflow, the API, Prometheus) is one more `ServiceSpec` (`local.spec`)
 appended to `SERVICES`: a name, how to build its command, the address it binds (if any),
 a health check and what it depends on. The orchestration lives in `clickstream.local.stack`.
 The helpers at the bottom (ordering, env, address parsing) are pure and unit-tested.
@@ -11,12 +11,15 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from clickstream import constants as c
 from clickstream.errors import ClickstreamError, ConfigError
 from clickstream.local import processes
+from clickstream.local.airflow import airflow_services
+from clickstream.local.prometheus import optional_services
+from clickstream.local.spec import Health, ServiceSpec
 from clickstream.local.state import ExternalService, ProcessRecord
 from clickstream.settings import KAFKA_STATE_FILE, Settings
 
@@ -36,34 +39,6 @@ LOCAL_ARCHIVE_FLUSH_SECONDS = 10
 # The simulator's rate when none is given: steady live traffic well within what the embedded
 # speed layer (one consumer over moto) keeps up with.
 DEFAULT_SIMULATE_RATE = c.DEFAULT_SIMULATE_RATE
-
-
-@dataclass(frozen=True)
-class Health:
-    ok: bool
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class ServiceSpec:
-    name: str
-    description: str
-    command: Callable[[Settings, str], list[str]]  # (settings, python executable) -> argv
-    health: Callable[[Settings, ProcessRecord | None, float], Health]  # (settings, record, now)
-    depends_on: tuple[str, ...] = ()
-    bind: Callable[[Settings], tuple[str, int] | None] = lambda s: None  # the address it listens on
-    port_env: str | None = None  # the variable that moves it to another port
-    url: Callable[[Settings], str | None] = lambda s: None
-    app: bool = False  # app services get CLICKSTREAM_TRANSPORT
-    adopt: Callable[[Settings], ExternalService | None] | None = None  # use a server already there
-    after_healthy: Callable[[Settings], str] | None = None  # e.g. provisioning; returns what it did
-    extra_env: Callable[[Settings], dict[str, str]] = lambda s: {}
-    files: tuple[str, ...] = ()  # files in the state folder it owns (removed by `down`)
-    start_timeout: float = 30.0
-    default: bool = True  # False: started only when named (`--services`), e.g. the traffic simulator
-    # Run under clickstream.local.supervisor: restarted with backoff when it exits unexpectedly.
-    # Not the servers that hold the stack's data in memory (aws, kafka): a restart would empty them.
-    supervised: bool = False
 
 
 # --- aws: moto server, or a LocalStack / moto that already answers on the endpoint -------------
@@ -153,12 +128,12 @@ def _alive_for_a_while(settings: Settings, record: ProcessRecord | None, now: fl
 
 def _moto_command(settings: Settings, python: str) -> list[str]:
     host, port = endpoint_address(aws_endpoint(settings))
-    # moto's own server without four per-request costs (clickstream/local/aws_server.py says which)
-    return [python, "-m", "clickstream.local.aws_server", "-H", host, "-p", str(port)]
+    # moto's own server without four per-request costs (clickstream/emulated/aws_server.py says which)
+    return [python, "-m", "clickstream.emulated.aws_server", "-H", host, "-p", str(port)]
 
 
 def _kafka_command(settings: Settings, python: str) -> list[str]:
-    return [python, "-m", "clickstream.local.kafka_broker", "--state-file", str(settings.home / KAFKA_STATE_FILE)]
+    return [python, "-m", "clickstream.emulated.msk_broker", "--state-file", str(settings.home / KAFKA_STATE_FILE)]
 
 
 def _api_url(settings: Settings) -> str:
@@ -290,14 +265,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
 )
 
 
-def _optional_services() -> tuple[ServiceSpec, ...]:
-    """Services that run only when their program is installed (Debian's prometheus)."""
-    from clickstream.local.prometheus import optional_services  # imports this module: import late
-
-    return optional_services()
-
-
-SERVICES += _optional_services()
+SERVICES += optional_services()  # run only when their program is installed (Debian's prometheus)
 
 
 # --- pure helpers --------------------------------------------------------------------------------
@@ -411,11 +379,4 @@ def port_in_use_message(spec: ServiceSpec, host: str, port: int, holder: str = "
     return f"{msg}; stop it, or choose another port: export {spec.port_env}={other}"
 
 
-def _airflow_services() -> tuple[ServiceSpec, ...]:
-    """The batch layer's Airflow (api-server + scheduler + dag-processor under one supervisor)."""
-    from clickstream.local.airflow import airflow_services  # imports this module: import late
-
-    return airflow_services()
-
-
-SERVICES += _airflow_services()
+SERVICES += airflow_services()  # the batch layer's Airflow (api-server + scheduler + dag-processor)

@@ -26,9 +26,7 @@ from clickstream.errors import ConfigError
 from clickstream.local import processes, supervisor
 from clickstream.local.services import (
     SERVICES,
-    Health,
     PortInUseError,
-    ServiceSpec,
     StackError,
     is_loopback,
     kafka_bootstrap,
@@ -38,6 +36,7 @@ from clickstream.local.services import (
     settings_env,
     waves,
 )
+from clickstream.local.spec import Health, ServiceSpec
 from clickstream.local.stack_status import ServiceStatus, aws_resources, service_statuses
 from clickstream.local.state import (
     LOCK_FILE,

@@ -16,7 +16,8 @@ from typing import Any
 from clickstream.adapters.inventory import resource_summary
 from clickstream.errors import ConfigError
 from clickstream.local import processes
-from clickstream.local.services import Health, ServiceSpec, endpoint_address
+from clickstream.local.services import endpoint_address
+from clickstream.local.spec import Health, ServiceSpec
 from clickstream.local.state import ExternalService, ProcessRecord, StackState, supervisor_path
 from clickstream.local.supervisor import read_state as read_supervisor
 from clickstream.settings import Settings

@@ -1,4 +1,5 @@
-"""Metric definitions, event-time windows, aggregation and sketches. Pure: no I/O, no env, no clock.
+"""Metric definitions, event-time windows, aggregation, sketches and the live feed's lists. Pure: no I/O,
+no env, no clock.
 
 The speed layer (`clickstream.speed`) and the batch layer use these same definitions.
 """

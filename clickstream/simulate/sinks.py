@@ -173,12 +173,11 @@ class StreamSink:
         bad_rows: Any = None,  # a BadRowsStore; the lake bucket's when None
     ) -> None:
         if bad_rows is None:
-            from clickstream.adapters.bad_rows import BadRowsStore
-            from clickstream.adapters.s3 import lake_bucket
+            from clickstream.adapters.s3 import BadRowsStore, lake_bucket
 
             bad_rows = BadRowsStore(lake_bucket(settings))
         if writer is None:
-            from clickstream.adapters.stream import stream_writer
+            from clickstream.adapters.streams import stream_writer
 
             writer = stream_writer(settings)
         if validate is None:
@@ -193,7 +192,7 @@ class StreamSink:
 
     def send(self, batch: list[Event]) -> SendResult:
         """Validate, then write every valid event in one `write()` (durable when it returns)."""
-        from clickstream.adapters.stream import StreamRecord
+        from clickstream.adapters.streams import StreamRecord
         from clickstream.events.badrow import bad_row
         from clickstream.events.codec import encode_event
 

@@ -6,7 +6,7 @@ with records directly. Per batch (`SpeedProcessor.process`):
 
 1. `prepare_batch` (pure): decode → validate → lateness → dedupe (in batch and recent batches).
 2. bad rows → S3 `raw/bad/` (one object); poison records are never retried.
-3. the live feed: the shard's newest accepted events (`speed.recent`), first, so the dashboard
+3. the live feed: the shard's newest accepted events (`metrics.recent`), first, so the dashboard
    shows them without waiting for the counter writes; best effort, never fails the batch.
 4. order claims (conditional puts), so each order counts once per window.
 5. counters: one conditional UpdateItem per (pk, sk), exactly once per shard and item.
@@ -27,13 +27,13 @@ from datetime import UTC, datetime
 from functools import cache, partial
 from typing import Any, Protocol
 
-from clickstream.adapters.counters import Claim, SketchUpdate, WriteStats
+from clickstream.adapters.dynamodb import Claim, SketchUpdate, WriteStats
 from clickstream.errors import RetryableError
 from clickstream.metrics import definitions as d
+from clickstream.metrics import recent as recent_feed
 from clickstream.metrics.aggregate import EVENTS, Counters
 from clickstream.metrics.sketch import merge_top, merge_uniques, uniques_sketch
 from clickstream.settings import Limits, Settings
-from clickstream.speed import recent as recent_feed
 from clickstream.speed.batch import InRecord, PreparedBatch, prepare_batch
 from clickstream.speed.dedupe import RecentIds
 from clickstream.speed.lambda_events import partial_response, shard_batches
@@ -56,7 +56,7 @@ class CountersWriter(Protocol):
 
 
 class FeedStore(Protocol):
-    """Where the live feed's per-shard lists live (`adapters.recent_feed.RecentFeed`)."""
+    """Where the live feed's per-shard lists live (`adapters.dynamodb.recent_feed.RecentFeed`)."""
 
     def load(self, shard: str) -> list[dict[str, Any]]: ...
 
@@ -207,10 +207,8 @@ def _merge_top(
 def build_processor(settings: Settings) -> SpeedProcessor:
     """A SpeedProcessor writing to the realtime table and the lake bucket of `settings`."""
     from clickstream.adapters import _clients
-    from clickstream.adapters.bad_rows import BadRowsStore
-    from clickstream.adapters.counters import CountersTable
-    from clickstream.adapters.recent_feed import RecentFeed
-    from clickstream.adapters.s3 import LakeBucket
+    from clickstream.adapters.dynamodb import CountersTable, RecentFeed
+    from clickstream.adapters.s3 import BadRowsStore, LakeBucket
 
     dynamodb = _clients.client("dynamodb", settings)
     table = CountersTable(settings.names.realtime_table, client=dynamodb)

@@ -10,7 +10,7 @@ poison records never fail (they go to bad rows), and the only failure, DynamoDB 
 past the retries, is batch-wide. So the response is built directly: a failed shard is reported
 from its first record, and Lambda redelivers the whole batch. That is safe because each counter
 item applies a shard's records at most once (its `wm#<shard>` watermark) and skips, item by
-item, what an earlier attempt already wrote; see `clickstream.adapters.counters`. Powertools'
+item, what an earlier attempt already wrote; see `clickstream.adapters.dynamodb.counters`. Powertools'
 Logger, Metrics and Tracer still wrap the handler (`lambdas.observability`).
 
 Response: `{"batchItemFailures": [{"itemIdentifier": <sequence number, or Kafka offset as str>}]}`.

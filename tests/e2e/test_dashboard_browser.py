@@ -25,11 +25,10 @@ import pytest
 from support.ports import free_port
 
 from clickstream.adapters import _clients
-from clickstream.adapters.kinesis import KinesisWriter
-from clickstream.adapters.stream import StreamRecord
-from clickstream.archive.archiver import build_archiver
-from clickstream.archive.batching import FlushPolicy
-from clickstream.consume.kinesis import IDLE_READ_SECONDS
+from clickstream.adapters.streams import KinesisWriter, StreamRecord
+from clickstream.emulated.event_source_mapping.kinesis import IDLE_READ_SECONDS
+from clickstream.emulated.firehose.archiver import build_archiver
+from clickstream.emulated.firehose.batching import FlushPolicy
 from clickstream.events.codec import encode_event
 from clickstream.events.validate import validate_event
 from clickstream.settings import Settings

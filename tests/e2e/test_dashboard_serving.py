@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from clickstream.adapters.batch_view import BatchView
+from clickstream.adapters.dynamodb import BatchView
 from clickstream.api.app import create_app
 from clickstream.events.codec import encode_event
 from clickstream.events.validate import validate_event

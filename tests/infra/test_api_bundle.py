@@ -30,8 +30,8 @@ from test_bundling import WHEELHOUSE, _third_party_imports
 API_MODULE = API_HANDLER.rsplit(".", 1)[0]
 # In every Lambda Python runtime: boto3 and what it needs. The bundle may carry its own dateutil/six.
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "urllib3"}
-# DuckDB is the local query engine's (clickstream.adapters.query_local); the API in AWS runs Athena.
-LOCAL_ENGINE_MODULES = ("clickstream.adapters.query_local",)
+# DuckDB is the local query engine's (clickstream.adapters.query.local); the API in AWS runs Athena.
+LOCAL_ENGINE_MODULES = ("clickstream.adapters.query.local",)
 # Where the Lambda runs: CPython 3.13 on Amazon Linux 2023, arm64 (for environment markers).
 LAMBDA_MARKERS = {
     "python_version": "3.13",
@@ -108,7 +108,7 @@ def test_lambda_pins_agree_with_the_platform_requirements() -> None:
 def test_api_requirements_cover_every_import_of_the_handler() -> None:
     imports = _third_party_imports((API_MODULE,), skip=LOCAL_ENGINE_MODULES) - RUNTIME_PROVIDED
     assert "duckdb" not in imports and "pandas" not in imports
-    assert "duckdb" in _third_party_imports((API_MODULE,)), "the walk no longer reaches query_local: drop the skip"
+    assert "duckdb" in _third_party_imports((API_MODULE,)), "the walk no longer reaches the local engine: drop the skip"
     assert _distributions_of(imports) <= set(_pins(ROOT / API_REQUIREMENTS))
 
 
@@ -206,7 +206,7 @@ def test_api_handler_runs_on_athena_with_only_its_bundle(tmp_path: Path) -> None
     assert out["engine"] == "AthenaEngine" and "LIMIT" in out["sql"].upper()
     tops = {m.split(".")[0] for m in out["modules"]}
     assert not tops & {"duckdb", "pandas", "confluent_kafka"}
-    assert "clickstream.adapters.query_local" not in out["modules"]
+    assert "clickstream.adapters.query.local" not in out["modules"]
 
 
 @pytest.mark.slow

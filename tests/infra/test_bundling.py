@@ -33,7 +33,7 @@ IMPORTED = {
 # ...and the ones that are there for another package.
 SUPPORTING = {"ua-parser-builtins", "numpy", "aws-xray-sdk", "wrapt", "typing-extensions"}
 RUNTIME_PROVIDED = {"boto3", "botocore"}  # in every Lambda Python runtime
-KAFKA_ONLY = {"confluent_kafka"}  # clickstream.adapters.kafka, imported lazily for transport=kafka only
+KAFKA_ONLY = {"confluent_kafka"}  # clickstream.adapters.streams.kafka, imported lazily for transport=kafka only
 WHEELHOUSE = ROOT / "infra" / "cdk" / ".wheelhouse"
 
 

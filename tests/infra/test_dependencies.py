@@ -28,6 +28,7 @@ FIRST_PARTY = {"clickstream", "lambdas", "stream_consumers", "dags"}
 CODE_GROUPS = {
     "clickstream": ("dependencies",),
     "clickstream/local": ("dependencies", "local", "airflow"),  # `clickstream airflow serve` too
+    "clickstream/emulated": ("dependencies", "local"),  # the stand-ins: moto, the MSK broker
     "lambdas": ("dependencies",),
     "stream_consumers": ("dependencies",),
     "dags": ("dependencies", "airflow"),

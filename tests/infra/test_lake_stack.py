@@ -11,9 +11,9 @@ from clickstream_infra.components.raw_delivery import PARTITION_QUERY
 from support.cdk import Synth
 
 from clickstream import constants as c
-from clickstream.archive.batching import object_key
 from clickstream.catalog import FIXED_TABLES
 from clickstream.deployment_defaults import LIFECYCLE, RAW_DELIVERY
+from clickstream.emulated.firehose.batching import object_key
 from clickstream.events.schema import EVENT_FIELDS
 from clickstream.events.timestamps import format_timestamp
 from clickstream.settings import ResourceNames

@@ -27,9 +27,9 @@ import pytest
 from clickstream.adapters import _clients
 from clickstream.adapters.glue import glue_catalog
 from clickstream.adapters.s3 import LakeBucket
-from clickstream.archive.batching import KINESIS_SEQUENCE_DIGITS, object_key
 from clickstream.catalog import EVENTS_TABLE
 from clickstream.constants import CURATED_EVENTS_PREFIX
+from clickstream.emulated.firehose.batching import KINESIS_SEQUENCE_DIGITS, object_key
 from clickstream.events.codec import encode_event
 from clickstream.events.validate import validate_event
 from clickstream.local.airflow import LOG_SERVER_OFFSET, health, is_healthy

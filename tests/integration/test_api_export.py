@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from support.api import NOW, READ, archive_raw, client, event, write_curated
 
-from clickstream.adapters.runs import record_run
+from clickstream.adapters.dynamodb import record_run
 from clickstream.settings import Settings
 
 pytestmark = pytest.mark.slow  # exports over a curated lake and a raw tail

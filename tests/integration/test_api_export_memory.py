@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from support.ports import free_port
 
-from clickstream.adapters.query_sources import s3_filesystem
+from clickstream.adapters.query import s3_filesystem
 from clickstream.api.lake import default_schema
 from clickstream.settings import Settings
 

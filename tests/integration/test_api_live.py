@@ -13,7 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support.api import NOW, READ, archive_raw, client, close_windows, event, speed_write, write_curated
 
-from clickstream.adapters.runs import record_run
+from clickstream.adapters.dynamodb import record_run
 from clickstream.api import prometheus as names
 from clickstream.settings import Settings
 

@@ -1,6 +1,6 @@
 """The embedded AWS server loses no write under concurrent clients.
 
-The server runs as the stack runs it (`python -m clickstream.local.aws_server`, its own process),
+The server runs as the stack runs it (`python -m clickstream.emulated.aws_server`, its own process),
 and 8 clients write at once through boto3. moto 5.2.5 alone fails each of these: concurrent
 PutRecords share sequence numbers and overwrite each other, and concurrent `ADD`s lose
 increments (docs/adr/0001-serialised-aws-server.md; `python -m benchmarks.overload --races`).
@@ -33,7 +33,7 @@ CLIENTS = 8
 def endpoint() -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "clickstream.local.aws_server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", "clickstream.emulated.aws_server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

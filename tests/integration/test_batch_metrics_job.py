@@ -11,10 +11,9 @@ from boto3.dynamodb.types import TypeDeserializer
 from support.metrics_lake import distinct, sim_events, write_curated
 
 from clickstream.adapters import _clients
-from clickstream.adapters.batch_view import ENGAGEMENT_PK, BatchView
+from clickstream.adapters.dynamodb import ENGAGEMENT_PK, BatchView, latest_run
 from clickstream.adapters.glue import glue_catalog
-from clickstream.adapters.query_local import LocalEngine
-from clickstream.adapters.runs import latest_run
+from clickstream.adapters.query.local import LocalEngine
 from clickstream.jobs.batch_metrics import compute_batch_metrics, metric_names
 from clickstream.metrics import definitions as d
 from clickstream.metrics.aggregate import aggregate

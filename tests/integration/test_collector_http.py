@@ -18,9 +18,8 @@ import uvicorn
 from support.stream_reading import kinesis_events as read_kinesis
 
 from clickstream.adapters import _clients
-from clickstream.adapters.bad_rows import BadRowsStore
-from clickstream.adapters.kafka import KafkaWriter
-from clickstream.adapters.s3 import LakeBucket
+from clickstream.adapters.s3 import BadRowsStore, LakeBucket
+from clickstream.adapters.streams import KafkaWriter
 from clickstream.collector.app import create_app
 from clickstream.collector.deps import build_service
 from clickstream.collector.service import CollectorService

@@ -14,10 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from clickstream.adapters import _clients
+from clickstream.adapters.dynamodb import latest_run
 from clickstream.adapters.glue import glue_catalog
-from clickstream.adapters.runs import latest_run
 from clickstream.adapters.s3 import lake_bucket
-from clickstream.archive.batching import KINESIS_SEQUENCE_DIGITS, MS_PER_HOUR, object_key
+from clickstream.emulated.firehose.batching import KINESIS_SEQUENCE_DIGITS, MS_PER_HOUR, object_key
 from clickstream.events.codec import encode_event
 from clickstream.events.validate import validate_event
 from clickstream.jobs.compact import JOB, compact_interval

@@ -31,7 +31,7 @@ import yaml
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from clickstream.adapters.query_local import LocalEngine
+from clickstream.adapters.query.local import LocalEngine
 from clickstream.adapters.s3 import lake_bucket
 from clickstream.api.app import create_app
 from clickstream.api.deps import ApiDeps
@@ -143,7 +143,7 @@ def _reconciliation_run(settings: Settings) -> None:
     try:
         from clickstream.jobs.reconcile import reconcile
     except ImportError:
-        from clickstream.adapters.runs import record_run
+        from clickstream.adapters.dynamodb import record_run
 
         record_run(settings, "reconcile_speed_batch", status="success", max_abs_drift=0)
         return

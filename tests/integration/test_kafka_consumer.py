@@ -26,10 +26,10 @@ from support.consumer import (
 )
 
 from clickstream.adapters import _clients
-from clickstream.adapters.kafka import KafkaWriter
-from clickstream.consume.kafka import build_kafka_consumer
-from clickstream.consume.options import ConsumerOptions
-from clickstream.consume.retry import RetryPolicy
+from clickstream.adapters.streams import KafkaWriter
+from clickstream.emulated.event_source_mapping.kafka import build_kafka_consumer
+from clickstream.emulated.event_source_mapping.options import ConsumerOptions
+from clickstream.emulated.event_source_mapping.retry import RetryPolicy
 from clickstream.errors import RetryableError
 from clickstream.settings import Settings
 

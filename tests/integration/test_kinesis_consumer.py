@@ -30,12 +30,12 @@ from support.consumer import (
 )
 
 from clickstream.adapters import _clients
-from clickstream.adapters.checkpoints import CheckpointStore
-from clickstream.adapters.kinesis import KinesisWriter
-from clickstream.adapters.leases import LeaseTable
-from clickstream.consume.kinesis import build_kinesis_consumer
-from clickstream.consume.options import CONSUMER, ConsumerOptions
-from clickstream.consume.retry import RetryPolicy
+from clickstream.adapters.streams import KinesisWriter
+from clickstream.emulated.checkpoints import CheckpointStore
+from clickstream.emulated.event_source_mapping.kinesis import build_kinesis_consumer
+from clickstream.emulated.event_source_mapping.lease_table import LeaseTable
+from clickstream.emulated.event_source_mapping.options import CONSUMER, ConsumerOptions
+from clickstream.emulated.event_source_mapping.retry import RetryPolicy
 from clickstream.errors import RetryableError
 from clickstream.settings import Settings
 

@@ -26,7 +26,8 @@ from support.local_stack import Stack, cleanup, free_port, make_stack, stack_env
 
 from clickstream import constants as c
 from clickstream.local.processes import port_is_free
-from clickstream.local.services import SERVICES, ServiceSpec, StackError, probe_aws
+from clickstream.local.services import SERVICES, StackError, probe_aws
+from clickstream.local.spec import ServiceSpec
 from clickstream.local.stack import LocalStack
 from clickstream.settings import Settings
 

@@ -19,8 +19,7 @@ import pytest
 
 from clickstream import constants as c
 from clickstream.adapters import _clients
-from clickstream.adapters.query import QueryTimeoutError, query_engine
-from clickstream.adapters.query_athena import AthenaEngine
+from clickstream.adapters.query import AthenaEngine, QueryTimeoutError, query_engine
 from clickstream.settings import Settings
 
 COLUMNS = [

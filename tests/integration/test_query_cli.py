@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from click.testing import CliRunner
 
-from clickstream.adapters.query_sources import s3_filesystem
+from clickstream.adapters.query import s3_filesystem
 from clickstream.catalog import EVENTS
 from clickstream.cli import main
 from clickstream.settings import Settings

@@ -12,8 +12,7 @@ import pytest
 
 from clickstream.adapters import _clients
 from clickstream.adapters.glue import glue_catalog
-from clickstream.adapters.query import UnknownTableError, query_engine
-from clickstream.adapters.query_sources import s3_filesystem
+from clickstream.adapters.query import UnknownTableError, query_engine, s3_filesystem
 from clickstream.catalog import EVENTS, RAW_EVENTS, Column, metric_table
 from clickstream.settings import Settings
 

@@ -10,8 +10,7 @@ import pytest
 
 from clickstream.adapters import _clients
 from clickstream.adapters.glue import glue_catalog
-from clickstream.adapters.query import query_engine
-from clickstream.adapters.query_sources import s3_filesystem
+from clickstream.adapters.query import query_engine, s3_filesystem
 from clickstream.catalog import EVENTS, FIXED_TABLES
 from clickstream.settings import Settings
 from clickstream.sqlfiles import load, placeholders, render, sql_files

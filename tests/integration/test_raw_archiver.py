@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 
 from clickstream.adapters import _clients
-from clickstream.adapters.checkpoints import CheckpointStore
 from clickstream.adapters.s3 import LakeBucket
-from clickstream.archive.archiver import build_archiver
-from clickstream.archive.batching import FlushPolicy, partition_of_key
 from clickstream.constants import PUT_RECORDS_MAX, RAW_EVENTS_PREFIX
+from clickstream.emulated.checkpoints import CheckpointStore
+from clickstream.emulated.firehose.archiver import build_archiver
+from clickstream.emulated.firehose.batching import FlushPolicy, partition_of_key
 from clickstream.errors import ConfigError
 from clickstream.events.codec import decode_event, encode_event
 from clickstream.settings import Settings
@@ -326,7 +326,7 @@ def test_kinesis_reshard_parent_is_archived_to_its_end_before_its_children_start
 def test_kafka_exactly_once_through_a_sigkill_with_hour_splits(settings: Settings, tmp_path: Path) -> None:
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-    from clickstream.adapters.kafka_reader import GROUP_ID
+    from clickstream.emulated.firehose.kafka_reader import GROUP_ID
 
     topic = settings.names.topic
     events = _events(3_000)

@@ -13,10 +13,9 @@ import pytest
 from support.metrics_lake import SHARD, as_records, distinct, sim_events, speed_processor, write_curated
 
 from clickstream.adapters import _clients
-from clickstream.adapters.batch_view import BatchView, drift_pk
+from clickstream.adapters.dynamodb import BatchView, drift_pk, latest_run
 from clickstream.adapters.glue import glue_catalog
-from clickstream.adapters.query_local import LocalEngine
-from clickstream.adapters.runs import latest_run
+from clickstream.adapters.query.local import LocalEngine
 from clickstream.jobs.batch_metrics import compute_batch_metrics
 from clickstream.jobs.reconcile import ReconciliationReport, reconcile
 from clickstream.metrics.definitions import revenue_of

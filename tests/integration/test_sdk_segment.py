@@ -21,13 +21,12 @@ from segment.analytics.request import APIError, post
 from test_collector_http import RunningCollector, bad_rows, read_kinesis
 
 from clickstream.adapters import _clients
-from clickstream.adapters.identities import RAW_IDENTITIES_PREFIX
-from clickstream.adapters.s3 import LakeBucket
-from clickstream.archive.archiver import build_archiver
-from clickstream.archive.batching import FlushPolicy
+from clickstream.adapters.s3 import RAW_IDENTITIES_PREFIX, LakeBucket
 from clickstream.collector.deps import build_service
 from clickstream.collector.protocols import UNMAPPED_EVENT, line_event_id
 from clickstream.constants import LOCAL_WRITE_KEY, RAW_EVENTS_PREFIX
+from clickstream.emulated.firehose.archiver import build_archiver
+from clickstream.emulated.firehose.batching import FlushPolicy
 from clickstream.events.codec import decode_event
 from clickstream.settings import Settings
 

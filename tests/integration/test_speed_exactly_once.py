@@ -20,11 +20,9 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.awsrequest import AWSResponse
 
 from clickstream.adapters import _clients
-from clickstream.adapters.bad_rows import BadRowsStore
-from clickstream.adapters.counters import CountersTable
-from clickstream.adapters.kinesis import KinesisWriter
-from clickstream.adapters.s3 import LakeBucket
-from clickstream.adapters.stream import StreamRecord
+from clickstream.adapters.dynamodb import CountersTable
+from clickstream.adapters.s3 import BadRowsStore, LakeBucket
+from clickstream.adapters.streams import KinesisWriter, StreamRecord
 from clickstream.errors import RetryableError
 from clickstream.events.codec import encode_event
 from clickstream.events.validate import validate_event

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 
 from clickstream.adapters import _clients
-from clickstream.adapters.recent_feed import RecentFeed
+from clickstream.adapters.dynamodb import RecentFeed
 from clickstream.events.codec import encode_event
 from clickstream.events.validate import validate_event
 from clickstream.settings import Settings

@@ -275,7 +275,7 @@ def assert_matches_pandas(items: dict[tuple[str, str], dict[str, Any]], events: 
 def test_realtime_view_reads_what_the_handler_wrote(settings: Settings) -> None:
     from click.testing import CliRunner
 
-    from clickstream.adapters.counters import CountersTable
+    from clickstream.adapters.dynamodb import CountersTable
     from clickstream.cli import main
     from clickstream.speed.snapshot import read_snapshot
 

@@ -18,9 +18,7 @@ from botocore.awsrequest import AWSResponse
 from support.stream_reading import kinesis_records as read_kinesis
 
 from clickstream.adapters import _clients
-from clickstream.adapters.kafka import KafkaWriter
-from clickstream.adapters.kinesis import KinesisWriter
-from clickstream.adapters.stream import StreamRecord, stream_writer
+from clickstream.adapters.streams import KafkaWriter, KinesisWriter, StreamRecord, stream_writer
 from clickstream.errors import StreamUnavailableError
 from clickstream.settings import Settings
 

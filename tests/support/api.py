@@ -17,8 +17,8 @@ from typing import Any
 import pyarrow.parquet as pq
 from fastapi.testclient import TestClient
 
-from clickstream.adapters.batch_view import BatchView
-from clickstream.adapters.query_sources import s3_filesystem
+from clickstream.adapters.dynamodb import BatchView
+from clickstream.adapters.query import s3_filesystem
 from clickstream.adapters.s3 import lake_bucket
 from clickstream.api.app import create_app
 from clickstream.api.deps import ApiDeps

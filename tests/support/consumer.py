@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from clickstream.adapters import _clients
-from clickstream.adapters.stream import StreamRecord
+from clickstream.adapters.streams import StreamRecord
 from clickstream.events.codec import encode_event
 from clickstream.events.validate import validate_event
 from clickstream.settings import Limits, Settings

@@ -14,10 +14,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from clickstream.adapters import _clients
-from clickstream.adapters.bad_rows import BadRowsStore
-from clickstream.adapters.counters import CountersTable
+from clickstream.adapters.dynamodb import CountersTable
 from clickstream.adapters.glue import glue_catalog
-from clickstream.adapters.s3 import LakeBucket
+from clickstream.adapters.s3 import BadRowsStore, LakeBucket
 from clickstream.catalog import EVENTS
 from clickstream.events.codec import encode_event
 from clickstream.events.validate import validate_event

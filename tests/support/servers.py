@@ -28,9 +28,9 @@ from clickstream.settings import Settings
 def aws_endpoint() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
-    from clickstream.local.aws_server import patch_moto
+    from clickstream.emulated.aws_server import patch_moto
 
-    patch_moto()  # as the embedded stack's server is (clickstream.local.aws_server)
+    patch_moto()  # as the embedded stack's server is (clickstream.emulated.aws_server)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -42,7 +42,7 @@ def aws_endpoint() -> Iterator[str]:
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     state = tmp_path_factory.mktemp("kafka") / "kafka.json"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "clickstream.local.kafka_broker", "--state-file", str(state)],
+        [sys.executable, "-m", "clickstream.emulated.msk_broker", "--state-file", str(state)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

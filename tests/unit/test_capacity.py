@@ -17,12 +17,12 @@ from clickstream.capacity import (
     KINESIS_SHARD_BYTES_PER_S,
     KINESIS_SHARD_RECORDS_PER_S,
     SKETCH_ITEMS_PER_BATCH,
+    Prices,
     Workload,
     distinct_expected,
     estimate,
     shards_needed,
 )
-from clickstream.capacity_pricing import Prices
 from clickstream.cli import main
 from clickstream.deployment_defaults import SPEED
 

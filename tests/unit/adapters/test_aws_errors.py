@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from clickstream.adapters.aws_errors import RETRYABLE_CODES, error_code, is_transient, raise_clean, translate
 from clickstream.adapters.dynamodb import call
-from clickstream.adapters.kinesis_shards import KinesisShards
+from clickstream.emulated.event_source_mapping.kinesis_shards import KinesisShards
 from clickstream.errors import ConfigError, RetryableError, StreamUnavailableError
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import pytest
 
-from clickstream.adapters.stream import StreamRecord
+from clickstream.adapters.streams import StreamRecord
 from clickstream.collector.admission import WriteGate
 from clickstream.collector.service import CollectorService
 from clickstream.errors import ConfigError, RetryableError, StreamUnavailableError

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 import pytest
 
-from clickstream.adapters.stream import StreamRecord
+from clickstream.adapters.streams import StreamRecord
 from clickstream.collector import segment, segment_mapping
 from clickstream.collector.protocols import UNMAPPED_EVENT, Mapped, ProtocolRequest
 from clickstream.collector.request import RequestError

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import orjson
 import pytest
 
-from clickstream.adapters.stream import StreamRecord
+from clickstream.adapters.streams import StreamRecord
 from clickstream.collector import snowplow, snowplow_mapping
 from clickstream.collector.protocols import UNMAPPED_EVENT, Mapped, ProtocolRequest
 from clickstream.collector.request import RequestError

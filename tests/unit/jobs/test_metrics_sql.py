@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from clickstream.adapters.query_local import LocalEngine
+from clickstream.adapters.query.local import LocalEngine
 from clickstream.jobs.batch_metrics import metric_names, run_metrics
 from clickstream.metrics import definitions as d
 from clickstream.metrics.aggregate import aggregate

@@ -10,7 +10,7 @@ import pytest
 import sqlglot
 from metrics_support import END, START, _ev, curated_table
 
-from clickstream.adapters.query_local import LocalEngine
+from clickstream.adapters.query.local import LocalEngine
 from clickstream.constants import SESSION_GAP_SECONDS
 from clickstream.jobs.batch_metrics import metric_names, metric_sql
 from clickstream.sqlfiles import load, placeholders, render, sql_dir

@@ -23,8 +23,8 @@ from fastapi.responses import JSONResponse
 
 from clickstream import constants as c
 from clickstream.collector.service import CollectorService
-from clickstream.consume.events import LambdaContext, lambda_context
 from clickstream.errors import StreamUnavailableError
+from clickstream.lambda_context import LambdaContext, lambda_context
 from clickstream.settings import Settings
 from lambdas import observability
 from lambdas.api import handler as api_lambda

@@ -11,8 +11,6 @@ from clickstream import constants as c
 from clickstream.errors import ConfigError
 from clickstream.local.services import (
     SERVICES,
-    Health,
-    ServiceSpec,
     endpoint_address,
     is_loopback,
     parse_services,
@@ -22,6 +20,7 @@ from clickstream.local.services import (
     settings_env,
     waves,
 )
+from clickstream.local.spec import Health, ServiceSpec
 from clickstream.settings import Settings
 
 

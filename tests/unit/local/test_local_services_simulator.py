@@ -9,12 +9,11 @@ from clickstream.errors import ConfigError
 from clickstream.local.services import (
     DEFAULT_SIMULATE_RATE,
     SERVICES,
-    Health,
-    ServiceSpec,
     default_names,
     resolve,
     with_simulate_rate,
 )
+from clickstream.local.spec import Health, ServiceSpec
 from clickstream.settings import Settings
 
 

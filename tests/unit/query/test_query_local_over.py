@@ -9,7 +9,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from clickstream.adapters.query import QueryError, QueryTimeoutError, UnknownTableError
-from clickstream.adapters.query_local import LocalEngine
+from clickstream.adapters.query.local import LocalEngine
 
 
 def test_athena_functions_run_in_utc() -> None:

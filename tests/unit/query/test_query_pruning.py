@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlglot
 
-from clickstream.adapters.query_pruning import partition_filters
+from clickstream.adapters.query.pruning import partition_filters
 
 KEYS = {"raw_events": ("dt", "hour"), "events": ("dt", "hour")}
 PARTS = [{"dt": d, "hour": h} for d in ("2026-11-20", "2026-11-21", "2026-11-22") for h in ("00", "07", "23")]

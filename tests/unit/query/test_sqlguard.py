@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from clickstream.adapters.query_local import LocalEngine
+from clickstream.adapters.query.local import LocalEngine
 from clickstream.sqlguard import UnsafeQueryError, check_read_only
 
 ALLOWED = {"events", "raw_events", "metric_daily"}

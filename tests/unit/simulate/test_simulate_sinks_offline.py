@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from clickstream import constants as c
-from clickstream.adapters.stream import NullWriter, StreamRecord
+from clickstream.adapters.streams import NullWriter, StreamRecord
 from clickstream.events.codec import decode_event
 from clickstream.settings import Settings
 from clickstream.simulate.sinks import CollectorSink, FileSink, SinkError, StreamSink, request_bodies

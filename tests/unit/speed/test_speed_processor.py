@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from clickstream.adapters.counters import NullCounters, WriteStats
+from clickstream.adapters.dynamodb import NullCounters, WriteStats
 from clickstream.errors import RetryableError
 from clickstream.speed.batch import InRecord
 from clickstream.speed.processor import SpeedProcessor
@@ -91,7 +91,7 @@ def test_empty_batch_is_a_no_op(records: list[InRecord]) -> None:
 
 
 def test_positions_are_fixed_width_text_in_number_order() -> None:
-    from clickstream.adapters.counters import POSITION_DIGITS, encode_position
+    from clickstream.adapters.dynamodb.counters import POSITION_DIGITS, encode_position
 
     kinesis = 49656980227040428066208429483744412548911094318478049378
     positions = [0, 7, 1200, 10**20, kinesis, kinesis + 2]

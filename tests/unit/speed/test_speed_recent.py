@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 
-from clickstream.adapters.counters import NullCounters
-from clickstream.speed import recent
+from clickstream.adapters.dynamodb import NullCounters
+from clickstream.metrics import recent
 from clickstream.speed.batch import InRecord
 from clickstream.speed.processor import SpeedProcessor
 

@@ -23,7 +23,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from clickstream import constants as c
-from clickstream.adapters.identities import RAW_IDENTITIES_PREFIX
+from clickstream.adapters.s3 import RAW_IDENTITIES_PREFIX
 from clickstream.collector.service import HEALTH_ROUTE, INGEST_ROUTES, PROTOCOL_ROUTES
 from clickstream_infra import arns, nag
 from clickstream_infra.components.functions import PlatformFunction, log_retention, platform_environment

@@ -21,7 +21,7 @@ from clickstream_infra.config import DeployConfig
 
 # Written by the speed-layer issue; referenced by its handler string so this app does not import it.
 STREAM_PROCESSOR_HANDLER = "lambdas.stream_processor.handler.handler"
-# What clickstream.adapters.counters calls: conditional updates and puts, reads for sketches.
+# What clickstream.adapters.dynamodb.counters calls: conditional updates and puts, reads for sketches.
 # No Scan, no DeleteItem.
 COUNTER_ACTIONS = [
     "dynamodb:GetItem",

@@ -1,0 +1,221 @@
+"""The local query engine: Athena SQL, translated by sqlglot, on DuckDB over the lake's Glue tables.
+
+Each `execute` opens a fresh in-memory DuckDB connection (cheap, and safe to call from several
+threads), registers the tables the statement names (`clickstream.adapters.query.sources`), runs
+it with `TimeZone='UTC'` and returns Arrow. `CREATE EXTERNAL TABLE` registers the table in Glue,
+which is what Athena does with it, so every file in `sql/` runs here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeAlias
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from clickstream.adapters.query.engine import (
+    QueryError,
+    QueryTimeoutError,
+    UnknownTableError,
+    parse_one,
+    table_refs,
+    unqualify,
+)
+from clickstream.adapters.query.pruning import partition_filters
+from clickstream.adapters.query.sources import GlueTableInfo, s3_filesystem, table_source
+from clickstream.settings import Settings
+
+DUCKDB_DIALECT = "duckdb"
+BATCH_ROWS = 10_000
+Source: TypeAlias = "ds.Dataset | pa.Table"
+
+
+class LocalEngine:
+    """DuckDB over the Glue database of `settings` (or over given datasets, see `over`)."""
+
+    def __init__(
+        self, settings: Settings | None, *, sources: Mapping[str, Any] | None = None, database: str = "local"
+    ) -> None:
+        self._settings = settings
+        self._database = settings.names.glue_database if settings else database
+        self._static: dict[str, Source] | None = (
+            {name.lower(): _as_source(obj) for name, obj in sources.items()} if sources is not None else None
+        )
+        self._fs: Any = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def over(cls, datasets: Mapping[str, Any], *, database: str = "local") -> LocalEngine:
+        """An engine over in-memory tables, pyarrow datasets or local Parquet directories (no S3, no Glue).
+
+        `database` is the name queries may qualify tables with (`<database>.events`).
+        """
+        return cls(None, sources=datasets, database=database)
+
+    @property
+    def database(self) -> str:
+        return self._database
+
+    # --- QueryEngine ---------------------------------------------------------------------------
+
+    def execute(self, sql: str, *, max_rows: int | None = None, timeout_s: float | None = None) -> pa.Table:
+        """Run one Athena statement; SELECTs return Arrow, `CREATE EXTERNAL TABLE` registers the table in Glue."""
+        from sqlglot import exp
+
+        statement = parse_one(sql)
+        if isinstance(statement, exp.Create) and statement.args.get("kind", "").upper() == "TABLE":
+            return self._create_external_table(statement)
+        with self._connection(statement) as (con, duck_sql):
+            timer = threading.Timer(timeout_s, con.interrupt) if timeout_s else None
+            if timer:
+                timer.start()
+            try:
+                return _fetch(con, duck_sql, max_rows)
+            except Exception as exc:
+                if timer and not timer.is_alive() and "interrupt" in str(exc).lower():
+                    raise QueryTimeoutError(
+                        f"query cancelled after {timeout_s:g} s: narrow the dt range or raise the timeout"
+                    ) from exc
+                raise _query_error(exc) from exc
+            finally:
+                if timer:
+                    timer.cancel()
+
+    def explain(self, sql: str) -> str:
+        """DuckDB's physical plan of the translated statement."""
+        statement = parse_one(sql)
+        with self._connection(statement) as (con, duck_sql):
+            try:
+                rows = con.sql(f"EXPLAIN {duck_sql}").fetchall()
+            except Exception as exc:
+                raise _query_error(exc) from exc
+        return "\n".join(str(r[1]) for r in rows)
+
+    def tables(self) -> list[str]:
+        if self._static is not None:
+            return sorted(self._static)
+        return sorted(e["Name"] for e in self._glue().tables(self.database))
+
+    def translate(self, sql: str) -> str:
+        """The DuckDB SQL that `execute` would run for `sql`."""
+        return unqualify(parse_one(sql), self.database).sql(dialect=DUCKDB_DIALECT)
+
+    def close(self) -> None:
+        self._fs = None
+
+    # --- internals -----------------------------------------------------------------------------
+
+    def _connection(self, statement: Any) -> _Connection:
+        statement = unqualify(statement, self.database)
+        names = {t.name.lower() for t in table_refs(statement) if not t.db}
+        foreign = sorted({f"{t.db}.{t.name}" for t in table_refs(statement) if t.db})
+        if foreign:
+            raise UnknownTableError(foreign, self.tables(), self.database)
+        sources = self._sources(names, statement)
+        return _Connection(sources, statement.sql(dialect=DUCKDB_DIALECT))
+
+    def _sources(self, names: set[str], statement: Any) -> dict[str, Source]:
+        if self._static is not None:
+            missing = names - set(self._static)
+            if missing:
+                raise UnknownTableError(missing, self._static, self.database)
+            return {n: self._static[n] for n in names}
+        entries = {e["Name"].lower(): e for e in self._glue().tables(self.database)}
+        missing = names - set(entries)
+        if missing:
+            raise UnknownTableError(missing, entries, self.database)
+        with self._lock:
+            if self._fs is None:
+                assert self._settings is not None
+                self._fs = s3_filesystem(self._settings)
+            fs = self._fs
+        infos = {n: GlueTableInfo.from_glue(entries[n]) for n in names}
+        keep = partition_filters(statement, {n: info.partition_keys for n, info in infos.items()})
+        return {n: table_source(info, fs, keep=keep.get(n)) for n, info in infos.items()}
+
+    def _glue(self) -> Any:
+        from clickstream.adapters.glue import glue_catalog
+
+        assert self._settings is not None, "an engine made with LocalEngine.over() has no Glue catalog"
+        return glue_catalog(self._settings)
+
+    def _create_external_table(self, statement: Any) -> pa.Table:
+        from clickstream.sqlfiles import table_from_ddl
+
+        if self._settings is None:
+            raise QueryError("CREATE EXTERNAL TABLE needs a Glue catalog: use LocalEngine(settings)")
+        table, bucket, parameters = table_from_ddl(statement)
+        self._glue().ensure_table(self.database, table, bucket, parameters=parameters)
+        return pa.table({"result": pa.array([f"table {table.name} registered in {self.database}"])})
+
+
+class _Connection:
+    """A fresh DuckDB connection with the statement's tables registered; closed on exit."""
+
+    def __init__(self, sources: Mapping[str, Source], duck_sql: str) -> None:
+        self._sources, self._sql = sources, duck_sql
+
+    def __enter__(self) -> tuple[Any, str]:
+        import duckdb
+
+        self._con = duckdb.connect(":memory:")
+        self._con.execute("SET TimeZone='UTC'")
+        self._con.execute("SET enable_progress_bar=false")  # it would print to stdout (CLI output, logs)
+        for name, source in self._sources.items():
+            self._con.register(name, source)
+        # Defence in depth behind sqlguard: no file/URL access, no scans of Python variables by name,
+        # and no SQL can switch either back on.
+        self._con.execute("SET python_enable_replacements = false")
+        self._con.execute("SET enable_external_access = false")
+        self._con.execute("SET lock_configuration = true")
+        return self._con, self._sql
+
+    def __exit__(self, *exc: object) -> None:
+        self._con.close()
+
+
+def _fetch(con: Any, duck_sql: str, max_rows: int | None) -> pa.Table:
+    rel = con.sql(duck_sql)
+    if rel is None:  # a statement without a result (SET, …)
+        return pa.table({})
+    reader = rel.to_arrow_reader(BATCH_ROWS)
+    if max_rows is None:
+        return reader.read_all()
+    batches, rows = [], 0
+    for batch in reader:
+        batches.append(batch)
+        rows += batch.num_rows
+        if rows >= max_rows:
+            break
+    return pa.Table.from_batches(batches, schema=reader.schema).slice(0, max_rows)
+
+
+def _query_error(exc: Exception) -> QueryError:
+    if isinstance(exc, QueryError):
+        return exc
+    return QueryError(f"local engine (DuckDB): {exc}")
+
+
+def _as_source(obj: Any) -> Source:
+    if isinstance(obj, (pa.Table, ds.Dataset)):
+        return obj
+    if isinstance(obj, pa.RecordBatch):
+        return pa.Table.from_batches([obj])
+    if isinstance(obj, (str, Path)):
+        return _local_parquet(Path(obj))
+    raise TypeError(f"LocalEngine.over() takes pyarrow tables, datasets or Parquet directories, not {type(obj)}")
+
+
+def _local_parquet(root: Path) -> ds.Dataset:
+    """A local Parquet directory with hive partition keys kept as strings (as Glue declares them)."""
+    keys: list[str] = []
+    for path in sorted(root.rglob("*.parquet")):
+        for part in path.relative_to(root).parts[:-1]:
+            key = part.split("=", 1)[0]
+            if "=" in part and key not in keys:
+                keys.append(key)
+    partitioning = ds.partitioning(pa.schema([(k, pa.string()) for k in keys]), flavor="hive") if keys else None
+    return ds.dataset(str(root), format="parquet", partitioning=partitioning)

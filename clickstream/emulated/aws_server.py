@@ -1,0 +1,245 @@
+"""Stands in for the AWS APIs on the laptop: moto's own server, made atomic, without four per-request costs.
+
+`python -m clickstream.emulated.aws_server -H 127.0.0.1 -p 4566` runs `moto.server` (same options)
+after one correctness fix and four speed fixes, measured by `python -m benchmarks.aws_server` and
+`python -m benchmarks.overload` (docs/BENCHMARKS.md):
+
+- **One request changes the server's state at a time.** moto's services are not safe under
+  concurrent requests (moto 5.2.5): two PutRecords on one shard can take the same sequence
+  number, and the later record silently replaces the earlier one, although both were
+  acknowledged; two concurrent `UpdateItem ... ADD` on one item can both read the old value,
+  so one increment is lost. Every request is therefore handled under one server-wide lock
+  (docs/adr/0001-serialised-aws-server.md): moto is pure Python and CPU-bound, so under the GIL
+  requests never ran in parallel anyway. The request body is read from the socket before the
+  lock is taken and the answer is written after it is released, so a slow client holds up no one.
+
+- **Backend lookup, once per service.** moto routes each request to a service backend by a
+  host name it infers from the signature, under one lock shared by every request
+  (`DomainDispatcherApplication.get_backend_for_host`). On the way it lists moto's package
+  folder (`moto.backends.list_of_moto_modules`: an `os.listdir` and an `isdir` per entry, 182
+  entries in moto 5.2.5) and, for names that are not a folder (every Kinesis, S3 and SQS
+  request), tries each service's URL patterns in turn. The answer depends only on the host
+  name and on files that do not change while the server runs, so it is remembered per name.
+  Profiled under `make up` (py-spy, moto 5.2.5) before this change, that lookup and the
+  threads queueing for its lock were the largest share of moto's samples, ahead of DynamoDB's
+  own work.
+- **A Query reads its partition, not the table.** moto 5.2.5's `Table.query` (no index) builds
+  the list of every item in the table, sorts it, and keeps the items of the queried partition:
+  each Query costs time in proportion to the whole table, which grows all day under `make up`
+  (every minute of traffic adds items, and moto does not expire TTL). The API queries it for
+  every series, so with a dashboard open the speed layer fell 16-27 s behind (docs/BENCHMARKS.md). While a Query without an index runs, the table's `all_items` gives that thread the
+  queried partition's items only, in the same order; the rest of `query` (conditions, paging,
+  filters, projections) is moto's own. Other threads and other operations are unaffected.
+- **GetRecords starts at its position.** moto's `Shard.get_records` walks the shard's records
+  from the oldest, in Python, to find those after the iterator's position: a cost in proportion
+  to everything the shard ever received (moto keeps it all), paid by every GetRecords of the
+  consumer and the archiver, several a second. Here the shard's sequence numbers (ascending,
+  as moto assigns them) are copied in one C-level step and bisected, and the same records,
+  position and MillisBehindLatest come back.
+- **No access log by default.** werkzeug writes a line per request to the log: about 350 lines
+  a second under `make up`'s traffic, tens of MB an hour in `.clickstream/logs/aws.log`, and a
+  lock taken by every request thread. Warnings and errors are still logged; `--access-log`
+  brings the request lines back.
+
+Apart from the lock, every answer is the one `python -m moto.server` gives (the integration tests run on a server
+patched this way, and tests/unit/emulated/test_aws_server.py compares Query and GetRecords answers
+both ways). If a moto release renames what is patched here, that change is skipped and the log
+says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import io
+import logging
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+log = logging.getLogger("clickstream.aws_server")
+
+
+REQUEST_LOCK = threading.RLock()  # held while moto handles a request: its state changes one at a time
+
+
+def _buffered_body(environ: dict[str, Any]) -> None:
+    """Read the request body off the socket now, so that no client's upload is read under the lock."""
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > 0:
+        body = stream.read(length)
+    elif environ.get("wsgi.input_terminated"):  # chunked: werkzeug ends the stream at the last chunk
+        body = stream.read()
+    else:
+        return
+    environ["wsgi.input"] = io.BytesIO(body)
+
+
+def serialise_requests() -> bool:
+    """Handle one request at a time (see REQUEST_LOCK); False when this moto has no such hook."""
+    try:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+    except ImportError:
+        return False
+    dispatch: Callable[[Any, dict[str, Any], Any], Any] = DomainDispatcherApplication.__call__
+    if hasattr(dispatch, "__wrapped__"):
+        return True
+
+    def __call__(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        _buffered_body(environ)
+        with REQUEST_LOCK:
+            response = dispatch(self, environ, start_response)
+            try:
+                return [b"".join(response)]  # the body is built under the lock, sent after it
+            finally:
+                close = getattr(response, "close", None)
+                if close is not None:
+                    close()
+
+    __call__.__wrapped__ = dispatch  # type: ignore[attr-defined]
+    DomainDispatcherApplication.__call__ = __call__  # type: ignore[method-assign]
+    return True
+
+
+def remember_backends() -> bool:
+    """Memoise moto's host → backend lookup; False when this moto has no such hook."""
+    try:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+    except ImportError:
+        return False
+    lookup: Callable[[Any, str | None], Any] | None = getattr(DomainDispatcherApplication, "get_backend_for_host", None)
+    if lookup is None:
+        return False
+    if hasattr(lookup, "__wrapped__"):
+        return True
+    known: dict[str, Any] = {}
+
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        # moto calls this holding its dispatcher lock, so `known` needs no lock of its own.
+        if host is None:
+            return None
+        if host not in known:
+            known[host] = lookup(self, host)
+        return known[host]
+
+    get_backend_for_host.__wrapped__ = lookup  # type: ignore[attr-defined]
+    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
+    return True
+
+
+def query_partitions() -> bool:
+    """Make a Query without an index look at its partition only; False when this moto differs."""
+    try:
+        from moto.dynamodb.models.table import Table
+    except ImportError:
+        return False
+    query, all_items = getattr(Table, "query", None), getattr(Table, "all_items", None)
+    if query is None or all_items is None:
+        return False
+    if hasattr(query, "__wrapped__"):
+        return True
+    scope = threading.local()  # the table and partition the current thread is querying
+
+    def partition_items(self: Any) -> Any:
+        if getattr(scope, "table", None) != id(self):
+            return all_items(self)
+        partition: dict[Any, Any] = self.items.get(scope.hash_key) or {}
+        # all_items' order (hash key, then range key), restricted to one hash key
+        return sorted(partition.values(), key=lambda item: item.range_key)
+
+    def query_partition(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        # moto passes index_name as the 8th positional argument (DynamoDBBackend.query)
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        if index_name is not None or hash_key is None or not self.range_key_attr:
+            return query(self, hash_key, *args, **kwargs)
+        scope.table, scope.hash_key = id(self), hash_key
+        try:
+            return query(self, hash_key, *args, **kwargs)
+        finally:
+            scope.table = scope.hash_key = None
+
+    query_partition.__wrapped__ = query  # type: ignore[attr-defined]
+    Table.all_items = partition_items  # type: ignore[method-assign]
+    Table.query = query_partition  # type: ignore[method-assign]
+    return True
+
+
+def read_from_position() -> bool:
+    """Make GetRecords bisect to its position instead of walking the shard; False when this moto differs."""
+    try:
+        from moto.kinesis.models import Shard
+    except ImportError:
+        return False
+    walk = getattr(Shard, "get_records", None)
+    if walk is None:
+        return False
+    if hasattr(walk, "__wrapped__"):
+        return True
+
+    def get_records(self: Any, last_sequence_id: str, limit: int | None) -> tuple[list[Any], int, int]:
+        position = int(last_sequence_id)
+        keys = list(self.records)  # one C-level copy: moto may append from another thread meanwhile
+        start = bisect.bisect_right(keys, position)
+        picked = keys[start : start + limit] if limit else keys[start:]
+        if not picked:
+            return [], position, 0
+        records = [self.records[k] for k in picked]
+        behind = self.records[keys[-1]].created_at - records[-1].created_at
+        return records, picked[-1], int(behind * 1000)
+
+    get_records.__wrapped__ = walk  # type: ignore[attr-defined]
+    Shard.get_records = get_records  # type: ignore[method-assign]
+    return True
+
+
+FIXES: tuple[tuple[str, Callable[[], bool]], ...] = (
+    ("one request at a time", serialise_requests),
+    ("backend lookup", remember_backends),
+    ("Query", query_partitions),
+    ("GetRecords", read_from_position),
+)
+
+
+def patch_moto() -> list[str]:
+    """Apply every fix in FIXES (idempotent); returns the names of those this moto could not take."""
+    return [name for name, apply in FIXES if not apply()]
+
+
+def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    p = argparse.ArgumentParser(
+        prog="python -m clickstream.emulated.aws_server",
+        description="moto's server, one request at a time and without four per-request costs "
+        "(see clickstream/emulated/aws_server.py).",
+        epilog="Every other option is moto.server's: -H/--host, -p/--port, -s/--ssl, ...",
+    )
+    p.add_argument("--access-log", action="store_true", help="log every request (werkzeug's access log)")
+    return p.parse_known_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args, moto_args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.access_log:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    skipped = patch_moto()
+    if skipped:
+        log.warning("this moto differs from the one these fixes were written for; not patched: %s", ", ".join(skipped))
+    log.info(
+        "moto: one request at a time, backend lookup remembered per host, Query reads one partition, "
+        "GetRecords bisects; access log %s",
+        "on" if args.access_log else "off",
+    )
+    from moto.server import main as moto_main
+
+    moto_main(moto_args)
+
+
+if __name__ == "__main__":
+    main()

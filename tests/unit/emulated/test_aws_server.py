@@ -1,0 +1,195 @@
+"""The embedded stack's moto fixes change how fast moto answers, never what it answers.
+
+moto runs in process here (`mock_aws`): every Query is asked twice, once through the partition
+lookup of `clickstream.emulated.aws_server` and once through moto's own `Table.query`, and the
+pages must be identical.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.dynamodb.models.table import Table
+
+from clickstream.emulated.aws_server import parse_args, patch_moto, query_partitions
+
+TABLE = "t"
+
+
+@pytest.fixture
+def ddb() -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+                {"AttributeName": "kind", "AttributeType": "S"},
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "by_kind",
+                    "KeySchema": [
+                        {"AttributeName": "kind", "KeyType": "HASH"},
+                        {"AttributeName": "sk", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        # Put in an order that is neither key order nor partition order.
+        for i in range(40):
+            for p in (5, 0, 3, 1, 4, 2):
+                sk = f"{'m' if i % 2 else 'h'}#{(i * 7) % 40:02d}"
+                client.put_item(
+                    TableName=TABLE,
+                    Item={"pk": {"S": f"p{p}"}, "sk": {"S": sk}, "kind": {"S": f"k{i % 3}"}, "n": {"N": str(i)}},
+                )
+        yield client
+
+
+def pages(client: Any, **request: Any) -> list[tuple[list[Any], Any]]:
+    out, start = [], None
+    while True:
+        got = client.query(TableName=TABLE, **request, **({"ExclusiveStartKey": start} if start else {}))
+        out.append((got["Items"], got.get("LastEvaluatedKey")))
+        start = got.get("LastEvaluatedKey")
+        if not start:
+            return out
+
+
+def unpatched(client: Any, **request: Any) -> list[tuple[list[Any], Any]]:
+    patched = Table.query
+    Table.query = patched.__wrapped__  # type: ignore[attr-defined, method-assign]
+    try:
+        return pages(client, **request)
+    finally:
+        Table.query = patched  # type: ignore[method-assign]
+
+
+def key(pk: str, condition: str = "", **values: Any) -> dict[str, Any]:
+    names = {"#pk": "pk", **({"#sk": "sk"} if condition else {})}
+    return {
+        "KeyConditionExpression": "#pk = :pk" + (f" AND {condition}" if condition else ""),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": {":pk": {"S": pk}, **{f":{k}": {"S": v} for k, v in values.items()}},
+    }
+
+
+QUERIES = {
+    "a whole partition": key("p3"),
+    "a partition that does not exist": key("p9"),
+    "a sort-key prefix": key("p3", "begins_with(#sk, :m)", m="m#"),
+    "a sort-key range": key("p1", "#sk BETWEEN :a AND :b", a="h#10", b="m#05"),
+    "pages of 7, newest first": {**key("p4"), "Limit": 7, "ScanIndexForward": False},
+    "a filter and a projection": {
+        **key("p0", "#sk > :a", a="h#20"),
+        "FilterExpression": "#n > :ten",
+        "ProjectionExpression": "#sk, #n",
+        "ExpressionAttributeNames": {"#pk": "pk", "#sk": "sk", "#n": "n"},
+        "ExpressionAttributeValues": {":pk": {"S": "p0"}, ":a": {"S": "h#20"}, ":ten": {"N": "10"}},
+    },
+    "an index (moto's own path)": {
+        "IndexName": "by_kind",
+        "KeyConditionExpression": "kind = :k",
+        "ExpressionAttributeValues": {":k": {"S": "k1"}},
+        "Limit": 11,
+    },
+}
+
+
+@pytest.mark.parametrize("name", QUERIES)
+def test_a_query_answers_as_moto_does(ddb: Any, name: str) -> None:
+    assert patch_moto() == []
+    request = QUERIES[name]
+    expected = unpatched(ddb, **request)
+    assert pages(ddb, **request) == expected
+    assert sum(len(items) for items, _ in expected) > 0 or name == "a partition that does not exist"
+
+
+def test_a_scan_still_sees_the_whole_table(ddb: Any) -> None:
+    assert query_partitions()
+    items = ddb.scan(TableName=TABLE)["Items"]
+    assert len(items) == 6 * 40  # 40 distinct sort keys per partition
+
+
+def test_patching_twice_wraps_once() -> None:
+    patch_moto()
+    first = Table.query
+    assert patch_moto() == []
+    assert Table.query is first
+    assert not hasattr(first.__wrapped__, "__wrapped__")  # type: ignore[attr-defined]
+
+
+def test_moto_options_pass_through() -> None:
+    args, rest = parse_args(["-H", "127.0.0.1", "-p", "4566", "--access-log"])
+    assert args.access_log
+    assert rest == ["-H", "127.0.0.1", "-p", "4566"]
+
+
+@pytest.fixture
+def kinesis() -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("kinesis", region_name="us-east-1")
+        client.create_stream(StreamName="s", ShardCount=1)
+        for start in range(0, 120, 40):
+            client.put_records(
+                StreamName="s",
+                Records=[{"Data": f"r{i}".encode(), "PartitionKey": f"k{i}"} for i in range(start, start + 40)],
+            )
+        yield client
+
+
+def read_all(client: Any, shard: str, *, after: str | None, limit: int) -> list[tuple[list[str], int]]:
+    """Every GetRecords page of `shard` after `after` (or from the oldest): data and MillisBehindLatest."""
+    how = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": after} if after else {
+        "ShardIteratorType": "TRIM_HORIZON"}  # fmt: skip
+    iterator = client.get_shard_iterator(StreamName="s", ShardId=shard, **how)["ShardIterator"]
+    out = []
+    for _ in range(200):
+        got = client.get_records(ShardIterator=iterator, Limit=limit)
+        out.append(([r["Data"].decode() for r in got["Records"]], got["MillisBehindLatest"]))
+        if not got["Records"]:
+            return out
+        iterator = got["NextShardIterator"]
+    raise AssertionError("never reached the end of the shard")
+
+
+def walked(client: Any, shard: str, **kwargs: Any) -> list[tuple[list[str], int]]:
+    from moto.kinesis.models import Shard
+
+    patched = Shard.get_records
+    Shard.get_records = patched.__wrapped__  # type: ignore[attr-defined, method-assign]
+    try:
+        return read_all(client, shard, **kwargs)
+    finally:
+        Shard.get_records = patched  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize(("after", "limit"), [(None, 1000), (None, 7), ("37", 10), ("119", 5), ("500", 3)])
+def test_get_records_answers_as_moto_does(kinesis: Any, after: str | None, limit: int) -> None:
+    assert patch_moto() == []
+    shard = kinesis.list_shards(StreamName="s")["Shards"][0]["ShardId"]
+    expected = walked(kinesis, shard, after=after, limit=limit)
+    assert read_all(kinesis, shard, after=after, limit=limit) == expected
+    assert sum(len(page) for page, _ in expected) == (
+        120 - int(after) if after and int(after) < 120 else 0 if after else 120
+    )
+
+
+def test_get_records_after_a_split_answers_as_moto_does(kinesis: Any) -> None:
+    assert patch_moto() == []
+    parent = kinesis.list_shards(StreamName="s")["Shards"][0]
+    middle = (int(parent["HashKeyRange"]["StartingHashKey"]) + int(parent["HashKeyRange"]["EndingHashKey"])) // 2
+    kinesis.split_shard(StreamName="s", ShardToSplit=parent["ShardId"], NewStartingHashKey=str(middle))
+    children = [s["ShardId"] for s in kinesis.list_shards(StreamName="s")["Shards"] if s.get("ParentShardId")]
+    assert len(children) == 2
+    for child in children:
+        assert read_all(kinesis, child, after=None, limit=9) == walked(kinesis, child, after=None, limit=9)
