@@ -265,7 +265,19 @@ def _backfill(airflow: Airflow, first: datetime, last: datetime) -> list[dict[st
         "max_active_runs": 2,
         "dag_run_conf": {},
     }
-    backfill = airflow.api("POST", "/api/v2/backfills", body)
+    try:
+        backfill = airflow.api("POST", "/api/v2/backfills", body)
+    except AssertionError as exc:
+        # A POST retried after SQLite's "Database is locked" may have created the backfill the
+        # first time (the lock hit after the commit): then this one is the running one.
+        if "409" not in str(exc) or "already a running backfill" not in str(exc):
+            raise
+        listed = airflow.api("GET", "/api/v2/backfills?dag_id=compact_raw_events&limit=100")["backfills"]
+        (backfill,) = [
+            b
+            for b in listed
+            if b["completed_at"] is None and _utc(b["from_date"]) == first and _utc(b["to_date"]) == last
+        ]
     airflow.wait("the backfill", lambda: airflow.api("GET", f"/api/v2/backfills/{backfill['id']}")["completed_at"])
     runs = airflow.api("GET", "/api/v2/dags/compact_raw_events/dagRuns?run_type=backfill&limit=100")["dag_runs"]
     return [r for r in runs if r.get("backfill_id") in (None, backfill["id"])]
