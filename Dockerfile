@@ -4,8 +4,9 @@
 FROM python:3.11-slim
 WORKDIR /app
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt
+# Under the lock: the exact versions CI tested, transitive ones included.
+COPY requirements.txt requirements.lock ./
+RUN pip install --no-cache-dir -r requirements.txt -c requirements.lock
 COPY pyproject.toml README.md ./
 COPY clickstream ./clickstream
 COPY lambdas ./lambdas

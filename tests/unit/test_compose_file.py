@@ -205,6 +205,16 @@ def test_dockerfiles_copy_paths_that_exist(compose: dict[str, Any]) -> None:
                     assert (ROOT / src).exists(), f"a Dockerfile copies {src}, which does not exist"
 
 
+def test_every_image_installs_under_the_lock(compose: dict[str, Any]) -> None:
+    """The images install what CI tested: every `pip install -r` is constrained by requirements.lock."""
+    texts = [(ROOT / "Dockerfile").read_text()]
+    texts += [s["build"]["dockerfile_inline"] for s in _services(compose).values() if isinstance(s.get("build"), dict)]
+    installs = [line for text in texts for line in text.splitlines() if "pip install" in line and " -r " in line]
+    assert installs, "no image installs the requirements any more: update this test"
+    for line in installs:
+        assert "-c " in line and "requirements.lock" in line, f"not under the lock: {line.strip()}"
+
+
 # --- LocalStack, variables, Prometheus ----------------------------------------------------------------------
 
 
