@@ -8,9 +8,9 @@ end, so a user's events stay in order; a parent gone past retention no longer bl
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from clickstream.errors import StreamUnavailableError
 
@@ -31,6 +31,25 @@ class ShardInfo:
     shard_id: str
     parents: tuple[str, ...] = ()
     ending_sequence: int | None = None  # set once the shard is closed (split or merged)
+
+
+def list_shards(list_page: Callable[..., Any], stream: str) -> list[ShardInfo]:
+    """Every shard the stream lists (open and closed), with its parents and ending sequence number.
+
+    `list_page(**kwargs)` is the caller's ListShards call, with its own error handling.
+    """
+    out: list[ShardInfo] = []
+    kwargs: dict[str, Any] = {"StreamName": stream}
+    while True:
+        page = list_page(**kwargs)
+        for s in page.get("Shards", []):
+            parents = tuple(p for p in (s.get("ParentShardId"), s.get("AdjacentParentShardId")) if p)
+            ending = s.get("SequenceNumberRange", {}).get("EndingSequenceNumber")
+            out.append(ShardInfo(s["ShardId"], parents, int(ending) if ending is not None else None))
+        token = page.get("NextToken")
+        if not token:
+            return out
+        kwargs = {"NextToken": token}
 
 
 def readable_shards(shards: Sequence[ShardInfo], finished: Collection[str]) -> list[str]:

@@ -24,6 +24,7 @@ from clickstream.emulated.stream_reading import (
     GET_RECORDS_PER_SHARD_PER_SECOND,
     GET_RECORDS_THROTTLED,
     ShardInfo,
+    list_shards,
     readable_shards,
 )
 from clickstream.errors import StreamUnavailableError
@@ -54,18 +55,7 @@ class KinesisShards:
 
     def list_shards(self) -> list[ShardInfo]:
         """Every shard the stream lists (open and closed), with parents and the ending sequence number."""
-        out: list[ShardInfo] = []
-        kwargs: dict[str, Any] = {"StreamName": self.stream}
-        while True:
-            page = self._call("list_shards", **kwargs)
-            for s in page.get("Shards", []):
-                parents = tuple(p for p in (s.get("ParentShardId"), s.get("AdjacentParentShardId")) if p)
-                ending = s.get("SequenceNumberRange", {}).get("EndingSequenceNumber")
-                out.append(ShardInfo(s["ShardId"], parents, int(ending) if ending is not None else None))
-            token = page.get("NextToken")
-            if not token:
-                return out
-            kwargs = {"NextToken": token}
+        return list_shards(lambda **kwargs: self._call("list_shards", **kwargs), self.stream)
 
     def leasable(self, finished: Collection[str]) -> tuple[list[str], dict[str, int | None]]:
         """Shards to process now (parents before children) and every listed shard's ending sequence number."""

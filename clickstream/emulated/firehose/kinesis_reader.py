@@ -34,6 +34,7 @@ from clickstream.emulated.stream_reading import (
     GET_RECORDS_PER_SHARD_PER_SECOND,
     GET_RECORDS_THROTTLED,
     ShardInfo,
+    list_shards,
     readable_shards,
 )
 from clickstream.errors import StreamUnavailableError
@@ -175,24 +176,16 @@ class KinesisReader:
         self._refresh_at = now + self._refresh_seconds
 
     def _list_shards(self) -> list[ShardInfo]:
-        out: list[ShardInfo] = []
-        kwargs: dict[str, Any] = {"StreamName": self.source}
-        while True:
-            try:
-                page = self._client.list_shards(**kwargs)
-            except ClientError as exc:
-                code = error_code(exc)
-                if code in ("ResourceNotFoundException", "LimitExceededException", "ResourceInUseException"):
-                    raise StreamUnavailableError(f"stream {self.source}: ListShards {code}") from exc
-                raise
-            for s in page.get("Shards", []):
-                parents = tuple(p for p in (s.get("ParentShardId"), s.get("AdjacentParentShardId")) if p)
-                ending = s.get("SequenceNumberRange", {}).get("EndingSequenceNumber")
-                out.append(ShardInfo(s["ShardId"], parents, int(ending) if ending is not None else None))
-            token = page.get("NextToken")
-            if not token:
-                return out
-            kwargs = {"NextToken": token}
+        return list_shards(self._list_page, self.source)
+
+    def _list_page(self, **kwargs: Any) -> Any:
+        try:
+            return self._client.list_shards(**kwargs)
+        except ClientError as exc:
+            code = error_code(exc)
+            if code in ("ResourceNotFoundException", "LimitExceededException", "ResourceInUseException"):
+                raise StreamUnavailableError(f"stream {self.source}: ListShards {code}") from exc
+            raise
 
 
 def _arrival_ms(ts: datetime) -> int:

@@ -8,7 +8,7 @@ import pytest
 
 from clickstream.emulated.checkpoints import position_key
 from clickstream.emulated.firehose.kinesis_reader import _arrival_ms
-from clickstream.emulated.stream_reading import ShardInfo, readable_shards
+from clickstream.emulated.stream_reading import ShardInfo, list_shards, readable_shards
 
 
 def test_without_a_reshard_every_shard_is_readable() -> None:
@@ -43,3 +43,21 @@ def test_checkpoint_position_keys_order_like_numbers() -> None:
     assert sorted(seqs, key=position_key) == sorted(seqs)
     with pytest.raises(ValueError):
         position_key(-1)
+
+
+def test_list_shards_walks_every_page_and_reads_parents_and_ends() -> None:
+    pages = {
+        None: {
+            "Shards": [{"ShardId": "p", "SequenceNumberRange": {"EndingSequenceNumber": "99"}}],
+            "NextToken": "t1",
+        },
+        "t1": {"Shards": [{"ShardId": "c", "ParentShardId": "p", "AdjacentParentShardId": "q"}]},
+    }
+    calls: list[dict[str, str]] = []
+
+    def list_page(**kwargs: str) -> dict:
+        calls.append(kwargs)
+        return pages[kwargs.get("NextToken")]
+
+    assert list_shards(list_page, "clicks") == [ShardInfo("p", (), 99), ShardInfo("c", ("p", "q"), None)]
+    assert calls == [{"StreamName": "clicks"}, {"NextToken": "t1"}], "the token alone after the first page"
