@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from clickstream_infra.components.collector_api import COLLECTOR_HANDLER
-from clickstream_infra.components.functions import METRICS_NAMESPACE
 from clickstream_infra.components.query_api import API_HANDLER
 from clickstream_infra.components.speed import STREAM_PROCESSOR_HANDLER
 from support.cdk import Synth
@@ -22,7 +21,6 @@ SERVICES = {
 
 
 def test_each_function_names_the_service_and_namespace_of_its_handler(default_synth: Synth) -> None:
-    assert METRICS_NAMESPACE == c.METRICS_NAMESPACE
     functions = [f["Properties"] for f in default_synth.resources("AWS::Lambda::Function")]
     ours = {f["Handler"]: f["Environment"]["Variables"] for f in functions if f.get("Handler") in SERVICES}
     assert set(ours) == set(SERVICES)

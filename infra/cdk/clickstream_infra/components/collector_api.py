@@ -88,7 +88,7 @@ class CollectorApi(Construct):
             "Collector",
             cfg=cfg,
             name=f"{cfg.prefix}-collector",
-            service="collector",
+            service=c.SERVICE_COLLECTOR,
             handler=COLLECTOR_HANDLER,
             code=code,
             description="Validates, enriches and forwards events to Kinesis; bad rows to S3 raw/bad/",

@@ -19,7 +19,6 @@ from clickstream_infra.config import DeployConfig
 POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
 POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
 LOG_LEVEL = "LOG_LEVEL"
-METRICS_NAMESPACE = "clickstream"
 
 
 def platform_environment(cfg: DeployConfig) -> dict[str, str]:
@@ -91,7 +90,7 @@ class PlatformFunction(Construct):
             environment={
                 **environment,
                 POWERTOOLS_SERVICE_NAME: service,
-                POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+                POWERTOOLS_METRICS_NAMESPACE: c.METRICS_NAMESPACE,
                 LOG_LEVEL: "INFO",
             },
         )

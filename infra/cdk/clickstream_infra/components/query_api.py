@@ -64,7 +64,7 @@ class QueryApi(Construct):
             "Handler",
             cfg=cfg,
             name=f"{cfg.prefix}-api",
-            service="api",
+            service=c.SERVICE_API,
             handler=API_HANDLER,
             code=code,
             description="Query API and live dashboard: merged batch + speed views, Athena SQL (read-only)",

@@ -98,7 +98,7 @@ class StreamProcessor(Construct):
             "Processor",
             cfg=cfg,
             name=f"{cfg.prefix}-stream-processor",
-            service="stream-processor",
+            service=c.SERVICE_STREAM_PROCESSOR,
             handler=STREAM_PROCESSOR_HANDLER,
             code=code,
             description="Speed layer: pre-aggregates each Kinesis batch into DynamoDB realtime counters",
