@@ -40,6 +40,10 @@ pytestmark = pytest.mark.slow  # a real Airflow, its API server and scheduler
 
 START_TIMEOUT = 180.0  # first start: SQLite migration (~5 s idle, a minute on a busy 2-core box)
 RUN_TIMEOUT = 120.0
+# A backfill reprocesses every hour of its range, each a task process importing GX and pyarrow: with
+# the other test worker busy on the same 2 cores, a second backfill of 2 hours took over 120 s once.
+# A safety net against a hung scheduler, not a speed goal.
+BACKFILL_TIMEOUT = 300.0
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -278,11 +282,16 @@ def _backfill(airflow: Airflow, first: datetime, last: datetime) -> list[dict[st
             for b in listed
             if b["completed_at"] is None and _utc(b["from_date"]) == first and _utc(b["to_date"]) == last
         ]
-    airflow.wait("the backfill", lambda: airflow.api("GET", f"/api/v2/backfills/{backfill['id']}")["completed_at"])
+    airflow.wait(
+        "the backfill",
+        lambda: airflow.api("GET", f"/api/v2/backfills/{backfill['id']}")["completed_at"],
+        timeout=BACKFILL_TIMEOUT,
+    )
     runs = airflow.api("GET", "/api/v2/dags/compact_raw_events/dagRuns?run_type=backfill&limit=100")["dag_runs"]
     return [r for r in runs if r.get("backfill_id") in (None, backfill["id"])]
 
 
+@pytest.mark.timeout(2 * BACKFILL_TIMEOUT + 120)  # two backfills, each under its own safety net
 def test_backfill_over_a_range_compacts_every_hour_and_a_second_one_rewrites_the_same_bytes(
     settings: Settings, airflow: Airflow
 ) -> None:
