@@ -90,7 +90,9 @@ def test_exact_counters_through_a_rebalance_and_a_sigkilled_member(
     a = procs.spawn(MODULE, *args, log=log_a)
     wait_for(lambda: _processed(log_a) > 0, timeout=60, what="A to process something", log=log_a)
     time.sleep(JOIN_STAGGER_SECONDS)
-    b = procs.spawn(MODULE, *args, "--until-idle", "4", log=log_b)
+    # B must outwait A's session after the SIGKILL (6 s, SESSION_TIMEOUT_MS) plus the rebalance,
+    # or it stops idle before A's partitions reach it and their events are never counted
+    b = procs.spawn(MODULE, *args, "--until-idle", "12", log=log_b)
     producer = threading.Thread(target=_produce, args=(settings, records[half:]), daemon=True)
     producer.start()
 
