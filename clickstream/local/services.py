@@ -128,7 +128,7 @@ def _alive_for_a_while(settings: Settings, record: ProcessRecord | None, now: fl
 
 def _moto_command(settings: Settings, python: str) -> list[str]:
     host, port = endpoint_address(aws_endpoint(settings))
-    # moto's own server without four per-request costs (clickstream/emulated/aws_server.py says which)
+    # moto's own server without five per-request costs (clickstream/emulated/aws_server.py says which)
     return [python, "-m", "clickstream.emulated.aws_server", "-H", host, "-p", str(port)]
 
 

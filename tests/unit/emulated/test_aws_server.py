@@ -8,6 +8,7 @@ pages must be identical.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import boto3
@@ -193,3 +194,129 @@ def test_get_records_after_a_split_answers_as_moto_does(kinesis: Any) -> None:
     assert len(children) == 2
     for child in children:
         assert read_all(kinesis, child, after=None, limit=9) == walked(kinesis, child, after=None, limit=9)
+
+
+# --- UpdateItem: the same items and the same errors with the UpdateExpression fix and without ---
+
+N = {"N": "1"}
+UPDATES: list[dict[str, Any]] = [
+    # the speed layer's counter update, on a new item, then again (condition fails: ALL_OLD back)
+    *2
+    * [
+        {
+            "Key": {"pk": {"S": "all"}, "sk": {"S": "m#1"}},
+            "UpdateExpression": "ADD #a0 :a0, #a1 :a1 SET #w = :last, #x = :ttl",
+            "ConditionExpression": "attribute_not_exists(#w) OR #w < :first",
+            "ExpressionAttributeNames": {"#a0": "events", "#a1": "errors", "#w": "wm#s1", "#x": "expires_at"},
+            "ExpressionAttributeValues": {
+                ":a0": {"N": "3"},
+                ":a1": N,
+                ":last": {"S": "09"},
+                ":first": {"S": "05"},
+                ":ttl": {"N": "123"},
+            },
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+    ],
+    # the sketch merge: SET a blob and ADD a version, conditional on the version
+    {
+        "Key": {"pk": {"S": "top#url"}, "sk": {"S": "h#1"}},
+        "UpdateExpression": "SET #s = :b, #w = :last ADD #v :one",
+        "ConditionExpression": "attribute_not_exists(#v)",
+        "ExpressionAttributeNames": {"#s": "sketch", "#v": "version", "#w": "wm#s1"},
+        "ExpressionAttributeValues": {":b": {"B": b"\x00\x01"}, ":last": {"S": "09"}, ":one": N},
+    },
+    {
+        "Key": {"pk": {"S": "all"}, "sk": {"S": "m#1"}},
+        "UpdateExpression": "SET #n = if_not_exists(#n, :zero) + :one, #l = list_append(if_not_exists(#l, :e), :l), "
+        "#m = :m REMOVE #a1",
+        "ExpressionAttributeNames": {"#n": "n", "#l": "l", "#m": "m", "#a1": "errors"},
+        "ExpressionAttributeValues": {
+            ":zero": {"N": "0"},
+            ":one": N,
+            ":e": {"L": []},
+            ":l": {"L": [{"S": "x"}]},
+            ":m": {"M": {"a": {"N": "1"}, "b": {"SS": ["p", "q"]}}},
+        },
+        "ReturnValues": "ALL_NEW",
+    },
+    {
+        "Key": {"pk": {"S": "all"}, "sk": {"S": "m#1"}},
+        "UpdateExpression": "SET m.a = m.a + :one, l[0] = :y ADD m.c :one, tags :t DELETE m.b :p",
+        "ExpressionAttributeValues": {":one": N, ":y": {"S": "y"}, ":t": {"SS": ["t1"]}, ":p": {"SS": ["p"]}},
+        "ReturnValues": "UPDATED_OLD",
+    },
+    # errors: each must be moto's own, with moto's own message
+    *(
+        {
+            "Key": {"pk": {"S": "all"}, "sk": {"S": sk}},
+            "UpdateExpression": expression,
+            "ExpressionAttributeValues": values,
+        }
+        for sk, expression, values in [
+            ("m#1", "SET a = :x, a = :x", {":x": N}),
+            ("m#1", "ADD a :x ADD b :x", {":x": N}),
+            ("m#1", "SET sk = :x", {":x": {"S": "z"}}),
+            ("m#1", "ADD expires_at :x", {":x": {"S": "text"}}),
+            ("m#1", "SET a = :missing", {":x": N}),
+            ("m#2", "SET nope.a = :x", {":x": N}),
+            ("m#1", "SET a = :x +", {":x": N}),
+        ]
+    ),
+]
+
+
+def apply_updates(client: Any) -> list[Any]:
+    """Each update's answer (or its error code and message), then the whole table."""
+    out: list[Any] = []
+    for request in UPDATES:
+        try:
+            got = client.update_item(TableName=TABLE, **request)
+            out.append(got.get("Attributes"))
+        except client.exceptions.ClientError as exc:
+            out.append((exc.response["Error"], exc.response.get("Item")))
+    out.append(sorted(client.scan(TableName=TABLE)["Items"], key=lambda item: (item["pk"]["S"], item["sk"]["S"])))
+    return out
+
+
+@contextmanager
+def moto_update_expressions() -> Iterator[None]:
+    """moto's own UpdateExpression parsing, walks and copies for the duration."""
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node  # type: ignore[attr-defined]
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+
+    make, walk = UpdateExpressionParser.make, DepthFirstTraverser.traverse_node_recursively
+    node_copy = Node.__deepcopy__  # type: ignore[attr-defined]
+    UpdateExpressionParser.make = classmethod(make.__wrapped__.__func__)  # type: ignore[attr-defined, method-assign, assignment]
+    DepthFirstTraverser.traverse_node_recursively = walk.__wrapped__  # type: ignore[attr-defined, method-assign]
+    del Node.__deepcopy__  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        UpdateExpressionParser.make = make  # type: ignore[method-assign]
+        DepthFirstTraverser.traverse_node_recursively = walk  # type: ignore[method-assign]
+        Node.__deepcopy__ = node_copy  # type: ignore[attr-defined]
+
+
+def test_update_items_answer_as_moto_does() -> None:
+    assert patch_moto() == []
+    answers = []
+    for fixed in (True, False):
+        with mock_aws(), nullcontext() if fixed else moto_update_expressions():
+            client = boto3.client("dynamodb", region_name="us-east-1")
+            client.create_table(
+                TableName=TABLE,
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                AttributeDefinitions=[
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "sk", "AttributeType": "S"},
+                ],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            answers.append(apply_updates(client))
+    fixed_answers, moto_answers = answers
+    assert fixed_answers == moto_answers
+    errors = [a for a in moto_answers[:-1] if isinstance(a, tuple)]
+    assert len(errors) == 8  # the repeated counter update, and the seven invalid ones
+    assert {e["Code"] for e, _ in errors} == {"ConditionalCheckFailedException", "ValidationException"}
+    assert moto_answers[-1][0]["m"]["M"]["a"] == {"N": "2"}  # the valid updates did apply
