@@ -133,11 +133,21 @@ def sql_files(subdir: str = "") -> list[str]:
     """Relative paths of the runnable `.sql` files under `sql/<subdir>`, sorted (DDL first when listing all).
 
     The fragments in `sql/include/` are not listed: they only run inside the files that include them.
+    A missing folder, or one without a runnable file, is a SqlTemplateError: a job that lists its
+    queries here must never find none and succeed with nothing (a deployment without `sql/`).
     """
     root = sql_dir()
     base = root / subdir if subdir else root
+    where = f"sql/{subdir}" if subdir else "sql/"
+    if not base.is_dir():
+        raise SqlTemplateError(
+            f"no SQL folder {where} at {base}: the SQL files ship beside the clickstream package "
+            "(a deployment must copy sql/ next to it, as the CDK app's DAG bundle does)"
+        )
     found = (p.relative_to(root) for p in base.rglob("*.sql"))
     files = sorted(str(rel) for rel in found if rel.parts[0] != INCLUDE_DIR)
+    if not files:
+        raise SqlTemplateError(f"no runnable .sql file under {where} at {base}")
     return sorted(files, key=lambda f: (not f.startswith(f"{DDL_DIR}/"), f))
 
 

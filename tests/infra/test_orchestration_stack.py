@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -75,3 +78,22 @@ def test_dags_bundle_layout(tmp_path: Path) -> None:
     dag_files = sorted(p.name for p in (ROOT / "dags").glob("*.py"))
     assert sorted(p.name for p in (tmp_path / "dags").glob("*.py")) == dag_files
     assert not list(tmp_path.rglob("__pycache__"))
+
+
+def test_dags_bundle_carries_the_sql_its_jobs_read(tmp_path: Path) -> None:
+    """The batch-metrics job lists and reads sql/ at run time: the bundle must find it on its own."""
+    from clickstream import sqlfiles
+
+    assert DagsBundler(ROOT).try_bundle(str(tmp_path), None)
+    # A clean interpreter with only the bundle's dags/ on the path, as on an MWAA worker: no
+    # site-packages (-S), so the editable install of this checkout cannot answer instead.
+    probe = "import json, sys; sys.path.insert(0, sys.argv[1]); from clickstream import sqlfiles as f; "
+    probe += "print(json.dumps([str(f.sql_dir()), f.sql_files()]))"
+    done = subprocess.run(
+        [sys.executable, "-S", "-I", "-c", probe, str(tmp_path / "dags")], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-1500:]  # e.g. "no SQL folder sql/ at ...": the bundle lacks it
+    found_in, files = json.loads(done.stdout)
+    assert Path(found_in) == tmp_path / "dags" / "sql"
+    assert files == sqlfiles.sql_files()
+    assert any(f.startswith("metrics/") for f in files)

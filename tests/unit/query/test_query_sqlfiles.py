@@ -148,3 +148,18 @@ def test_projection_follows_the_partition_keys() -> None:
 def test_sql_files_lists_ddl_first() -> None:
     files = sqlfiles.sql_files()
     assert files[: len(FIXED_TABLES)] == sorted(f"ddl/{t.name}.sql" for t in FIXED_TABLES)
+
+
+def test_a_missing_or_empty_sql_folder_is_an_error_not_an_empty_list(sql_root: Path) -> None:
+    from clickstream.jobs.batch_metrics import metric_names
+
+    with pytest.raises(SqlTemplateError, match=r"no SQL folder sql/metrics at .*ship beside the clickstream package"):
+        metric_names()  # what the batch-metrics job runs: never "no metrics, success"
+    (sql_root / "metrics").mkdir()
+    (sql_root / "metrics" / "README.md").write_text("notes, no SQL\n")
+    with pytest.raises(SqlTemplateError, match=r"no runnable \.sql file under sql/metrics"):
+        metric_names()
+    (sql_root / "metrics" / "daily.sql").write_text("SELECT 1 AS dt\n")
+    assert metric_names() == ["daily"]
+    with pytest.raises(SqlTemplateError, match=r"no runnable \.sql file under sql/"):
+        sqlfiles.sql_files("include")  # fragments only: nothing there runs on its own

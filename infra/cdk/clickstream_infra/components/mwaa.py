@@ -31,7 +31,10 @@ AIRFLOW_REQUIREMENTS = Path("infra") / "cdk" / "airflow" / "requirements.txt"
 
 @jsii.implements(cdk.ILocalBundling)
 class DagsBundler:
-    """dags/*.py, clickstream/ as dags/clickstream/ (MWAA puts dags/ on sys.path), requirements.txt."""
+    """The DAG bundle as MWAA receives it: dags/*.py; clickstream/ as dags/clickstream/ (MWAA puts
+    dags/ on sys.path); sql/ as dags/sql/, where `clickstream.sqlfiles.sql_dir()` looks for it
+    (next to the package), since the batch-metrics job reads its SQL files at run time; and
+    requirements.txt. The quality suites' JSON travels inside clickstream/."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -42,13 +45,19 @@ class DagsBundler:
         for dag in (self.root / "dags").glob("*.py"):
             shutil.copy2(dag, out / DAGS_PREFIX / dag.name)
         copy_tree(self.root / "clickstream", out / DAGS_PREFIX / "clickstream")
+        copy_tree(self.root / "sql", out / DAGS_PREFIX / "sql")
         shutil.copy2(self.root / AIRFLOW_REQUIREMENTS, out / REQUIREMENTS_KEY)
         return True
 
 
 def dags_source(root: Path) -> s3deploy.ISource:
     # Every file copy_tree uploads (the quality suites' JSON too), so a change to any of them redeploys.
-    package = [p for p in (root / "clickstream").rglob("*") if p.is_file() and p.suffix not in (".pyc", ".pyo")]
+    package = [
+        p
+        for folder in ("clickstream", "sql")
+        for p in (root / folder).rglob("*")
+        if p.is_file() and p.suffix not in (".pyc", ".pyo")
+    ]
     files = [*(root / "dags").glob("*.py"), *package, root / AIRFLOW_REQUIREMENTS]
     return s3deploy.Source.asset(
         str(root / "dags"),
