@@ -92,6 +92,8 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from environment variables (see docs/CONFIGURATION.md)."""
         env = os.environ if env is None else env
+        if c.ENV_STAGE not in env:
+            _refuse_local_defaults_on_aws(env)
         stage = env.get(c.ENV_STAGE, c.DEFAULT_STAGE)
         local = stage == c.DEFAULT_STAGE
         transport = env.get(c.ENV_TRANSPORT, "kinesis")
@@ -142,6 +144,37 @@ class Settings:
                 f"or set {c.ENV_KAFKA_BOOTSTRAP}=host:port"
             )
         return self.kafka_bootstrap
+
+
+# Variables an AWS runtime sets in every process it starts (MWAA also sets AWS_EXECUTION_ENV).
+AWS_RUNTIME_MARKERS: dict[str, str] = {
+    "AWS_LAMBDA_FUNCTION_NAME": "AWS Lambda",
+    "MWAA_AIRFLOW_COMPONENT": "Amazon MWAA",
+    "ECS_CONTAINER_METADATA_URI_V4": "Amazon ECS",
+}
+
+
+def aws_runtime(env: Mapping[str, str]) -> str | None:
+    """The AWS runtime this process runs in ("AWS Lambda (AWS_LAMBDA_FUNCTION_NAME)"...), or None."""
+    for variable, runtime in AWS_RUNTIME_MARKERS.items():
+        if env.get(variable):
+            return f"{runtime} ({variable} is set)"
+    execution = env.get("AWS_EXECUTION_ENV")
+    return f"AWS_EXECUTION_ENV={execution}" if execution else None
+
+
+def _refuse_local_defaults_on_aws(env: Mapping[str, str]) -> None:
+    """Without a stage the settings fall back to the laptop's (endpoint 127.0.0.1:4566, the `local`
+    names, DuckDB): on AWS that would fail late and obscurely, or write where nobody reads."""
+    runtime = aws_runtime(env)
+    if runtime is None:
+        return
+    raise ConfigError(
+        f"running on {runtime} without {c.ENV_STAGE}: the local defaults (AWS endpoint "
+        f"http://{c.LOCAL_AWS_HOST}:{c.LOCAL_AWS_PORT}, the `{c.DEFAULT_STAGE}` resource names, the DuckDB "
+        f"query engine) cannot work here. Set {c.ENV_STAGE} to the deployed stage (the CDK app sets it "
+        f"on every function), or {c.ENV_STAGE}={c.DEFAULT_STAGE} to mean the laptop's on purpose"
+    )
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -61,3 +61,24 @@ def test_partition_prefixes_and_metric_tables() -> None:
         "s3://clickstream-dev-lake/curated/metrics/engagement/"
     )
     assert table.partition_keys == ("dt",)
+
+
+@pytest.mark.parametrize(
+    ("marker", "runtime"),
+    [
+        ({"AWS_LAMBDA_FUNCTION_NAME": "clickstream-dev-collector"}, "AWS Lambda"),
+        ({"MWAA_AIRFLOW_COMPONENT": "worker", "AWS_EXECUTION_ENV": "Amazon_MWAA_306"}, "Amazon MWAA"),
+        ({"AWS_EXECUTION_ENV": "AWS_ECS_FARGATE"}, "AWS_EXECUTION_ENV=AWS_ECS_FARGATE"),
+    ],
+)
+def test_an_aws_runtime_without_a_stage_fails_fast_saying_what_to_set(marker: dict[str, str], runtime: str) -> None:
+    with pytest.raises(ConfigError, match=f"running on {runtime}.* without {c.ENV_STAGE}") as caught:
+        Settings.from_env(marker)
+    assert "127.0.0.1:4566" in str(caught.value) and f"Set {c.ENV_STAGE} to the deployed stage" in str(caught.value)
+    assert Settings.from_env({**marker, c.ENV_STAGE: "dev"}).names.stream.startswith("clickstream-dev")
+    assert Settings.from_env({**marker, c.ENV_STAGE: c.DEFAULT_STAGE}).stage == c.DEFAULT_STAGE  # on purpose
+
+
+def test_the_laptop_without_a_stage_gets_the_local_defaults() -> None:
+    s = Settings.from_env({})
+    assert s.stage == c.DEFAULT_STAGE and s.endpoint_url == f"http://{c.LOCAL_AWS_HOST}:{c.LOCAL_AWS_PORT}"
