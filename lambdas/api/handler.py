@@ -2,11 +2,13 @@
 
 The same app `clickstream api serve` runs locally; `clickstream.api.lambda_asgi` translates the
 event. Settings (read key, tables, bucket, query engine = athena) come from the environment.
+Athena waits end before the invocation's own timeout (`clickstream.deadline`).
 Logs, EMF metrics and traces: `lambdas.observability`.
 """
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from functools import cache
 from typing import Any
 
@@ -14,6 +16,7 @@ from fastapi import FastAPI
 
 from clickstream import constants as c
 from clickstream.api.lambda_asgi import handle
+from clickstream.deadline import deadline_in
 from lambdas.observability import instrumented, telemetry
 
 
@@ -27,7 +30,11 @@ def deps() -> FastAPI:
 
 @instrumented(c.SERVICE_API)
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-    response = handle(deps(), event)
+    # Athena waits end RESPONSE_MARGIN_SECONDS before Lambda would end the invocation, so a slow
+    # query is stopped and answered (400 query_timeout) instead of scanning on after a 503.
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    with deadline_in(remaining() / 1000) if remaining is not None else nullcontext():
+        response = handle(deps(), event)
     # The app's own 5xx; API Gateway's 5xx metric also counts throttles and timeouts.
     telemetry(c.SERVICE_API).count(c.METRIC_SERVER_ERRORS, int(response["statusCode"] >= 500))
     return response

@@ -8,6 +8,7 @@ number of polls, so the engine's real HTTP round trips are exercised without a f
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -137,6 +138,24 @@ def test_timeout_stops_the_query(athena_settings: Settings) -> None:
     execution_id = str(err.value).split()[2]
     state = _clients.client("athena", athena_settings).get_query_execution(QueryExecutionId=execution_id)
     assert state["QueryExecution"]["Status"]["State"] == "CANCELLED"
+
+
+def test_a_request_deadline_stops_the_query_before_the_platform_would(athena_settings: Settings) -> None:
+    from clickstream.deadline import RESPONSE_MARGIN_SECONDS, deadline_in
+
+    _slow_executions(athena_settings, polls=10_000)
+    engine = AthenaEngine(athena_settings, first_poll_s=0.05, max_poll_s=0.05)
+    athena = _clients.client("athena", athena_settings)
+    started = time.monotonic()
+    with deadline_in(RESPONSE_MARGIN_SECONDS + 0.4), pytest.raises(QueryTimeoutError, match="was stopped") as err:
+        engine.execute("SELECT * FROM events", timeout_s=30)  # the query API's own timeout: 30 s
+    assert time.monotonic() - started < 2.0  # stopped at ~0.4 s, leaving the margin to answer
+    execution_id = str(err.value).split()[2]
+    assert athena.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]["Status"]["State"] == "CANCELLED"
+    before = athena.list_query_executions()["QueryExecutionIds"]
+    with deadline_in(RESPONSE_MARGIN_SECONDS - 1), pytest.raises(QueryTimeoutError, match="no time left"):
+        engine.execute("SELECT * FROM events", timeout_s=30)
+    assert athena.list_query_executions()["QueryExecutionIds"] == before  # none started without time for it
 
 
 def test_max_rows_caps_the_rows_returned(athena_settings: Settings) -> None:

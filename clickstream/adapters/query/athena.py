@@ -2,7 +2,8 @@
 
 Athena runs asynchronously: start the query, poll its state with a growing pause, then page
 through `GetQueryResults` (values arrive as strings; `ResultSetMetadata.ColumnInfo` gives their
-types). A query that outlives its timeout is stopped, so it stops scanning (and costing) too.
+types). A query that outlives its timeout is stopped, so it stops scanning (and costing) too; in
+the query API's Lambda the timeout also ends before the invocation does (`clickstream.deadline`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pyarrow as pa
 
 from clickstream import constants as c
 from clickstream.adapters.query.engine import QueryError, QueryTimeoutError
+from clickstream.deadline import budget
 from clickstream.settings import Settings
 
 DEFAULT_TIMEOUT_S = 300.0
@@ -50,8 +52,14 @@ class AthenaEngine:
         return f"s3://{self._settings.names.bucket}/{c.ATHENA_RESULTS_PREFIX}/"
 
     def execute(self, sql: str, *, max_rows: int | None = None, timeout_s: float | None = None) -> pa.Table:
+        """Run `sql`; stop it after `timeout_s` (default DEFAULT_TIMEOUT_S), or sooner when the
+        request being served must be answered first (`clickstream.deadline`: the query API's Lambda)."""
+        wanted = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
+        allowed = budget(wanted)
+        if allowed <= 0:
+            raise QueryTimeoutError("no time left in this request to run an Athena query")
         execution_id = self.start(sql)
-        self.wait(execution_id, timeout_s=DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s)
+        self.wait(execution_id, timeout_s=allowed)
         return self.results(execution_id, max_rows=max_rows)
 
     def explain(self, sql: str) -> str:
