@@ -102,5 +102,9 @@ CURATED_EVENTS_PREFIX = "curated/events"
 CURATED_METRICS_PREFIX = "curated/metrics"
 QUARANTINE_PREFIX = "quarantine"
 STAGING_PREFIX = "staging"  # compaction writes here first, then swaps into curated/
+MANIFESTS_PREFIX = "manifests"  # compaction's record of the raw objects each arrival hour had
+# How far back each compaction run looks for raw objects that landed after their arrival hour was
+# compacted: Firehose retries a failed S3 delivery for up to 24 hours.
+LATE_OBJECT_LOOKBACK_HOURS = 24
 QUALITY_PREFIX = "quality"  # Great Expectations results per run (JSON + Data Docs HTML)
 ATHENA_RESULTS_PREFIX = "athena-results"

@@ -35,7 +35,7 @@ curated_events = Asset(
     schedule=CronDataIntervalTimetable("0 * * * *", timezone="UTC"),  # [HH:00, HH+1:00) intervals
     start_date=batch_start(),
     catchup=True,
-    max_active_runs=2,  # catch-up on a laptop: two hours at a time, oldest first
+    max_active_runs=2,  # catch-up: the next hour's sensor waits while one compacts
     default_args={
         "retries": 2,
         "retry_delay": timedelta(minutes=1),
@@ -54,7 +54,9 @@ def compact_raw_events() -> None:
         poke_interval=max(settle, 30),  # usually two pokes: at the hour's end, then settled
     )
 
-    @task(outlets=[curated_events])
+    # One compaction at a time, backfills included: two runs merging into the same event-hour
+    # partition would each write it without the other's rows.
+    @task(outlets=[curated_events], max_active_tis_per_dag=1)
     def compact(**context: Any) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 

@@ -8,6 +8,14 @@
       → per event-time hour: existing partition + new rows, sorted → staging/ → swap to curated/
       → Glue partitions of `events` → run record (clickstream.jobs.run_record, failed runs too)
 
+Late raw objects: Firehose can deliver an object under an arrival hour after that hour was
+compacted (it buffers up to 900 s and retries a failed delivery for up to 24 h). Each run records
+the raw keys it compacted per arrival hour (`manifests/compact_raw_events/dt=…/hour=…/objects.json`)
+and also takes, from the `LATE_OBJECT_LOOKBACK_HOURS` arrival hours before its interval, every
+object missing from that hour's manifest. Merged like any other rows, their events are published
+once (a copy of a published event is a duplicate), and the run record counts them
+(`late_objects`, `late_hours`). Hours compacted before manifests existed have none and are skipped.
+
 Idempotent: the same interval gives the same rows in the same order under the same file names,
 so a rerun (an Airflow retry, a backfill) leaves byte-identical partitions. Clock-free except
 `elapsed`: the interval comes from the caller (the DAG's data interval).
@@ -22,6 +30,7 @@ isolation needs a table format (Iceberg) - out of scope here.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -48,6 +57,7 @@ log = logging.getLogger(__name__)
 
 JOB: Final = "compact_raw_events"
 HOUR: Final = timedelta(hours=1)
+LATE_LOOKBACK: Final = timedelta(hours=c.LATE_OBJECT_LOOKBACK_HOURS)
 __all__ = ["JOB", "CompactionReport", "DataQualityError", "QualityVerdict", "Validator", "compact_interval"]
 
 
@@ -72,6 +82,8 @@ class CompactionReport:
     quarantine_key: str | None
     elapsed: float
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    late_objects: int = 0  # raw objects of earlier, already compacted hours, first compacted here
+    late_hours: list[str] = field(default_factory=list)  # their arrival hours, "dt/hour"
 
     def summary(self) -> dict[str, Any]:
         """The run record (numbers and keys; partitions as "dt/hour" strings)."""
@@ -142,15 +154,19 @@ def _run(
     timings: dict[str, float] = {}
     clock = _Stopwatch(timings)
 
-    keys = [k for hour in arrival_hours(start, end) for k in sorted(store.list_keys(raw_prefix(hour)))]
+    hours = arrival_hours(start, end)
+    keys_by_hour = {hour: sorted(store.list_keys(raw_prefix(hour))) for hour in hours}
+    late = late_objects(store, before=hours[0], lookback=LATE_LOOKBACK)
+    keys = [k for hour in hours for k in keys_by_hour[hour]] + [k for hour in sorted(late) for k in late[hour]]
     fetched = store_get_parsed(store, keys)
     clock("read")
     batch = parse_objects([p for p, _ in fetched], [o for _, o in fetched])
     clock("parse")
 
     lateness, skew = settings.limits.lateness_seconds, settings.limits.clock_skew_seconds
+    earliest = min([start, *late])  # a late object's events belong to its own, earlier hour
     parameters = {
-        MIN_EVENT_TIME: _iso(start - timedelta(seconds=lateness)),
+        MIN_EVENT_TIME: _iso(earliest - timedelta(seconds=lateness)),
         MAX_EVENT_TIME: _iso(end + timedelta(seconds=skew)),
     }
     verdict = validator(batch.frame, parameters, run_id)
@@ -179,6 +195,7 @@ def _run(
         )
         summary = {
             "raw_objects": len(keys),
+            "late_objects": sum(len(v) for v in late.values()),
             "raw_rows": batch.raw_rows,
             "evaluated": batch.raw_rows,
             "failed": quarantined,
@@ -207,6 +224,13 @@ def _run(
         parts = [{"dt": dt, "hour": hour} for dt, hour in by_hour]
         glue_catalog(settings).upsert_partitions(settings.names.glue_database, EVENTS, store.bucket, parts)
     clock("catalog")
+    # Last: a crash before this point leaves the objects unrecorded, so the next run takes them
+    # again, and their rows are duplicates of the published ones by then.
+    for hour in hours:
+        write_manifest(store, hour, keys_by_hour[hour])
+    for hour, new_keys in late.items():
+        write_manifest(store, hour, sorted((read_manifest(store, hour) or set()) | set(new_keys)))
+    clock("manifest")
     return CompactionReport(
         run_id=run_id,
         start=_iso(start),
@@ -227,6 +251,8 @@ def _run(
         quarantine_key=quarantine_key,
         elapsed=time.perf_counter() - started,
         timings=timings,
+        late_objects=sum(len(v) for v in late.values()),
+        late_hours=[f"{hour:%Y-%m-%d}/{hour:%H}" for hour in sorted(late)],
     )
 
 
@@ -296,6 +322,37 @@ def arrival_hours(start: datetime, end: datetime) -> list[datetime]:
 
 def raw_prefix(hour: datetime) -> str:
     return f"{c.RAW_EVENTS_PREFIX}/dt={hour:%Y-%m-%d}/hour={hour:%H}/"
+
+
+def manifest_key(hour: datetime) -> str:
+    """Where the raw keys compacted for arrival hour `hour` are recorded."""
+    return f"{c.MANIFESTS_PREFIX}/{JOB}/dt={hour:%Y-%m-%d}/hour={hour:%H}/objects.json"
+
+
+def read_manifest(store: LakeObjects, hour: datetime) -> set[str] | None:
+    """The raw keys compacted for `hour` so far, or None when it was never compacted (with a manifest)."""
+    body = store.get_if_exists(manifest_key(hour))
+    return None if body is None else set(json.loads(body)["keys"])
+
+
+def write_manifest(store: LakeObjects, hour: datetime, keys: Sequence[str]) -> None:
+    body = json.dumps({"hour": _iso(hour), "keys": sorted(keys)}, indent=0).encode()
+    store.put(manifest_key(hour), body, content_type="application/json")
+
+
+def late_objects(store: LakeObjects, *, before: datetime, lookback: timedelta) -> dict[datetime, list[str]]:
+    """Raw objects of the arrival hours in [before - lookback, before) that are not in their hour's
+    manifest: they landed after that hour was compacted. Hours without a manifest are left to
+    their own run."""
+    out: dict[datetime, list[str]] = {}
+    for hour in arrival_hours(before - lookback, before):
+        compacted = read_manifest(store, hour)
+        if compacted is None:
+            continue
+        new = sorted(set(store.list_keys(raw_prefix(hour))) - compacted)
+        if new:
+            out[hour] = new
+    return out
 
 
 def safe_run_id(run_id: str) -> str:

@@ -211,6 +211,35 @@ def test_a_late_event_merges_into_its_older_partition_without_duplicates(setting
     assert report.partitions == [("2026-11-22", "10"), ("2026-11-22", "11")]
 
 
+def test_a_raw_object_landing_after_its_hour_was_compacted_is_published_once_by_a_later_run(
+    settings: Settings,
+) -> None:
+    # GIVEN arrival hour 10, compacted
+    put_raw(settings, at(H10, 20), 1, [event("a", at(H10, 5)), event("b", at(H10, 6))])
+    assert compact_interval(settings, H10, H11, run_id="h10").late_objects == 0
+    # WHEN an object lands under arrival hour 10 afterwards (Firehose's delayed delivery): a new
+    # event, and a copy of "a" (a producer retry); plus hour 11's own traffic
+    put_raw(settings, at(H10, 59), 40, [event("late", at(H10, 58)), event("a", at(H10, 5), received=at(H10, 58))])
+    put_raw(settings, at(H11, 30), 50, [event("c", at(H11, 1))])
+    report = compact_interval(settings, H11, H12, run_id="h11")
+
+    # THEN hour 11's run compacts it: the new event once, the copy as a duplicate, and says so
+    assert (report.late_objects, report.late_hours, report.raw_objects) == (1, ["2026-11-22/10"], 2)
+    tables = curated(settings)
+    assert ids(tables["curated/events/dt=2026-11-22/hour=10/part-00000.parquet"]) == ["a", "b", "late"]
+    assert ids(tables["curated/events/dt=2026-11-22/hour=11/part-00000.parquet"]) == ["c"]
+    assert (report.published, report.duplicates) == (2, 1)
+    run = latest_run(settings, JOB)
+    assert run is not None and int(run["late_objects"]) == 1 and run["late_hours"] == ["2026-11-22/10"]
+    # AND a rerun of hour 11 finds nothing late any more and changes no byte of curated/
+    before = objects(settings, "curated/events/")
+    again = compact_interval(settings, H11, H12, run_id="h11-rerun")
+    assert again.late_objects == 0 and objects(settings, "curated/events/") == before
+    # AND a rerun of hour 10 (a backfill) takes both of its objects: the same rows, the same bytes
+    compact_interval(settings, H10, H11, run_id="h10-backfill")
+    assert objects(settings, "curated/events/") == before
+
+
 def test_a_run_above_the_failure_threshold_publishes_nothing(settings: Settings) -> None:
     good = [event(f"g{i}", at(H10, i)) for i in range(8)]
     bad = [event(f"x{i}", at(H10, i), http_status=999) for i in range(2)]

@@ -11,11 +11,15 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
+from botocore.exceptions import ClientError
+
 from clickstream.adapters import _clients
+from clickstream.adapters.aws_errors import error_code
 from clickstream.settings import Settings
 
 GET_THREADS: Final = 8  # S3 GETs are latency-bound; gunzip (zlib) releases the GIL too
 DELETE_MAX: Final = 1000  # S3 DeleteObjects: at most 1000 keys per call
+NO_SUCH_KEY: Final = frozenset({"NoSuchKey", "404"})  # GetObject of a missing key (404 when HEAD-like)
 
 
 class LakeObjects:
@@ -32,6 +36,15 @@ class LakeObjects:
     def get(self, key: str) -> bytes:
         body: bytes = self._client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         return body
+
+    def get_if_exists(self, key: str) -> bytes | None:
+        """The object's bytes, or None when there is no such key."""
+        try:
+            return self.get(key)
+        except ClientError as exc:
+            if error_code(exc) not in NO_SUCH_KEY:
+                raise
+            return None
 
     def get_many(self, keys: Sequence[str]) -> list[bytes]:
         """The objects' bytes, in the order of `keys`."""
