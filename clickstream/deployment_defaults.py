@@ -1,7 +1,7 @@
 """What infra/cdk deploys for the speed layer, the raw archive and the lake's lifecycle. Pure.
 
-The CDK app configures the event source mapping, Firehose buffering and the S3 transitions
-from these values, and `clickstream.capacity` sizes and prices the same ones, so the capacity
+The CDK app configures the event source mapping, the collector API's throttle, Firehose
+buffering and the S3 transitions from these values, and `clickstream.capacity` sizes and prices the same ones, so the capacity
 estimate describes the system that `cdk deploy` creates.
 """
 
@@ -29,6 +29,14 @@ class SpeedLayerDefaults:
 
 
 @dataclass(frozen=True)
+class CollectorApiDefaults:
+    """The collector HTTP API's stage throttle (`-c apiRateLimit=` / `-c apiBurstLimit=`)."""
+
+    rate_limit_rps: int = 1000  # requests/s, steady; API Gateway answers 429 above it
+    burst_limit: int = 2000
+
+
+@dataclass(frozen=True)
 class RawDeliveryDefaults:
     """Firehose buffering for raw/events/ (the AWS counterpart of the local archiver)."""
 
@@ -46,5 +54,6 @@ class LakeLifecycleDefaults:
 
 
 SPEED = SpeedLayerDefaults()
+COLLECTOR_API = CollectorApiDefaults()
 RAW_DELIVERY = RawDeliveryDefaults()
 LIFECYCLE = LakeLifecycleDefaults()

@@ -9,7 +9,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from clickstream.deployment_defaults import LakeLifecycleDefaults, RawDeliveryDefaults, SpeedLayerDefaults
+from clickstream.deployment_defaults import (
+    CollectorApiDefaults,
+    LakeLifecycleDefaults,
+    RawDeliveryDefaults,
+    SpeedLayerDefaults,
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,7 @@ class Workload:
     processor_ms_per_event: float = 0.05
     alarms: int = 13  # tests/infra checks this equals the alarms the Observability stack defines
     speed: SpeedLayerDefaults = field(default_factory=SpeedLayerDefaults)
+    collector_api: CollectorApiDefaults = field(default_factory=CollectorApiDefaults)
     delivery: RawDeliveryDefaults = field(default_factory=RawDeliveryDefaults)
     lifecycle: LakeLifecycleDefaults = field(default_factory=LakeLifecycleDefaults)
 
@@ -78,6 +84,8 @@ class LambdaEstimate:
     batches_per_s: float
     collector_requests_per_s: float
     collector_concurrency: int
+    collector_rate_limit_rps: int  # the API stage's throttle this estimate assumes
+    collector_rate_limit_needed_rps: int  # the peak requests/s with 25 % headroom, rounded up to 100
 
 
 @dataclass(frozen=True)
@@ -131,6 +139,7 @@ class Estimate:
     kinesis_alternative_usd: dict[str, float]
     pricing_assumptions: list[str]
     assumptions: list[str]
+    warnings: list[str] = field(default_factory=list)  # limits the deployment would hit at this workload
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -37,6 +37,7 @@ KINESIS_SHARD_RECORDS_PER_S = 1_000  # Kinesis: 1 000 records/s written per shar
 KINESIS_SHARD_BYTES_PER_S = 1024 * 1024  # Kinesis: 1 MB/s (1 MiB) written per shard, data + partition key
 DYNAMODB_PARTITION_WCU_PER_S = 1_000  # DynamoDB: 1 000 write units/s per partition (so per item)
 DYNAMODB_WRITE_UNIT_BYTES = 1024  # one write unit covers an item of up to 1 KB
+THROTTLE_HEADROOM = 1.25  # the collector throttle should clear the peak by this much
 LAMBDA_POLL_INTERVAL_S = 1.0  # without a batching window the event source mapping polls a shard ~once a second
 FIREHOSE_ACTIVE_PARTITIONS_LIMIT = 500  # Firehose dynamic partitioning: active partitions per stream (default quota)
 # Realtime items per counter key: minute, hour and day windows (docs/METRICS.md "Windows and lateness").
@@ -115,6 +116,8 @@ def estimate(w: Workload, prices: Prices | None = None) -> Estimate:
         ),
     )
     requests_peak = peak / w.events_per_request
+    rate_limit = w.collector_api.rate_limit_rps
+    rate_needed = max(100, math.ceil(requests_peak * THROTTLE_HEADROOM / 100) * 100)
     lambdas = LambdaEstimate(
         stream_processor_concurrency=shards * w.speed.parallelization_factor,
         parallelization_factor=w.speed.parallelization_factor,
@@ -123,7 +126,17 @@ def estimate(w: Workload, prices: Prices | None = None) -> Estimate:
         batches_per_s=round(at_peak.batches_per_s, 2),
         collector_requests_per_s=round(requests_peak, 1),
         collector_concurrency=max(1, math.ceil(requests_peak * w.collector_ms_per_request / 1000)),
+        collector_rate_limit_rps=rate_limit,
+        collector_rate_limit_needed_rps=rate_needed,
     )
+    warnings = []
+    if requests_peak * THROTTLE_HEADROOM > rate_limit:
+        warnings.append(
+            f"the collector API throttles at {rate_limit:,} requests/s, and the peak is {requests_peak:,.0f} "
+            f"requests/s ({peak:,.0f} events/s at {w.events_per_request} per request): clients would get 429s. "
+            f"Deploy with -c apiRateLimit={rate_needed} -c apiBurstLimit={2 * rate_needed} (25 % headroom), "
+            "and raise the account's API Gateway quota if it is lower"
+        )
     firehose = _firehose(w)
     s3 = _s3(w)
     costs, alternative, kinesis = monthly_costs(w, p, shards, on_average, dynamodb.wcu_per_s_average, firehose, s3)
@@ -147,6 +160,7 @@ def estimate(w: Workload, prices: Prices | None = None) -> Estimate:
         kinesis_alternative_usd=alternative,
         pricing_assumptions=[PRICES_NOTE, *p.listed()],
         assumptions=_assumptions(w),
+        warnings=warnings,
     )
 
 

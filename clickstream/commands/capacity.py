@@ -8,7 +8,7 @@ from dataclasses import replace
 import click
 
 from clickstream.capacity import Estimate, Workload, estimate
-from clickstream.deployment_defaults import SPEED
+from clickstream.deployment_defaults import COLLECTOR_API, SPEED
 
 
 @click.command(name="capacity")
@@ -19,6 +19,13 @@ from clickstream.deployment_defaults import SPEED
 @click.option("--events-per-request", type=int, default=20, show_default=True, help="Events per collector request.")
 @click.option("--batch-size", type=int, default=SPEED.batch_size, show_default=True, help="Speed-layer batch size.")
 @click.option("--distinct-urls", type=int, default=200, show_default=True, help="Distinct pages (url# counter keys).")
+@click.option(
+    "--api-rate-limit",
+    type=int,
+    default=COLLECTOR_API.rate_limit_rps,
+    show_default=True,
+    help="The collector API's throttle in requests/s, as deployed (-c apiRateLimit).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the estimate as JSON.")
 def capacity(
     rps: float,
@@ -28,6 +35,7 @@ def capacity(
     events_per_request: int,
     batch_size: int,
     distinct_urls: int,
+    api_rate_limit: int,
     as_json: bool,
 ) -> None:
     """Kinesis shards, Lambda concurrency, DynamoDB writes and hot keys, Firehose files, S3 and cost.
@@ -43,6 +51,7 @@ def capacity(
             events_per_request=events_per_request,
             distinct_urls=distinct_urls,
             speed=replace(SPEED, batch_size=batch_size),
+            collector_api=replace(COLLECTOR_API, rate_limit_rps=api_rate_limit),
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
@@ -67,7 +76,8 @@ def render(e: Estimate) -> list[str]:
         f"  stream processor        {lam.stream_processor_concurrency} concurrent "
         f"(shards x parallelization factor {lam.parallelization_factor}); "
         f"{lam.events_per_batch:g} events per batch every {lam.batch_interval_s:g} s, {lam.batches_per_s:g} batches/s",
-        f"  collector               {lam.collector_concurrency} concurrent at {lam.collector_requests_per_s:g} requests/s",
+        f"  collector               {lam.collector_concurrency} concurrent at {lam.collector_requests_per_s:g} requests/s "
+        f"(API throttle {lam.collector_rate_limit_rps:,}/s; needs {lam.collector_rate_limit_needed_rps:,}/s)",
         "DynamoDB (realtime counters, pre-aggregated per batch)",
         f"  keys per batch          {d.counter_keys_per_batch:g} ({d.item_updates_per_batch:g} item updates)",
         f"  write units/s           peak {d.wcu_per_s_peak:g}, average {d.wcu_per_s_average:g} "
@@ -92,4 +102,6 @@ def render(e: Estimate) -> list[str]:
         "Other assumptions",
         *(f"  {line}" for line in e.assumptions),
     ]
+    if e.warnings:
+        lines += ["Warnings", *(f"  ! {line}" for line in e.warnings)]
     return lines

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from clickstream_infra.config import CONTEXT_KEYS, config_from_context
 
+from clickstream.deployment_defaults import COLLECTOR_API
 from clickstream.errors import ConfigError
 
 
@@ -21,6 +22,8 @@ def test_defaults_are_stage_dev_on_demand_and_every_option_off() -> None:
     assert (cfg.shards, cfg.msk, cfg.mwaa, cfg.bundle, cfg.endpoint_url) == (None, False, False, True, None)
     assert cfg.parallelization_factor == 1
     assert cfg.access_logs_bucket == "clickstream-dev-lake-logs"
+    # the throttle `clickstream capacity` checks the peak against is the one deployed
+    assert (cfg.api_rate_limit, cfg.api_burst_limit) == (COLLECTOR_API.rate_limit_rps, COLLECTOR_API.burst_limit)
 
 
 def test_cli_strings_are_parsed() -> None:

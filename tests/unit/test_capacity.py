@@ -24,7 +24,7 @@ from clickstream.capacity import (
     shards_needed,
 )
 from clickstream.cli import main
-from clickstream.deployment_defaults import SPEED
+from clickstream.deployment_defaults import COLLECTOR_API, SPEED
 
 
 def test_aws_limits_are_the_published_ones() -> None:
@@ -217,3 +217,26 @@ def test_cli_rejects_bad_input() -> None:
     result = CliRunner().invoke(main, ["capacity", "--rps", "0", "--bytes-per-event", "1", "--retention-days", "1"])
     assert result.exit_code == 2
     assert "positive" in result.output
+
+
+def test_a_peak_above_the_collector_throttle_is_a_warning_with_the_flag_to_deploy() -> None:
+    # 1 B events/day: 11,574 events/s on average, 23,148 at the default peak factor, 1,157 requests/s
+    billion = Workload(rps=1e9 / 86_400, bytes_per_event=600, retention_days=365)
+    e = estimate(billion)
+    assert e.lambdas.collector_rate_limit_rps == COLLECTOR_API.rate_limit_rps == 1000
+    assert e.lambdas.collector_requests_per_s == pytest.approx(1157.4, abs=0.1)
+    assert e.lambdas.collector_rate_limit_needed_rps == 1500  # 1,157 x 1.25, rounded up to 100
+    (warning,) = e.warnings
+    assert "throttles at 1,000 requests/s" in warning and "-c apiRateLimit=1500 -c apiBurstLimit=3000" in warning
+    raised = replace(billion, collector_api=replace(COLLECTOR_API, rate_limit_rps=1500))
+    assert estimate(raised).warnings == []
+    assert estimate(Workload(rps=200, bytes_per_event=600, retention_days=30)).warnings == []
+
+
+def test_cli_prints_the_throttle_warning_and_takes_the_deployed_limit() -> None:
+    args = ["capacity", "--rps", "11574", "--bytes-per-event", "600", "--retention-days", "365"]
+    out = CliRunner().invoke(main, args)
+    assert out.exit_code == 0, out.output
+    assert "Warnings" in out.output and "-c apiRateLimit=1500" in out.output
+    raised = CliRunner().invoke(main, [*args, "--api-rate-limit", "1500"])
+    assert raised.exit_code == 0 and "Warnings" not in raised.output

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from clickstream.deployment_defaults import SPEED
+from clickstream.deployment_defaults import COLLECTOR_API, SPEED
 from clickstream.errors import ConfigError
 from clickstream.resources import Resources, platform_resources
 from clickstream.settings import ResourceNames, Settings
@@ -119,8 +119,8 @@ def config_from_context(get: Callable[[str], Any]) -> DeployConfig:
         mwaa_environment_class=_str(get, "mwaaEnvironmentClass") or "mw1.small",
         airflow_principal=_str(get, "airflowPrincipal"),
         alarm_email=_str(get, "alarmEmail"),
-        api_rate_limit=_int(get, "apiRateLimit", 1000),
-        api_burst_limit=_int(get, "apiBurstLimit", 2000),
+        api_rate_limit=_int(get, "apiRateLimit", COLLECTOR_API.rate_limit_rps),
+        api_burst_limit=_int(get, "apiBurstLimit", COLLECTOR_API.burst_limit),
         log_retention_days=retention,
         athena_scan_limit_gb=_int(get, "athenaScanLimitGb", 100),
         projection_start=_str(get, "projectionStart") or "2025-01-01",
