@@ -39,7 +39,7 @@ class Prices:
     firehose_objects_per_thousand: float = 0.005
     s3_standard_gb_month: float = 0.023
     s3_standard_ia_gb_month: float = 0.0125
-    s3_glacier_flexible_gb_month: float = 0.0036
+    s3_glacier_instant_gb_month: float = 0.004  # the raw archive's cold tier (deployment_defaults.LIFECYCLE)
     s3_put_requests_per_thousand: float = 0.005
     http_api_requests_per_million: float = 1.00
     cloudwatch_alarm_month: float = 0.10
@@ -108,7 +108,7 @@ def monthly_costs(
         + fh_objects / 1000 * p.firehose_objects_per_thousand,
         "s3": s3.steady_state_gib["STANDARD"] * p.s3_standard_gb_month
         + s3.steady_state_gib["STANDARD_IA"] * p.s3_standard_ia_gb_month
-        + s3.steady_state_gib["GLACIER"] * p.s3_glacier_flexible_gb_month
+        + s3.steady_state_gib[w.lifecycle.archive_storage_class] * p.s3_glacier_instant_gb_month
         + fh_objects / 1000 * p.s3_put_requests_per_thousand,
         "api_gateway": requests / 1e6 * p.http_api_requests_per_million,
         "cloudwatch": w.alarms * p.cloudwatch_alarm_month + p.cloudwatch_dashboard_month,

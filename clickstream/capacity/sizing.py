@@ -188,7 +188,7 @@ def _s3(w: Workload) -> S3Estimate:
     days = {
         "STANDARD": min(r, lc.infrequent_access_after_days),
         "STANDARD_IA": max(0, min(r, lc.glacier_after_days) - lc.infrequent_access_after_days),
-        "GLACIER": max(0, r - lc.glacier_after_days),
+        lc.archive_storage_class: max(0, r - lc.glacier_after_days),
     }
     return S3Estimate(
         raw_gib_per_day=round(raw_day, 3),
@@ -215,7 +215,8 @@ def _assumptions(w: Workload) -> list[str]:
         f"{w.collector_memory_mb} MB per request",
         f"Firehose buffer {d.buffer_mib} MiB / {d.buffer_interval_s} s, partitions dt/hour of arrival, "
         f"gzip output at {w.gzip_ratio:.0%} of the raw size",
-        f"lake lifecycle: Standard-IA after {w.lifecycle.infrequent_access_after_days} days, Glacier after "
-        f"{w.lifecycle.glacier_after_days} days, raw kept {w.retention_days} days",
+        f"lake lifecycle: Standard-IA after {w.lifecycle.infrequent_access_after_days} days, "
+        f"{w.lifecycle.archive_storage_class} after {w.lifecycle.glacier_after_days} days (GETs stay instant; "
+        f"reading it back costs $0.03/GB, not included), raw kept {w.retention_days} days",
         f"CloudWatch: {w.alarms} alarms and one dashboard; logs, X-Ray, data transfer and KMS not included",
     ]

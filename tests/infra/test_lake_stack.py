@@ -77,7 +77,7 @@ def test_lake_bucket_lifecycle_and_access_logs(default_synth: Synth) -> None:
                                         "StorageClass": "STANDARD_IA",
                                         "TransitionInDays": LIFECYCLE.infrequent_access_after_days,
                                     },
-                                    {"StorageClass": "GLACIER", "TransitionInDays": LIFECYCLE.glacier_after_days},
+                                    {"StorageClass": "GLACIER_IR", "TransitionInDays": LIFECYCLE.glacier_after_days},
                                 ],
                             }
                         ),

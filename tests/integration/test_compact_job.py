@@ -240,6 +240,29 @@ def test_a_raw_object_landing_after_its_hour_was_compacted_is_published_once_by_
     assert objects(settings, "curated/events/") == before
 
 
+def test_an_archived_raw_object_stops_the_run_with_the_restore_command_and_publishes_nothing(
+    settings: Settings,
+) -> None:
+    from clickstream.adapters.s3 import ArchivedObjectError
+
+    s3 = _clients.client("s3", settings)
+    key = put_raw(settings, at(H10, 20), 1, [event("a", at(H10, 5))])
+    # the lifecycle's own cold tier, Glacier Instant Retrieval, reads like any object
+    s3.copy_object(Bucket=settings.names.bucket, Key=key, CopySource={"Bucket": settings.names.bucket, "Key": key},
+                   StorageClass="GLACIER_IR")  # fmt: skip
+    assert compact_interval(settings, H10, H11, run_id="h10").published == 1
+    # an object archived to Glacier Flexible Retrieval (an older lifecycle) needs a restore first
+    old = put_raw(settings, at(H11, 20), 2, [event("b", at(H11, 5))])
+    s3.copy_object(Bucket=settings.names.bucket, Key=old, CopySource={"Bucket": settings.names.bucket, "Key": old},
+                   StorageClass="GLACIER")  # fmt: skip
+    before = objects(settings, "curated/events/")
+    with pytest.raises(ArchivedObjectError, match=f"{old} is archived .*aws s3api restore-object"):
+        compact_interval(settings, H11, H12, run_id="h11")
+    assert objects(settings, "curated/events/") == before
+    run = latest_run(settings, JOB)
+    assert run is not None and run["status"] == "failed"
+
+
 def test_a_run_above_the_failure_threshold_publishes_nothing(settings: Settings) -> None:
     good = [event(f"g{i}", at(H10, i)) for i in range(8)]
     bad = [event(f"x{i}", at(H10, i), http_status=999) for i in range(2)]

@@ -154,10 +154,10 @@ def test_s3_volume_and_lifecycle_tiers() -> None:
     assert s.stored_gib_per_day == pytest.approx(1.609, abs=0.001)
     per_day = 8.64e9 * 0.2 / 2**30
     assert s.steady_state_gib == pytest.approx(
-        {"STANDARD": 30 * per_day, "STANDARD_IA": 60 * per_day, "GLACIER": 275 * per_day}, abs=0.01
+        {"STANDARD": 30 * per_day, "STANDARD_IA": 60 * per_day, "GLACIER_IR": 275 * per_day}, abs=0.01
     )
     short = estimate(Workload(rps=100, bytes_per_event=1_000, retention_days=10)).s3
-    assert short.steady_state_gib["STANDARD_IA"] == short.steady_state_gib["GLACIER"] == 0
+    assert short.steady_state_gib["STANDARD_IA"] == short.steady_state_gib["GLACIER_IR"] == 0
 
 
 def test_kinesis_cost_hand_worked() -> None:

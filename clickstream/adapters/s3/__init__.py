@@ -8,10 +8,11 @@ do not bundle.
 from clickstream.adapters.s3.bad_rows import BadRowsStore, RequestRowsStore
 from clickstream.adapters.s3.identities import RAW_IDENTITIES_PREFIX, IdentitiesStore
 from clickstream.adapters.s3.lake_bucket import LakeBucket, lake_bucket
-from clickstream.adapters.s3.lake_objects import LakeObjects, lake_objects
+from clickstream.adapters.s3.lake_objects import ArchivedObjectError, LakeObjects, lake_objects
 
 __all__ = [
     "RAW_IDENTITIES_PREFIX",
+    "ArchivedObjectError",
     "BadRowsStore",
     "IdentitiesStore",
     "LakeBucket",

@@ -15,11 +15,16 @@ from botocore.exceptions import ClientError
 
 from clickstream.adapters import _clients
 from clickstream.adapters.aws_errors import error_code
+from clickstream.errors import ClickstreamError
 from clickstream.settings import Settings
 
 GET_THREADS: Final = 8  # S3 GETs are latency-bound; gunzip (zlib) releases the GIL too
 DELETE_MAX: Final = 1000  # S3 DeleteObjects: at most 1000 keys per call
 NO_SUCH_KEY: Final = frozenset({"NoSuchKey", "404"})  # GetObject of a missing key (404 when HEAD-like)
+
+
+class ArchivedObjectError(ClickstreamError):
+    """A raw object sits in an archive storage class and must be restored before it can be read."""
 
 
 class LakeObjects:
@@ -34,7 +39,19 @@ class LakeObjects:
                 yield obj["Key"]
 
     def get(self, key: str) -> bytes:
-        body: bytes = self._client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        """The object's bytes; ArchivedObjectError for an object in an archive class (Glacier Flexible
+        Retrieval, Deep Archive) that was not restored: S3 answers InvalidObjectState."""
+        try:
+            body: bytes = self._client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if error_code(exc) != "InvalidObjectState":
+                raise
+            raise ArchivedObjectError(
+                f"s3://{self.bucket}/{key} is archived ({exc.response.get('Error', {}).get('StorageClass', 'Glacier')})"
+                " and cannot be read until it is restored: `aws s3api restore-object --bucket "
+                f"{self.bucket} --key {key} --restore-request Days=7`, then rerun. The lake's lifecycle moves raw/ "
+                "to Glacier Instant Retrieval, which needs no restore; objects archived by an older lifecycle do"
+            ) from exc
         return body
 
     def get_if_exists(self, key: str) -> bytes | None:

@@ -1,4 +1,4 @@
-"""The lake bucket (raw -> Standard-IA -> Glacier) and the bucket that receives its access logs."""
+"""The lake bucket (raw -> Standard-IA -> Glacier Instant Retrieval) and the bucket that receives its access logs."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ class LakeStorage(Construct):
                             transition_after=Duration.days(LIFECYCLE.infrequent_access_after_days),
                         ),
                         s3.Transition(
-                            storage_class=s3.StorageClass.GLACIER,
+                            storage_class=s3.StorageClass(LIFECYCLE.archive_storage_class),
                             transition_after=Duration.days(LIFECYCLE.glacier_after_days),
                         ),
                     ],
