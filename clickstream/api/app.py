@@ -27,6 +27,7 @@ from clickstream.api.auth import authorize, check_settings
 from clickstream.api.deps import ApiDeps
 from clickstream.api.errors import ApiError
 from clickstream.api.export import CONTENT_TYPES
+from clickstream.api.lambda_asgi import BUFFERED
 from clickstream.api.recent import MAX_RECENT
 from clickstream.api.service import ApiService
 from clickstream.api.sql import run_query
@@ -145,6 +146,15 @@ def create_app(settings: Settings | None = None, *, deps: ApiDeps | None = None)
         limit: Annotated[int, Query(ge=0, le=MAX_RECENT)] = 20,
         count: Annotated[int | None, Query(ge=1, le=100_000, description="stop after this many updates")] = None,
     ) -> StreamingResponse:
+        if count is None and BUFFERED in request.scope.get("extensions", {}):
+            # API Gateway + Lambda buffer the response: an endless stream would only end at the
+            # function's timeout. Say so at once; the dashboard then polls /v1/stats by itself.
+            raise ApiError(
+                501,
+                "streaming_unavailable",
+                "this deployment buffers responses (API Gateway + Lambda), so /v1/stream cannot stream: "
+                "poll GET /v1/stats (recent_events) instead, or pass count=N for N updates in one response",
+            )
         body = stream.events(deps, interval=interval, limit=limit, count=count, disconnected=request.is_disconnected)
         headers = {"cache-control": "no-cache", "x-accel-buffering": "no"}
         return StreamingResponse(body, media_type=stream.MEDIA_TYPE, headers=headers)

@@ -2,7 +2,9 @@
 
 The collector's Lambda calls its framework-free service; the query API has many routes, so its
 Lambda runs the same FastAPI app through this adapter instead. Responses are buffered (Lambda
-returns one payload, at most 6 MB): use the local/container server for large exports.
+returns one payload, at most 6 MB): use the local/container server for large exports. The scope
+says so (`BUFFERED` in its extensions), so a route that would stream without end (`/v1/stream`)
+answers at once instead of running into the function's timeout.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from clickstream.http_event import route
 
+BUFFERED = "clickstream.buffered_response"  # scope["extensions"] key: the whole body is sent at the end
 _TEXT_TYPES = ("text/", "application/json", "application/x-ndjson", "application/graphql")
 
 
@@ -35,6 +38,7 @@ def scope_of(event: dict[str, Any]) -> dict[str, Any]:
         "headers": headers,
         "client": (http.get("sourceIp", "0.0.0.0"), 0),
         "server": ((event.get("headers") or {}).get("host", "lambda"), 443),
+        "extensions": {BUFFERED: {}},
     }
 
 

@@ -4,6 +4,7 @@ data from the real speed layer, batch view and job-run records."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -140,4 +141,14 @@ def test_lambda_handler_serves_an_api_gateway_http_v2_event(settings: Settings) 
     assert denied["statusCode"] == 401 and json.loads(denied["body"])["error"] == "unauthorized"
     staged = {**event, "rawPath": "/prod/healthz", "requestContext": {**event["requestContext"], "stage": "prod"}}
     assert json.loads(lambda_api.handler(staged, None)["body"]) == {"status": "ok"}
+    # the live stream cannot stream through a buffered Lambda: an answer at once, not a timeout
+    live = {**event, "rawPath": "/v1/stream", "rawQueryString": ""}
+    started = time.monotonic()
+    refused = lambda_api.handler(live, None)
+    assert time.monotonic() - started < 5
+    assert refused["statusCode"] == 501 and json.loads(refused["body"])["error"] == "streaming_unavailable"
+    assert "GET /v1/stats" in json.loads(refused["body"])["message"]
+    bounded = lambda_api.handler({**live, "rawQueryString": "count=2&interval=0.5&limit=1"}, None)
+    assert bounded["statusCode"] == 200 and bounded["headers"]["content-type"].startswith("text/event-stream")
+    assert bounded["body"].count("event: update") == 2
     lambda_api.deps.cache_clear()
