@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from aws_cdk.assertions import Match
-from clickstream_infra.components.mwaa import REQUIREMENTS_KEY, DagsBundler
+from clickstream_infra.components.mwaa import REQUIREMENTS_KEY, STARTUP_SCRIPT_KEY, DagsBundler
 from support.cdk import ROOT, Synth
 
 pytestmark = pytest.mark.slow
@@ -41,6 +41,7 @@ def test_mwaa_environment_behind_the_flag(flagged_synth: Synth) -> None:
             "Name": "clickstream-qa",
             "DagS3Path": "dags",
             "RequirementsS3Path": REQUIREMENTS_KEY,
+            "StartupScriptS3Path": STARTUP_SCRIPT_KEY,
             "WebserverAccessMode": "PRIVATE_ONLY",
             "EnvironmentClass": "mw1.small",
             "SourceBucketArn": {"Fn::Join": ["", Match.array_with([":s3:::airflow-clickstream-qa-"])]},
@@ -97,3 +98,27 @@ def test_dags_bundle_carries_the_sql_its_jobs_read(tmp_path: Path) -> None:
     assert Path(found_in) == tmp_path / "dags" / "sql"
     assert files == sqlfiles.sql_files()
     assert any(f.startswith("metrics/") for f in files)
+
+
+def test_the_workers_get_the_stages_settings_from_the_startup_script(tmp_path: Path) -> None:
+    """MWAA runs startup.sh before Airflow: sourced, it gives Settings.from_env() the stage the
+    Lambdas get, where without it the settings refuse to fall back to the laptop's defaults."""
+    from clickstream_infra.components.functions import platform_environment
+    from clickstream_infra.config import config_from_context
+
+    from clickstream.errors import ConfigError
+    from clickstream.settings import Settings
+
+    cfg = config_from_context({"stage": "qa", "mwaa": "true"}.get)
+    assert DagsBundler(ROOT, platform_environment(cfg)).try_bundle(str(tmp_path), None)
+    mwaa = {"MWAA_AIRFLOW_COMPONENT": "worker", "AWS_EXECUTION_ENV": "Amazon_MWAA_306", "PATH": "/usr/bin:/bin"}
+    with pytest.raises(ConfigError, match="without CLICKSTREAM_STAGE"):
+        Settings.from_env(mwaa)  # what a worker without the script would do
+    sourced = subprocess.run(
+        ["sh", "-c", f". ./{STARTUP_SCRIPT_KEY} && env -0"], cwd=tmp_path, env=mwaa, capture_output=True, check=True
+    )
+    env = dict(line.split("=", 1) for line in sourced.stdout.decode().split("\0") if "=" in line)
+    assert {k: env[k] for k in platform_environment(cfg)} == platform_environment(cfg)
+    settings = Settings.from_env(env)
+    assert (settings.stage, settings.query_engine, settings.endpoint_url) == ("qa", "athena", None)
+    assert settings.names.bucket == cfg.settings.names.bucket
