@@ -27,3 +27,14 @@ def test_each_function_names_the_service_and_namespace_of_its_handler(default_sy
     for handler, env in ours.items():
         assert env["POWERTOOLS_SERVICE_NAME"] == SERVICES[handler], handler
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == c.METRICS_NAMESPACE, handler
+
+
+def test_each_function_logs_json_at_the_level_powertools_logs_at(default_synth: Synth) -> None:
+    functions = [f["Properties"] for f in default_synth.resources("AWS::Lambda::Function")]
+    ours = [f for f in functions if f.get("Handler") in SERVICES]
+    assert len(ours) == len(SERVICES)
+    for f in ours:
+        level = f["Environment"]["Variables"]["LOG_LEVEL"]  # Powertools' level
+        assert f["LoggingConfig"]["LogFormat"] == "JSON", f["Handler"]
+        assert f["LoggingConfig"]["ApplicationLogLevel"] == level, f["Handler"]
+        assert f["LoggingConfig"]["SystemLogLevel"] == "INFO", f["Handler"]

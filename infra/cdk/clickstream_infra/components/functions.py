@@ -84,6 +84,12 @@ class PlatformFunction(Construct):
             code=code,
             role=self.role,
             log_group=self.log_group,
+            # JSON for Lambda's own lines too (START, END, REPORT with duration and memory), beside
+            # Powertools' JSON application logs, so Logs Insights queries one shape. The
+            # application level must equal Powertools' (LOG_LEVEL below), or Powertools warns.
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.INFO,
             memory_size=memory_mb,
             timeout=timeout,
             tracing=lambda_.Tracing.ACTIVE,
