@@ -95,6 +95,8 @@ METRIC_UNAVAILABLE = "Unavailable"  # collector: 1 when it answered 503 (stream 
 METRIC_RECORDS = "Records"  # stream processor: records delivered
 METRIC_BATCHES = "Batches"  # stream processor: shard (or Kafka partition) batches delivered
 METRIC_FAILED_BATCHES = "FailedBatches"  # stream processor: batches reported in batchItemFailures
+METRIC_BAD_ROWS = "BadRows"  # stream processor: records kept as bad rows (invalid, too late, out of range)
+METRIC_DUPLICATES = "Duplicates"  # stream processor: producer duplicates dropped (an event_id seen before)
 METRIC_SERVER_ERRORS = "ServerErrors"  # query API: 1 when the app answered 5xx
 
 # --- S3 layout (docs/ARCHITECTURE.md "Storage layout") ----------------------------------

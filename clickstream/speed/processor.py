@@ -156,16 +156,21 @@ class SpeedProcessor:
             self._feeds.pop(shard, None)
             log.warning("live feed of %s not updated (counters are)", shard, exc_info=True)
 
-    def handle_event(self, event: Mapping[str, Any]) -> dict[str, list[dict[str, str]]]:
+    def handle_event(
+        self, event: Mapping[str, Any], *, on_batch: Callable[[BatchResult], None] | None = None
+    ) -> dict[str, list[dict[str, str]]]:
         """A Lambda Kinesis or Kafka event → the partial-batch response.
 
         A shard whose batch raised RetryableError is reported from its FIRST record: the whole
         batch comes back, which is safe because every item skips what it already has.
+        `on_batch` sees the result of each batch applied (the handler's metrics).
         """
         failed: list[str] = []
         for group in shard_batches(event, now_ms=round(self._clock() * 1000)):
             try:
-                self.process(group.shard, group.records, source=group.source)
+                result = self.process(group.shard, group.records, source=group.source)
+                if on_batch is not None:
+                    on_batch(result)
             except RetryableError:
                 log.warning("batch of %s failed; reporting it for retry", group.shard, exc_info=True)
                 failed.append(group.item_ids[0])

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from clickstream import constants as c
-from clickstream.speed.processor import SpeedProcessor
+from clickstream.speed.processor import BatchResult, SpeedProcessor
 from lambdas.observability import instrumented, telemetry
 
 
@@ -39,10 +39,16 @@ def handler(event: dict[str, Any], context: object) -> dict[str, list[dict[str, 
     batches, records = delivered(event)
     t.count(c.METRIC_BATCHES, batches)  # before processing: a failed invocation still shows what came
     t.count(c.METRIC_RECORDS, records)
-    response = deps().handle_event(event)
+    applied: list[BatchResult] = []
+    response = deps().handle_event(event, on_batch=applied.append)
     failed = len(response["batchItemFailures"])
+    bad, duplicates = sum(r.bad for r in applied), sum(r.duplicates for r in applied)
     t.count(c.METRIC_FAILED_BATCHES, failed)
-    t.logger.info("batches applied", batches=batches, records=records, failed_batches=failed)
+    t.count(c.METRIC_BAD_ROWS, bad)
+    t.count(c.METRIC_DUPLICATES, duplicates)
+    t.logger.info(
+        "batches applied", batches=batches, records=records, failed_batches=failed, bad_rows=bad, duplicates=duplicates
+    )
     return response
 
 

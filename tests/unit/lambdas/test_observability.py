@@ -6,6 +6,7 @@ stream processor and the collector against moto are tests/integration/test_*_lam
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -22,10 +23,12 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from clickstream import constants as c
+from clickstream.adapters.dynamodb.counters import NullCounters
 from clickstream.collector.service import CollectorService
 from clickstream.errors import StreamUnavailableError
 from clickstream.lambda_context import LambdaContext, lambda_context
 from clickstream.settings import Settings
+from clickstream.speed.processor import SpeedProcessor
 from lambdas import observability
 from lambdas.api import handler as api_lambda
 from lambdas.collector import handler as collector_lambda
@@ -81,8 +84,17 @@ class Processor:
     def __init__(self, failures: Sequence[str] = ()) -> None:
         self.failures = failures
 
-    def handle_event(self, event: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
+    def handle_event(self, event: dict[str, Any], *, on_batch: Any = None) -> dict[str, list[dict[str, str]]]:
         return {"batchItemFailures": [{"itemIdentifier": f} for f in self.failures]}
+
+
+class KeptBadRows:
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def put(self, rows: Sequence[dict[str, Any]], **kw: Any) -> str | None:
+        self.rows += rows
+        return "key"
 
 
 class Stream:
@@ -123,7 +135,34 @@ def test_stream_processor_prints_a_json_log_line_and_emf_metrics(
     assert line["function_request_id"] == REQUEST_ID and line["service"] == c.SERVICE_STREAM_PROCESSOR
     assert (line["level"], line["message"], line["records"], line["batches"]) == ("INFO", "batches applied", 4, 1)
     assert blob["service"] == c.SERVICE_STREAM_PROCESSOR
-    assert metric_values(blob) == {c.METRIC_BATCHES: [1.0], c.METRIC_RECORDS: [4.0], c.METRIC_FAILED_BATCHES: [0.0]}
+    assert metric_values(blob) == {
+        c.METRIC_BATCHES: [1.0],
+        c.METRIC_RECORDS: [4.0],
+        c.METRIC_FAILED_BATCHES: [0.0],
+        c.METRIC_BAD_ROWS: [0.0],
+        c.METRIC_DUPLICATES: [0.0],
+    }
+
+
+@pytest.mark.usefixtures("in_lambda")
+def test_stream_processor_counts_the_bad_rows_and_duplicates_the_real_processor_found(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the sample event with its 2nd record a producer retry of the 1st, and its 4th not JSON,
+    # applied by the real speed-layer processor (its DynamoDB writes computed, not sent)
+    sample = event("kinesis_stream_event.json")
+    records = sample["Records"]
+    records[1]["kinesis"]["data"] = records[0]["kinesis"]["data"]
+    records[3]["kinesis"]["data"] = base64.b64encode(b"not json").decode()
+    sink = KeptBadRows()
+    monkeypatch.setattr(stream_lambda, "deps", lambda: SpeedProcessor(NullCounters(), sink))
+
+    assert stream_lambda.handler(sample, context("clickstream-test-stream-processor")) == {"batchItemFailures": []}
+
+    logs, blob = printed(capsys.readouterr().out)
+    values = metric_values(blob)
+    assert (values[c.METRIC_BAD_ROWS], values[c.METRIC_DUPLICATES], values[c.METRIC_RECORDS]) == ([1.0], [1.0], [4.0])
+    assert len(sink.rows) == 1 and (logs[0]["bad_rows"], logs[0]["duplicates"]) == (1, 1)
 
 
 @pytest.mark.usefixtures("in_lambda")
@@ -136,7 +175,13 @@ def test_stream_processor_counts_kafka_partitions_and_failed_batches(
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "15"}]}
     _, blob = printed(capsys.readouterr().out)
-    assert metric_values(blob) == {c.METRIC_BATCHES: [2.0], c.METRIC_RECORDS: [4.0], c.METRIC_FAILED_BATCHES: [1.0]}
+    assert metric_values(blob) == {
+        c.METRIC_BATCHES: [2.0],
+        c.METRIC_RECORDS: [4.0],
+        c.METRIC_FAILED_BATCHES: [1.0],
+        c.METRIC_BAD_ROWS: [0.0],
+        c.METRIC_DUPLICATES: [0.0],
+    }
 
 
 @pytest.mark.usefixtures("in_lambda")
@@ -242,7 +287,7 @@ def test_no_tracer_is_built_where_nothing_would_be_traced(
 _IN_LAMBDA = """
 import json, sys
 from lambdas.stream_processor import handler as h
-h.deps = lambda: type("P", (), {"handle_event": lambda self, e: {"batchItemFailures": []}})()
+h.deps = lambda: type("P", (), {"handle_event": lambda self, e, on_batch=None: {"batchItemFailures": []}})()
 print(json.dumps(h.handler(json.load(open(sys.argv[1])), None)))
 from lambdas.observability import telemetry
 print(json.dumps({"tracer": not telemetry("stream-processor").tracer.disabled}))
