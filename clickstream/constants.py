@@ -35,9 +35,6 @@ PUT_RECORDS_MAX_BYTES = 5 * 1024 * 1024
 COLLECTOR_WRITE_SLOTS = 4  # stream writes at once per collector process
 COLLECTOR_SLOT_WAIT_SECONDS = 2.0
 STREAM_WRITE_DEADLINE_SECONDS = 5.0
-# Connect and read timeouts of each PutRecords call: a retry starts only if a call this long
-# (both timeouts) still ends within the write's deadline.
-STREAM_CALL_TIMEOUT_SECONDS = 2.0
 KINESIS_RECORD_MAX_BYTES = 1024 * 1024  # Kinesis: 1 MiB per record (data + partition key)
 
 # --- Defaults ---------------------------------------------------------------------------

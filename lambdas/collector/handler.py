@@ -7,13 +7,11 @@ counts what the answer says (`lambdas.observability`: logs, EMF metrics, traces)
 from __future__ import annotations
 
 import base64
-from contextlib import nullcontext
 from functools import cache
 from typing import Any
 
 from clickstream import constants as c
 from clickstream.collector.service import CollectorService
-from clickstream.deadline import deadline_in
 from clickstream.http_event import route
 from lambdas.observability import instrumented, telemetry
 
@@ -32,11 +30,7 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
     method = event.get("requestContext", {}).get("http", {}).get("method", "POST")
     query = event.get("rawQueryString") or ""
-    # The stream write ends RESPONSE_MARGIN_SECONDS before Lambda would end the invocation: a
-    # slow stream is answered 503 + Retry-After by us, not a 503 from API Gateway after a timeout.
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    with deadline_in(remaining() / 1000) if remaining is not None else nullcontext():
-        result = deps().handle(route(event), event.get("headers") or {}, raw, method=method, query=query)
+    result = deps().handle(route(event), event.get("headers") or {}, raw, method=method, query=query)
     t = telemetry(c.SERVICE_COLLECTOR)
     t.count(c.METRIC_EVENTS_ACCEPTED, result.body.get("accepted", 0))
     t.count(c.METRIC_EVENTS_REJECTED, result.body.get("rejected", 0))

@@ -4,9 +4,7 @@ PutRecords is not atomic: a 200 response can still carry per-record failures
 (`FailedRecordCount`, `ErrorCode` = ProvisionedThroughputExceededException / InternalFailure).
 The writer retries only the failed records, with exponential backoff and full jitter, until
 every record has a sequence number or the deadline passes; then it raises
-`StreamUnavailableError` and the caller must treat the whole `write()` as not acknowledged. The
-deadline is the writer's own, or the request's when that comes first (`clickstream.deadline`),
-and no call starts that could outlast it (`call_timeout_seconds`).
+`StreamUnavailableError` and the caller must treat the whole `write()` as not acknowledged.
 Retried records may land out of order relative to the ones that succeeded first, and a record
 reported as InternalFailure may already be on the stream: delivery is at-least-once.
 """
@@ -26,7 +24,6 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from clickstream.adapters.aws_errors import RETRYABLE_CODES, error_code
 from clickstream.adapters.streams.records import StreamRecord
 from clickstream.constants import KINESIS_RECORD_MAX_BYTES, PUT_RECORDS_MAX, PUT_RECORDS_MAX_BYTES
-from clickstream.deadline import budget
 from clickstream.errors import PoisonRecordError, StreamUnavailableError
 
 log = logging.getLogger(__name__)
@@ -58,7 +55,6 @@ class KinesisWriter:
         *,
         client: Any,
         deadline_seconds: float = 5.0,
-        call_timeout_seconds: float = 0.0,
         base_delay: float = 0.05,
         max_delay: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
@@ -68,8 +64,6 @@ class KinesisWriter:
         self.stream_name = stream_name
         self._client = client
         self._deadline_seconds = deadline_seconds
-        # The longest one PutRecords call can take (the client's connect + read timeouts); 0: unknown.
-        self._call_timeout = call_timeout_seconds
         self._base_delay = base_delay
         self._max_delay = max_delay
         self._sleep = sleep
@@ -88,14 +82,7 @@ class KinesisWriter:
         """Nothing to release: the boto3 client belongs to the caller."""
 
     def _put_chunk(self, entries: list[dict[str, Any]]) -> None:
-        allowed = budget(self._deadline_seconds, clock=self._monotonic)
-        if allowed < self._call_timeout:
-            raise StreamUnavailableError(
-                f"{allowed:.1f} s left for this request, less than one PutRecords call to Kinesis stream "
-                f"{self.stream_name!r} may take ({self._call_timeout:g} s): nothing was written",
-                retry_after=1.0,
-            )
-        deadline = self._monotonic() + allowed
+        deadline = self._monotonic() + self._deadline_seconds
         pending = entries
         attempt = 0
         while True:
@@ -121,7 +108,7 @@ class KinesisWriter:
                     return
             attempt += 1
             delay = self._backoff(attempt)
-            if self._monotonic() + delay + self._call_timeout > deadline:
+            if self._monotonic() + delay > deadline:
                 msg = (
                     f"{len(failed)} of {len(entries)} records not accepted by Kinesis stream "
                     f"{self.stream_name!r} after {attempt} attempts ({reason})"

@@ -6,7 +6,6 @@ from clickstream.adapters import _clients
 from clickstream.adapters.streams.kafka import KafkaWriter
 from clickstream.adapters.streams.kinesis import KinesisWriter
 from clickstream.adapters.streams.records import StreamWriter
-from clickstream.constants import STREAM_CALL_TIMEOUT_SECONDS as CALL_TIMEOUT
 from clickstream.constants import STREAM_WRITE_DEADLINE_SECONDS as DEADLINE
 from clickstream.settings import Settings
 
@@ -15,11 +14,7 @@ def stream_writer(settings: Settings) -> StreamWriter:
     """The writer for `settings.transport`."""
     if settings.transport == "kafka":
         return KafkaWriter(settings.require_kafka(), settings.names.topic)
-    # Each PutRecords call gives up after CALL_TIMEOUT to connect and CALL_TIMEOUT to read, and
-    # no call starts unless it would end by the deadline: a write is answered (durable, or
-    # StreamUnavailableError) within DEADLINE, or sooner when the request must be answered first
-    # (clickstream.deadline: the collector's Lambda), however slow the stream.
-    kinesis = _clients.deadline_client("kinesis", settings, seconds=CALL_TIMEOUT)
-    return KinesisWriter(
-        settings.names.stream, client=kinesis, deadline_seconds=DEADLINE, call_timeout_seconds=2 * CALL_TIMEOUT
-    )
+    # Each PutRecords call times out within the writer's deadline, so a write is answered
+    # (durable, or StreamUnavailableError) within about twice the deadline, however slow the stream.
+    kinesis = _clients.deadline_client("kinesis", settings, seconds=DEADLINE)
+    return KinesisWriter(settings.names.stream, client=kinesis, deadline_seconds=DEADLINE)
