@@ -100,7 +100,8 @@ def test_the_package_table_lists_every_clickstream_package(tracked: list[str]) -
 
 
 def test_no_tracked_file_points_outside_the_repository(tracked: list[str]) -> None:
-    """Code comments, requirements and configs too: a clone of the project alone has no ../shared."""
+    """Code comments, requirements and configs too: a clone of the project alone has no design
+    folder beside it."""
     offenders = []
     for rel in tracked:
         if rel == Path(__file__).relative_to(ROOT).as_posix():
@@ -112,7 +113,9 @@ def test_no_tracked_file_points_outside_the_repository(tracked: list[str]) -> No
         offenders += [
             f"{rel}:{n}: {line.strip()}" for n, line in enumerate(text.splitlines(), 1) if OUTSIDE.search(line)
         ]
-    assert not offenders, "links or paths to ../shared (the design lives in docs/):\n" + "\n".join(offenders)
+    assert not offenders, "links or paths to a folder beside the repository (the design lives in docs/):\n" + (
+        "\n".join(offenders)
+    )
 
 
 def github_anchors(markdown: str) -> set[str]:
