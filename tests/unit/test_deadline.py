@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
+from support.clock import ManualClock
+
 from clickstream.deadline import RESPONSE_MARGIN_SECONDS, budget, deadline_in
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_without_a_deadline_the_timeout_stands() -> None:
@@ -18,7 +12,7 @@ def test_without_a_deadline_the_timeout_stands() -> None:
 
 
 def test_a_deadline_shortens_the_wait_by_the_time_left_less_the_margin() -> None:
-    clock = Clock()
+    clock = ManualClock()
     with deadline_in(29.0, clock=clock):
         assert budget(30.0, clock=clock) == 29.0 - RESPONSE_MARGIN_SECONDS  # the query API's case
         assert budget(5.0, clock=clock) == 5.0  # a shorter timeout of its own stands
@@ -30,7 +24,7 @@ def test_a_deadline_shortens_the_wait_by_the_time_left_less_the_margin() -> None
 
 
 def test_nested_deadlines_restore_the_outer_one() -> None:
-    clock = Clock()
+    clock = ManualClock()
     with deadline_in(20.0, clock=clock):
         with deadline_in(10.0, clock=clock):
             assert budget(60.0, clock=clock) == 10.0 - RESPONSE_MARGIN_SECONDS

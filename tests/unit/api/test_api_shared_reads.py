@@ -7,16 +7,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from support.clock import ManualClock
 
 from clickstream.api.shared_reads import SharedCache
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_concurrent_callers_of_one_key_share_a_single_load() -> None:
@@ -40,7 +33,7 @@ def test_concurrent_callers_of_one_key_share_a_single_load() -> None:
 
 
 def test_a_value_is_reused_for_ttl_seconds_then_read_again() -> None:
-    clock = Clock()
+    clock = ManualClock()
     cache: SharedCache[int] = SharedCache(1.0, clock=clock)
     values = iter([1, 2])
     assert cache.get("k", lambda: next(values)) == 1
@@ -79,7 +72,7 @@ def test_ttl_zero_turns_sharing_off() -> None:
 
 
 def test_while_one_caller_refreshes_the_others_get_the_previous_answer_if_young_enough() -> None:
-    clock = Clock()
+    clock = ManualClock()
     cache: SharedCache[int] = SharedCache(1.0, clock=clock)
     assert cache.get("k", lambda: 1) == 1
     clock.now += 1.5  # expired

@@ -7,6 +7,8 @@ from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from support.clock import ManualClock
+
 from clickstream.emulated.checkpoints import Checkpoint
 from clickstream.emulated.event_source_mapping.events import KinesisRecord
 from clickstream.emulated.event_source_mapping.kinesis_shards import ShardRead
@@ -16,15 +18,11 @@ from clickstream.emulated.stream_reading import ShardInfo, readable_shards
 ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/clicks"
 
 
-class Clock:
+class Clock(ManualClock):
+    """Starts at a plausible epoch time; every sleep advances it (the consume loops sleep 0 s too)."""
+
     def __init__(self, start: float = 1_795_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += max(seconds, 0.001)
+        super().__init__(start, min_sleep=0.001)
 
 
 class FakeStream:

@@ -5,19 +5,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 
+from support.clock import ManualClock
+
 from clickstream.emulated.firehose.archiver import Archiver
 from clickstream.emulated.firehose.batching import MS_PER_HOUR, FlushPolicy, RawRecord, object_key
 from clickstream.emulated.firehose.reading import Poll, ShardBatch
 
 HOUR = 1_795_000_000_000 // MS_PER_HOUR * MS_PER_HOUR
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class ScriptedReader:
@@ -26,7 +20,7 @@ class ScriptedReader:
     source = "src"
     key_digits = 4
 
-    def __init__(self, polls: list[Poll], clock: Clock, log: list[tuple[str, ...]], tick: float = 1.0) -> None:
+    def __init__(self, polls: list[Poll], clock: ManualClock, log: list[tuple[str, ...]], tick: float = 1.0) -> None:
         self._polls, self._clock, self._log, self._tick = list(polls), clock, log, tick
         self.closed = False
 
@@ -86,7 +80,7 @@ def _recs(start: int, n: int, arrival: int = HOUR) -> list[RawRecord]:
 
 def _archiver(polls: list[Poll], policy: FlushPolicy) -> tuple[Archiver, ScriptedReader, Sink, Checkpoints, list]:
     log: list[tuple[str, ...]] = []
-    clock = Clock()
+    clock = ManualClock(0.0)
     reader = ScriptedReader(polls, clock, log)
     sink, checkpoints = Sink(log), Checkpoints(log)
     return (
