@@ -105,8 +105,9 @@ CURATED_METRICS_PREFIX = "curated/metrics"
 QUARANTINE_PREFIX = "quarantine"
 STAGING_PREFIX = "staging"  # compaction writes here first, then swaps into curated/
 MANIFESTS_PREFIX = "manifests"  # compaction's record of the raw objects each arrival hour had
+STREAM_RETENTION_HOURS = 24  # the Kinesis stream keeps records this long (resources.StreamSpec)
 # How far back each compaction run looks for raw objects that landed after their arrival hour was
-# compacted: Firehose retries a failed S3 delivery for up to 24 hours.
-LATE_OBJECT_LOOKBACK_HOURS = 24
+# compacted: Firehose retries a failed S3 delivery until its source stream's retention ends.
+LATE_OBJECT_LOOKBACK_HOURS = STREAM_RETENTION_HOURS
 QUALITY_PREFIX = "quality"  # Great Expectations results per run (JSON + Data Docs HTML)
 ATHENA_RESULTS_PREFIX = "athena-results"

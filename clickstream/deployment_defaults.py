@@ -1,8 +1,8 @@
 """What infra/cdk deploys for the speed layer, the raw archive and the lake's lifecycle. Pure.
 
 The CDK app configures the event source mapping, the collector API's throttle, Firehose
-buffering and the S3 transitions from these values, and `clickstream.capacity` sizes and prices the same ones, so the capacity
-estimate describes the system that `cdk deploy` creates.
+buffering and the S3 transitions from these values, and `clickstream.capacity` sizes and
+prices the same ones, so the capacity estimate describes the system that `cdk deploy` creates.
 """
 
 from __future__ import annotations

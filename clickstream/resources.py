@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from clickstream import constants as c
 from clickstream.settings import Settings
 
 TTL_ATTRIBUTE = "expires_at"
@@ -19,7 +20,7 @@ TTL_ATTRIBUTE = "expires_at"
 class StreamSpec:
     name: str
     shard_count: int
-    retention_hours: int = 24
+    retention_hours: int = c.STREAM_RETENTION_HOURS
 
 
 @dataclass(frozen=True)

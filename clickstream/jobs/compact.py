@@ -9,7 +9,8 @@
       → Glue partitions of `events` → run record (clickstream.jobs.run_record, failed runs too)
 
 Late raw objects: Firehose can deliver an object under an arrival hour after that hour was
-compacted (it buffers up to 900 s and retries a failed delivery for up to 24 h). Each run records
+compacted (it buffers up to 900 s, and retries a failed S3 delivery until its source stream's
+retention ends: 24 h here). Each run records
 the raw keys it compacted per arrival hour (`manifests/compact_raw_events/dt=…/hour=…/objects.json`)
 and also takes, from the `LATE_OBJECT_LOOKBACK_HOURS` arrival hours before its interval, every
 object missing from that hour's manifest. Merged like any other rows, their events are published
