@@ -16,7 +16,7 @@ export PYTHONDONTWRITEBYTECODE :=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install lock system-deps airflow grafana demo test test-fast test-unit test-integration lint up down status bench clean synth cdk-install lambda-wheels
+.PHONY: help install lock system-deps airflow grafana demo test test-fast test-unit test-integration lint up down status bench clean synth rehearse cdk-install lambda-wheels
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -106,6 +106,9 @@ lambda-wheels: $(WHEELS_STAMP)  ## download the Lambda wheels (cp313 arm64, inge
 
 synth: $(STAMP) $(CDK_STAMP) $(WHEELS_STAMP)  ## cdk synth STAGE=dev offline, cdk-nag clean, into infra/cdk/cdk.out
 	cd $(CDK_DIR) && CDK_DISABLE_CLI_TELEMETRY=true ./node_modules/.bin/cdk synth --no-notices -q -c stage=$(STAGE) $(CDK_ARGS)
+
+rehearse: synth  ## run cdk.out's Lambda bundles (rebuilt for this machine, proven equal) against a fresh embedded stack
+	cd $(CDK_DIR) && ../../$(PY) -m rehearsal $(REHEARSE_ARGS)
 
 clean:  ## remove the venv and local state
 	rm -rf $(VENV) .clickstream .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -135,30 +135,56 @@ class LambdaBundler:
 
     def try_bundle(self, output_dir: str, options: Any) -> bool:
         out = Path(output_dir)
-        stage_sources(self.root, out)
         if self.wheelhouse is None:
+            stage_sources(self.root, out)
             return True
         if not any(self.wheelhouse.glob("*.whl")):
             raise ConfigError(
                 f"no Lambda wheels in {self.wheelhouse}: run `make lambda-wheels` once (the only step that "
                 "downloads), or synthesise with -c bundle=false (tests only: not deployable)"
             )
-        command = pip_install_command(self.root, self.wheelhouse, out, self.requirements)
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise ConfigError(
-                f"bundling {self.requirements} failed (a wheel missing from {self.wheelhouse}? run "
-                f"`make lambda-wheels` after changing a requirements file):\n{result.stderr[-2000:]}"
-            )
-        shutil.rmtree(out / "bin", ignore_errors=True)  # console scripts: useless in a Lambda
-        size = unzipped_size(out)
-        if size > MAX_UNZIPPED_BYTES:
-            raise ConfigError(
-                f"the Lambda bundle of {self.requirements} is {size / 1e6:.1f} MB unzipped, over Lambda's "
-                f"{MAX_UNZIPPED_BYTES / 1e6:.1f} MB: drop a package from it, or move that function to a "
-                "container image"
-            )
+        build_bundle(
+            self.root,
+            out,
+            self.requirements,
+            pip_install_command(self.root, self.wheelhouse, out, self.requirements),
+            hint=f"a wheel missing from {self.wheelhouse}? run `make lambda-wheels` after changing a requirements file",
+        )
         return True
+
+
+def build_bundle(root: Path, out: Path, requirements: Path, install: list[str], *, hint: str) -> None:
+    """A Lambda bundle in `out`: our sources, then `install` (pip of one requirement set into
+    `out`), without console scripts, refused over Lambda's unzipped limit. The synth runs it for
+    the Lambda platform; the rehearsal (infra/cdk/rehearsal) for this machine's."""
+    stage_sources(root, out)
+    result = subprocess.run(install, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ConfigError(f"bundling {requirements} failed ({hint}):\n{result.stderr[-2000:]}")
+    shutil.rmtree(out / "bin", ignore_errors=True)  # console scripts: useless in a Lambda
+    size = unzipped_size(out)
+    if size > MAX_UNZIPPED_BYTES:
+        raise ConfigError(
+            f"the Lambda bundle of {requirements} is {size / 1e6:.1f} MB unzipped, over Lambda's "
+            f"{MAX_UNZIPPED_BYTES / 1e6:.1f} MB: drop a package from it, or move that function to a "
+            "container image"
+        )
+
+
+def native_install_command(root: Path, target: Path, requirements: Path) -> list[str]:
+    """pip of the same requirement set (same pins, `--no-deps`, wheels only) for the machine and
+    Python running this, from the package index: the rehearsal's twin of `pip_install_command`,
+    since a cp313/arm64 bundle cannot run here."""
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps"]
+    return [
+        *pip,
+        "--only-binary=:all:",
+        "--target",
+        str(target),
+        "--no-compile",
+        "--requirement",
+        str(root / requirements),
+    ]
 
 
 class LambdaAsset:
