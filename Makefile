@@ -16,7 +16,7 @@ export PYTHONDONTWRITEBYTECODE :=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install lock system-deps airflow grafana demo test test-fast test-unit test-integration lint up down status bench clean synth rehearse cdk-install lambda-wheels
+.PHONY: help install lock system-deps airflow grafana demo test test-fast test-unit test-integration lint up down status bench clean synth rehearse mwaa-lock cdk-install lambda-wheels
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -107,8 +107,15 @@ lambda-wheels: $(WHEELS_STAMP)  ## download the Lambda wheels (cp313 arm64, inge
 synth: $(STAMP) $(CDK_STAMP) $(WHEELS_STAMP)  ## cdk synth STAGE=dev offline, cdk-nag clean, into infra/cdk/cdk.out
 	cd $(CDK_DIR) && CDK_DISABLE_CLI_TELEMETRY=true ./node_modules/.bin/cdk synth --no-notices -q -c stage=$(STAGE) $(CDK_ARGS)
 
-rehearse: synth  ## run cdk.out's Lambda bundles (rebuilt for this machine, proven equal) against a fresh embedded stack
-	cd $(CDK_DIR) && ../../$(PY) -m rehearsal $(REHEARSE_ARGS)
+mwaa-lock: $(STAMP)  ## re-resolve infra/cdk/airflow/constraints.txt (MWAA's Airflow + our pins) after a pin changes
+	cd $(CDK_DIR) && JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 ../../$(PY) -m clickstream_infra.mwaa_lock ../..
+
+# The rehearsal synthesises the MWAA deployment (-c mwaa=true) into its own folder, so that the
+# DAG bundle is an asset too; the default `make synth` output is left alone.
+REHEARSAL_OUT := .rehearsal/cdk.out
+rehearse: $(STAMP) $(CDK_STAMP) $(WHEELS_STAMP)  ## synth with MWAA, then run cdk.out's Lambdas and DAGs against a fresh embedded stack
+	cd $(CDK_DIR) && CDK_DISABLE_CLI_TELEMETRY=true ./node_modules/.bin/cdk synth --no-notices -q -c stage=$(STAGE) -c mwaa=true -o $(REHEARSAL_OUT) $(CDK_ARGS)
+	cd $(CDK_DIR) && ../../$(PY) -m rehearsal --assembly $(REHEARSAL_OUT) $(REHEARSE_ARGS)
 
 clean:  ## remove the venv and local state
 	rm -rf $(VENV) .clickstream .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

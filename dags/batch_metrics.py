@@ -17,6 +17,7 @@ from typing import Any
 from airflow.sdk import Asset, Param, dag, task
 
 from clickstream.constants import CURATED_EVENTS_PREFIX, CURATED_METRICS_PREFIX
+from clickstream.jobs.airflow_compat import doubling_retry_backoff, task_exceptions
 from clickstream.jobs.intervals import day_ranges, requested_days
 from clickstream.settings import Settings
 
@@ -35,7 +36,11 @@ batch_metrics_asset = Asset(name=BATCH_METRICS_ASSET, uri=f"s3://{_bucket}/{CURA
     schedule=curated_events,
     catchup=False,
     max_active_runs=1,  # one recomputation at a time; queued asset events wait for the next run
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=1), "retry_exponential_backoff": 2.0},
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": doubling_retry_backoff(),
+    },
     params={
         "start_date": Param(None, type=["null", "string"], format="date", description="manual runs: first day"),
         "end_date": Param(None, type=["null", "string"], format="date", description="manual runs: last day"),
@@ -46,12 +51,12 @@ batch_metrics_asset = Asset(name=BATCH_METRICS_ASSET, uri=f"s3://{_bucket}/{CURA
 def batch_metrics() -> None:
     @task(outlets=[batch_metrics_asset])
     def compute(**context: Any) -> dict[str, Any]:
-        from airflow.sdk.exceptions import AirflowSkipException
-
         events = [e for evs in context["triggering_asset_events"].values() for e in evs]
         days = requested_days(context["params"], [e.extra or {} for e in events])
         if not days:
-            raise AirflowSkipException(f"the {len(events)} compaction(s) wrote no partition: nothing to recompute")
+            raise task_exceptions().AirflowSkipException(
+                f"the {len(events)} compaction(s) wrote no partition: nothing to recompute"
+            )
 
         from clickstream.jobs.batch_metrics import compute_batch_metrics
 

@@ -17,9 +17,10 @@ from datetime import timedelta
 from typing import Any
 
 from airflow.providers.standard.sensors.time_delta import TimeDeltaSensor
-from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
+from airflow.sdk import Asset, dag, task
 
 from clickstream.constants import CURATED_EVENTS_PREFIX
+from clickstream.jobs.airflow_compat import cron_data_interval_timetable, doubling_retry_backoff, task_exceptions
 from clickstream.jobs.intervals import archive_settle_seconds, batch_start
 from clickstream.settings import Settings
 
@@ -32,14 +33,14 @@ curated_events = Asset(
 
 
 @dag(
-    schedule=CronDataIntervalTimetable("0 * * * *", timezone="UTC"),  # [HH:00, HH+1:00) intervals
+    schedule=cron_data_interval_timetable()("0 * * * *", timezone="UTC"),  # [HH:00, HH+1:00) intervals
     start_date=batch_start(),
     catchup=True,
     max_active_runs=2,  # catch-up: the next hour's sensor waits while one compacts
     default_args={
         "retries": 2,
         "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": 2.0,
+        "retry_exponential_backoff": doubling_retry_backoff(),
         "max_retry_delay": timedelta(minutes=10),
     },
     tags=["clickstream", "batch"],
@@ -58,8 +59,6 @@ def compact_raw_events() -> None:
     # partition would each write it without the other's rows.
     @task(outlets=[curated_events], max_active_tis_per_dag=1)
     def compact(**context: Any) -> dict[str, Any]:
-        from airflow.sdk.exceptions import AirflowFailException
-
         from clickstream.jobs.compact import DataQualityError, compact_interval
         from clickstream.jobs.intervals import run_interval
 
@@ -69,7 +68,7 @@ def compact_raw_events() -> None:
         try:
             report = compact_interval(Settings.from_env(), start, end, run_id=context["run_id"])
         except DataQualityError as exc:  # the same rows fail again: fix the data, then clear the task
-            raise AirflowFailException(str(exc)) from exc
+            raise task_exceptions().AirflowFailException(str(exc)) from exc
         extra = report.asset_extra(start, end)
         context["outlet_events"][curated_events].extra = extra  # read by batch_metrics
         return extra

@@ -15,6 +15,7 @@ from typing import Any
 from airflow.sdk import Asset, Param, dag, task
 
 from clickstream.constants import CURATED_METRICS_PREFIX
+from clickstream.jobs.airflow_compat import doubling_retry_backoff, task_exceptions
 from clickstream.jobs.intervals import reconcile_range
 from clickstream.settings import Settings
 
@@ -29,7 +30,11 @@ batch_metrics_asset = Asset(
     schedule=batch_metrics_asset,
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=1), "retry_exponential_backoff": 2.0},
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": doubling_retry_backoff(),
+    },
     params={
         "start_date": Param(None, type=["null", "string"], format="date", description="manual runs: first day"),
         "end_date": Param(None, type=["null", "string"], format="date", description="manual runs: last day"),
@@ -40,12 +45,10 @@ batch_metrics_asset = Asset(
 def reconcile_speed_batch() -> None:
     @task
     def reconcile(**context: Any) -> dict[str, Any]:
-        from airflow.sdk.exceptions import AirflowSkipException
-
         events = [e for evs in context["triggering_asset_events"].values() for e in evs]
         span = reconcile_range(context["params"], [e.extra or {} for e in events])
         if span is None:
-            raise AirflowSkipException("no recomputed day to reconcile")
+            raise task_exceptions().AirflowSkipException("no recomputed day to reconcile")
 
         from clickstream.jobs.reconcile import reconcile as reconcile_days
 

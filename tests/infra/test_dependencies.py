@@ -32,6 +32,7 @@ CODE_GROUPS = {
     "lambdas": ("dependencies",),
     "stream_consumers": ("dependencies",),
     "dags": ("dependencies", "airflow"),
+    "clickstream/jobs/airflow_compat.py": ("dependencies", "airflow"),  # imported by dags/ only
 }
 FILE_GROUPS = {
     "requirements.txt": ("dependencies", "local", "airflow"),

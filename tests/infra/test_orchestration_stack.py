@@ -73,12 +73,19 @@ def test_mwaa_environment_behind_the_flag(flagged_synth: Synth) -> None:
 
 
 def test_dags_bundle_layout(tmp_path: Path) -> None:
+    from clickstream_infra.components.mwaa import AIRFLOW_CONSTRAINTS, CONSTRAINTS_KEY, mwaa_requirements
+
     assert DagsBundler(ROOT).try_bundle(str(tmp_path), None)
-    assert (tmp_path / REQUIREMENTS_KEY).is_file()
+    # requirements.txt is generated, and its --constraint file travels in dags/, where MWAA reads it
+    assert (tmp_path / REQUIREMENTS_KEY).read_text() == mwaa_requirements(ROOT)
+    assert (tmp_path / CONSTRAINTS_KEY).read_bytes() == (ROOT / AIRFLOW_CONSTRAINTS).read_bytes()
+    assert f'--constraint "/usr/local/airflow/{CONSTRAINTS_KEY}"' in mwaa_requirements(ROOT)
     assert (tmp_path / "dags" / "clickstream" / "settings.py").is_file()  # importable from the DAGs folder
     dag_files = sorted(p.name for p in (ROOT / "dags").glob("*.py"))
     assert sorted(p.name for p in (tmp_path / "dags").glob("*.py")) == dag_files
     assert not list(tmp_path.rglob("__pycache__"))
+    # only the DAG files are DAG files: Airflow would parse clickstream/*.py too (and list broken DAGs)
+    assert (tmp_path / "dags" / ".airflowignore").read_text().split() == ["clickstream/", "sql/"]
 
 
 def test_dags_bundle_carries_the_sql_its_jobs_read(tmp_path: Path) -> None:

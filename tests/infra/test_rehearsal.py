@@ -245,3 +245,21 @@ def test_the_rehearsal_explains_itself() -> None:
         env=env,
     )
     assert out.returncode == 0 and "cdk.out" in out.stdout and "--events" in out.stdout
+
+
+def test_the_mwaa_deployment_gives_the_rehearsal_its_dag_bundle_and_startup_settings(flagged_synth: Any) -> None:
+    from clickstream_infra.components.mwaa import MWAA_AIRFLOW_VERSION, mwaa_requirements
+    from rehearsal import orchestration
+
+    bundle = orchestration.find(flagged_synth.outdir)
+    assert bundle is not None
+    assert bundle.airflow_version == MWAA_AIRFLOW_VERSION
+    assert bundle.requirements.read_text() == mwaa_requirements(ROOT)
+    assert (bundle.dags / "compact_raw_events.py").is_file() and (bundle.dags / "sql").is_dir()
+    assert orchestration.startup_environment(bundle)["CLICKSTREAM_STAGE"] == "qa"
+
+
+def test_without_mwaa_there_is_no_dag_bundle_to_rehearse(default_synth: Any) -> None:
+    from rehearsal import orchestration
+
+    assert orchestration.find(default_synth.outdir) is None
