@@ -49,6 +49,7 @@ PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
 # Lambda's quota on a function's code and layers once extracted ("Unzipped size must be smaller
 # than 262144000 bytes"): 250 MiB, counted as the sum of the file sizes.
 MAX_UNZIPPED_BYTES = 262_144_000
+BUNDLER_HASH = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()  # see source_hash
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", "requirements.txt")
 
 
@@ -105,11 +106,13 @@ def _source_files(root: Path) -> list[Path]:
 
 
 def source_hash(root: Path, *, with_requirements: bool, requirements: Path = INGEST_REQUIREMENTS) -> str:
-    """A hash of everything that goes into the asset, so an unchanged tree reuses the bundle."""
+    """A hash of everything that goes into the asset, so an unchanged tree reuses the bundle. This
+    file is part of it: cdk keys a custom-hashed asset by the hash alone and never bundles a known
+    hash again, so a change to how bundles are built must change the hash too."""
     files = _source_files(root)
     if with_requirements:
         files.append(root / requirements)
-    salt = f"{RUNTIME.name}/{PYTHON_VERSION}/{PLATFORMS}/{with_requirements}/{requirements.as_posix()}"
+    salt = f"{RUNTIME.name}/{PYTHON_VERSION}/{PLATFORMS}/{with_requirements}/{requirements.as_posix()}/{BUNDLER_HASH}"
     return files_hash(root, files, salt=salt)
 
 

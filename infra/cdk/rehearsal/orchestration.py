@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -110,21 +111,26 @@ def run_dags(venv: Path, bundle: DagBundle, env: Mapping[str, str], first: datet
         done = subprocess.run([python, "-m", "airflow", *step], env=dict(env), capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"airflow {' '.join(step)} failed:\n{_failure_lines(done.stdout + done.stderr)}")
+    plain = {"NO_COLOR": "1", "TERM": "dumb"}  # tracebacks as text, not colour boxes
     done = subprocess.run(
-        [python, str(RUNNER), first.isoformat(), end.isoformat()], env=dict(env), capture_output=True, text=True
+        [python, str(RUNNER), first.isoformat(), end.isoformat()], env={**env, **plain}, capture_output=True, text=True
     )
-    Path(env["AIRFLOW_HOME"], "rehearsal-run.log").write_text(done.stderr)
+    log = Path(env["AIRFLOW_HOME"], "rehearsal-run.log")
+    log.write_text(done.stdout + done.stderr)  # dag.test() logs the tasks, tracebacks included, to stdout
     if done.returncode != 0:
-        raise RuntimeError(
-            f"the DAG runs failed (log: {env['AIRFLOW_HOME']}/rehearsal-run.log):\n{done.stderr[-3000:]}"
-        )
+        raise RuntimeError(f"the DAG runs failed (log: {log}):\n{_failure_lines(done.stdout + done.stderr)}")
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def _failure_lines(output: str, keep: int = 40) -> str:
-    """The end of a failed run's output, without the warnings that bury it."""
+_ERROR_LINE = re.compile(r"^\s*[\w.]*(Error|Exception)\b.*: ")
+
+
+def _failure_lines(output: str, keep: int = 12) -> str:
+    """What failed a run: the errors raised (`SomethingError: message`, each once), then the end
+    of the output, without the warnings that bury both."""
     lines = [line for line in output.splitlines() if "Warning:" not in line and "warnings.warn" not in line]
-    return "\n".join(lines[-keep:])
+    errors = list(dict.fromkeys(line.strip() for line in lines if _ERROR_LINE.match(line)))
+    return "\n".join([*(f"  raised: {e}" for e in errors[-5:]), *lines[-keep:]])
 
 
 def _constraint_paths(requirements: str) -> list[str]:

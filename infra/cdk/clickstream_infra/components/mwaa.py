@@ -3,6 +3,7 @@ an execution role with the batch-layer statements, and the environment."""
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 import shutil
 from collections.abc import Mapping
@@ -130,8 +131,12 @@ def startup_script(environment: Mapping[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+_LAYOUT_HASH = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
 def dags_source(root: Path, environment: Mapping[str, str]) -> s3deploy.ISource:
-    # Every file copy_tree uploads (the quality suites' JSON too), so a change to any of them redeploys.
+    # Every file copy_tree uploads (the quality suites' JSON too), so a change to any of them redeploys;
+    # and this module, which lays the bundle out: cdk never bundles a hash it has seen again.
     package = [
         p
         for folder in ("clickstream", "sql")
@@ -141,7 +146,7 @@ def dags_source(root: Path, environment: Mapping[str, str]) -> s3deploy.ISource:
     files = [*(root / "dags").glob("*.py"), *package, root / AIRFLOW_CONSTRAINTS, root / LOCK]
     return s3deploy.Source.asset(
         str(root / "dags"),
-        asset_hash=files_hash(root, files, salt="mwaa" + startup_script(environment)),
+        asset_hash=files_hash(root, files, salt="mwaa" + startup_script(environment) + _LAYOUT_HASH),
         asset_hash_type=cdk.AssetHashType.CUSTOM,
         bundling=cdk.BundlingOptions(
             image=lambda_.Runtime.PYTHON_3_13.bundling_image,
