@@ -122,13 +122,15 @@ def run_dags(venv: Path, bundle: DagBundle, env: Mapping[str, str], first: datet
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _ERROR_LINE = re.compile(r"^\s*[\w.]*(Error|Exception)\b.*: ")
 
 
 def _failure_lines(output: str, keep: int = 12) -> str:
     """What failed a run: the errors raised (`SomethingError: message`, each once), then the end
     of the output, without the warnings that bury both."""
-    lines = [line for line in output.splitlines() if "Warning:" not in line and "warnings.warn" not in line]
+    plain = _ANSI.sub("", output)  # Airflow's rich tracebacks colour their text
+    lines = [line for line in plain.splitlines() if "Warning:" not in line and "warnings.warn" not in line]
     errors = list(dict.fromkeys(line.strip() for line in lines if _ERROR_LINE.match(line)))
     return "\n".join([*(f"  raised: {e}" for e in errors[-5:]), *lines[-keep:]])
 
