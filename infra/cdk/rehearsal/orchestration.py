@@ -15,6 +15,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -94,11 +95,11 @@ def airflow_venv(bundle: DagBundle, workdir: Path) -> tuple[Path, float]:
     local = venv / "requirements.txt"
     local.write_text(requirements.replace(MWAA_DAGS_DIR, str(bundle.dags)))
     pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    started = _now()
+    started = time.monotonic()
     subprocess.run([*pip, "install", f"apache-airflow=={bundle.airflow_version}", "-r", str(local)], check=True)
     subprocess.run([*pip, "check"], check=True)
     (venv / ".complete").write_text("")
-    return venv, round(_now() - started, 1)
+    return venv, round(time.monotonic() - started, 1)
 
 
 def run_dags(venv: Path, bundle: DagBundle, env: Mapping[str, str], first: datetime, end: datetime) -> dict[str, Any]:
@@ -155,9 +156,3 @@ def _local(path: str, bundle: DagBundle) -> Path:
     if not local.is_file():
         raise RuntimeError(f"--constraint {path}: the bundle has no {local.relative_to(bundle.root)}")
     return local
-
-
-def _now() -> float:
-    import time
-
-    return time.monotonic()
