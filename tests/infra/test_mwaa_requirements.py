@@ -8,12 +8,12 @@ import sys
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
+from clickstream_infra.bundling import pinned_versions
 from clickstream_infra.components.mwaa import (
     AIRFLOW_CONSTRAINTS,
     DAG_DISTRIBUTIONS,
     LOCK,
     MWAA_AIRFLOW_VERSION,
-    locked_versions,
     mwaa_requirements,
 )
 from support.cdk import ROOT
@@ -70,15 +70,15 @@ def test_requirements_pin_the_lock_versions_under_our_constraints() -> None:
     text = mwaa_requirements(ROOT)
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     assert lines[0] == '--constraint "/usr/local/airflow/dags/constraints.txt"'
-    lock = locked_versions(ROOT / LOCK)
+    lock = pinned_versions(ROOT / LOCK)
     assert lines[1:] == [f"{name}=={lock[name]}" for name in DAG_DISTRIBUTIONS]
 
 
 def test_the_constraints_are_airflow_for_mwaa_with_our_versions() -> None:
     """The committed lock resolves the MWAA release with exactly the versions the dev venv tests;
     a pin bump without `make mwaa-lock` fails here."""
-    constraints = locked_versions(ROOT / AIRFLOW_CONSTRAINTS)
-    lock = locked_versions(ROOT / LOCK)
+    constraints = pinned_versions(ROOT / AIRFLOW_CONSTRAINTS)
+    lock = pinned_versions(ROOT / LOCK)
     assert constraints["apache-airflow"] == MWAA_AIRFLOW_VERSION
     stale = {
         name: (constraints.get(name), lock[name]) for name in DAG_DISTRIBUTIONS if constraints.get(name) != lock[name]

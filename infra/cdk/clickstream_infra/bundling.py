@@ -64,6 +64,26 @@ def stage_sources(root: Path, out: Path) -> None:
         copy_tree(root / package, out / package)
 
 
+def normalised(name: str) -> str:
+    """A distribution's name as pip compares it, extras dropped (`Ua_Parser[x]` -> `ua-parser`)."""
+    return name.split("[", 1)[0].strip().lower().replace("_", "-").replace(".", "-")
+
+
+def pin_of(line: str) -> tuple[str, str] | None:
+    """(normalised name, version) of a `name[extras]==version ; marker  # comment` line of a
+    requirements, lock or constraints file; None for any other line."""
+    text = line.split("#", 1)[0].split(";", 1)[0].strip()
+    if "==" not in text or text.startswith("-"):
+        return None
+    name, version = text.split("==", 1)
+    return normalised(name), version.strip()
+
+
+def pinned_versions(path: Path) -> dict[str, str]:
+    """Every `name==version` of a requirements, lock or constraints file, by normalised name."""
+    return dict(pin for line in path.read_text().splitlines() if (pin := pin_of(line)))
+
+
 def _platform_args() -> list[str]:
     platforms = [arg for p in PLATFORMS for arg in ("--platform", p)]
     return ["--only-binary=:all:", *platforms, "--implementation", "cp", "--python-version", PYTHON_VERSION]

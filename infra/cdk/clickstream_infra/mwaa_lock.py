@@ -21,6 +21,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from clickstream_infra.bundling import normalised, pin_of
 from clickstream_infra.components.mwaa import (
     AIRFLOW_CONSTRAINTS,
     DAG_DISTRIBUTIONS,
@@ -33,13 +34,9 @@ MAX_RELEASES = 40
 _CONFLICT = re.compile(r"The user requested \(constraint\) ([A-Za-z0-9_.\-]+)==")
 
 
-def _normalise(name: str) -> str:
-    return name.strip().lower().replace("_", "-").replace(".", "-")
-
-
 def _pinned(line: str) -> str | None:
-    text = line.split("#", 1)[0].strip()
-    return _normalise(text.split("==", 1)[0]) if "==" in text else None
+    pin = pin_of(line)
+    return pin[0] if pin else None
 
 
 def _pip_version() -> str:
@@ -54,7 +51,7 @@ def main(argv: list[str]) -> int:
         return 2
     root = Path(argv[1]).resolve()
     wanted = [line for line in mwaa_requirements(root).splitlines() if line and not line.startswith(("#", "-"))]
-    ours = {_normalise(name) for name in DAG_DISTRIBUTIONS}
+    ours = {normalised(name) for name in DAG_DISTRIBUTIONS}
     base = [line for line in (root / AIRFLOW_BASE).read_text().splitlines() if _pinned(line)]
     kept = [line for line in base if _pinned(line) not in ours]
     released: list[str] = []
@@ -79,7 +76,7 @@ def main(argv: list[str]) -> int:
             tried = subprocess.run([*install, "--dry-run"], capture_output=True, text=True)
             if tried.returncode == 0:
                 break
-            conflicting = {_normalise(n) for n in _CONFLICT.findall(tried.stdout + tried.stderr)}
+            conflicting = {normalised(n) for n in _CONFLICT.findall(tried.stdout + tried.stderr)}
             if not conflicting:
                 print(tried.stdout[-3000:] + tried.stderr[-3000:], file=sys.stderr)
                 return 1

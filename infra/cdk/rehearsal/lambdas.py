@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -19,8 +20,11 @@ from clickstream_infra.bundling import (
     SOURCE_PACKAGES,
     build_bundle,
     native_install_command,
+    normalised,
+    pinned_versions,
     source_hash,
 )
+from clickstream_infra.components.mwaa import LOCK
 from rehearsal.assembly import AssemblyError, Function
 
 RUNTIME_SCRIPT = Path(__file__).with_name("runtime.py")
@@ -29,24 +33,13 @@ RUNTIME_SCRIPT = Path(__file__).with_name("runtime.py")
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
 
 
-def pins(path: Path) -> dict[str, str]:
-    """`name==version` lines of a requirements file, names normalised."""
-    found = {}
-    for line in path.read_text().splitlines():
-        text = line.split("#", 1)[0].strip()
-        if "==" in text:
-            name, version = text.split("==", 1)
-            found[_normalise(name)] = version.split(";")[0].strip()
-    return found
-
-
 def requirement_set(root: Path, function: Function) -> Path:
     """The requirement set the asset was installed from: the one whose pins are exactly the
     asset's distributions. None matches when cdk.out is older than the requirement files, or
     was synthesised with -c bundle=false (sources only)."""
     asset = contents(function.asset).distributions
     for requirements in REQUIREMENT_SETS:
-        if pins(root / requirements) == asset:
+        if pinned_versions(root / requirements) == asset:
             return requirements
     raise AssemblyError(
         f"{function.handler}: the distributions of asset {function.asset_hash[:12]} match no requirement set "
@@ -55,18 +48,12 @@ def requirement_set(root: Path, function: Function) -> Path:
     )
 
 
-def _normalise(name: str) -> str:
-    """A distribution's name as pip compares it, extras dropped (`a_b[x]` -> `a-b`)."""
-    return name.split("[", 1)[0].strip().lower().replace("_", "-").replace(".", "-")
-
-
 def build_native(root: Path, requirements: Path, out: Path) -> Path:
     """The same bundle for this machine, once per (tree, requirement set): `out/<hash>`."""
     target = out / source_hash(root, with_requirements=True, requirements=requirements)[:16]
     if (target / ".complete").is_file():
         return target
-    if target.exists():
-        subprocess.run(["rm", "-rf", str(target)], check=True)
+    shutil.rmtree(target, ignore_errors=True)  # a build that did not complete
     target.mkdir(parents=True)
     build_bundle(
         root,
@@ -81,12 +68,8 @@ def build_native(root: Path, requirements: Path, out: Path) -> Path:
 
 def runtime_dir(root: Path, out: Path) -> Path:
     """The stand-in for Lambda's /var/runtime: boto3 and its dependencies at the lock's versions."""
-    pins = dict(
-        line.split("==", 1)
-        for line in (root / "requirements.lock").read_text().splitlines()
-        if "==" in line and not line.startswith("#")
-    )
-    wanted = [f"{name}=={pins[name].split()[0]}" for name in RUNTIME_PACKAGES]
+    pins = pinned_versions(root / LOCK)
+    wanted = [f"{name}=={pins[name]}" for name in RUNTIME_PACKAGES]
     target = out / ("runtime-" + hashlib.sha256(" ".join(wanted).encode()).hexdigest()[:12])
     if not (target / ".complete").is_file():
         command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps"]
@@ -115,7 +98,7 @@ def contents(bundle: Path) -> Contents:
             for line in meta.read_text(errors="replace").split("\n\n", 1)[0].splitlines()
             if ": " in line
         )
-        distributions[_normalise(fields["Name"])] = fields["Version"]
+        distributions[normalised(fields["Name"])] = fields["Version"]
     return Contents(sources=sources, distributions=distributions)
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -22,8 +24,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from clickstream_infra.components.mwaa import MWAA_DAGS_DIR
+
 RUNNER = Path(__file__).with_name("airflow_run.py")
-MWAA_DAGS_DIR = "/usr/local/airflow/dags"  # where MWAA puts dags/ on its workers
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,8 @@ def airflow_venv(bundle: DagBundle, workdir: Path) -> tuple[Path, float]:
     venv = workdir / f"airflow-{digest.hexdigest()[:12]}"
     if (venv / ".complete").is_file():
         return venv, 0.0
-    subprocess.run(["rm", "-rf", str(venv)], check=True)
+    for old in workdir.glob("airflow-*"):  # earlier requirements' virtualenvs (0.8-0.9 GB each here)
+        shutil.rmtree(old, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     local = venv / "requirements.txt"
     local.write_text(requirements.replace(MWAA_DAGS_DIR, str(bundle.dags)))
@@ -125,6 +129,38 @@ def run_dags(venv: Path, bundle: DagBundle, env: Mapping[str, str], first: datet
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _ERROR_LINE = re.compile(r"^\s*[\w.]*(Error|Exception)\b.*: ")
+
+
+def mwaa_given(bundle: DagBundle, workdir: Path, settings: Any, first: datetime) -> dict[str, str]:
+    """What MWAA itself gives its components, as the embedded stack can: an Airflow home and
+    metadata database of their own, the bundle's dags/ as the DAGs folder and on the path, the
+    `aws_default` connection and credentials for the embedded stack, and the local query engine in
+    the place of Athena (the one setting of the startup script overridden)."""
+    from clickstream.local.airflow import aws_connection
+
+    home = workdir / "airflow"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(bundle.dags),
+        "PYTHONPATH": str(bundle.dags),  # MWAA puts the DAGs folder on its components' path
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW_CONN_AWS_DEFAULT": aws_connection(settings),
+        "AWS_ENDPOINT_URL": str(settings.endpoint_url),
+        "AWS_REGION": settings.region,
+        "AWS_DEFAULT_REGION": settings.region,
+        "AWS_ACCESS_KEY_ID": os.environ["AWS_ACCESS_KEY_ID"],
+        "AWS_SECRET_ACCESS_KEY": os.environ["AWS_SECRET_ACCESS_KEY"],
+        "CLICKSTREAM_QUERY_ENGINE": "local",
+        "CLICKSTREAM_HOME": str(workdir / "batch-home"),
+        "CLICKSTREAM_BATCH_START": first.isoformat(),
+        "GX_ANALYTICS_ENABLED": "False",
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
 
 
 def _failure_lines(output: str, keep: int = 12) -> str:

@@ -23,7 +23,7 @@ from constructs import Construct, IConstruct
 
 from clickstream.errors import ConfigError
 from clickstream_infra import arns, nag
-from clickstream_infra.bundling import copy_tree, files_hash
+from clickstream_infra.bundling import copy_tree, files_hash, pinned_versions
 from clickstream_infra.components.airflow import mwaa_execution_statements
 from clickstream_infra.components.functions import platform_environment
 from clickstream_infra.components.network import PrivateNetwork
@@ -64,22 +64,11 @@ DAG_DISTRIBUTIONS = (
 )
 
 
-def locked_versions(lock: Path) -> dict[str, str]:
-    """`name==version` lines of a lock or constraints file, names normalised (`a_b` -> `a-b`)."""
-    found = {}
-    for line in lock.read_text().splitlines():
-        text = line.split("#", 1)[0].strip()
-        if "==" in text and not text.startswith("-"):
-            name, version = text.split("==", 1)
-            found[name.strip().lower().replace("_", "-").replace(".", "-")] = version.strip()
-    return found
-
-
 def mwaa_requirements(root: Path) -> str:
     """MWAA's requirements.txt: our constraints file (MWAA requires a `--constraint` line since
     Airflow 2.7.2, and accepts one of ours from the DAGs folder), then DAG_DISTRIBUTIONS at the
     versions of requirements.lock."""
-    pins = locked_versions(root / LOCK)
+    pins = pinned_versions(root / LOCK)
     missing = [name for name in DAG_DISTRIBUTIONS if name not in pins]
     if missing:
         raise ConfigError(f"{LOCK} has no pin for {missing}: add them to requirements-dev.txt and run `make lock`")
