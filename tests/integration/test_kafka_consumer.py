@@ -3,6 +3,7 @@ exact counters through a consumer-group rebalance and a SIGKILL, a failing batch
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -27,15 +28,19 @@ from support.consumer import (
 
 from clickstream.adapters import _clients
 from clickstream.adapters.streams import KafkaWriter
+from clickstream.emulated.event_source_mapping import kafka_group
 from clickstream.emulated.event_source_mapping.kafka import build_kafka_consumer
+from clickstream.emulated.event_source_mapping.kafka_group import KafkaGroup
 from clickstream.emulated.event_source_mapping.options import ConsumerOptions
 from clickstream.emulated.event_source_mapping.retry import RetryPolicy
+from clickstream.emulated.stream_reading import LEADER_SYNC_DELAY_SECONDS
 from clickstream.errors import RetryableError
 from clickstream.settings import Settings
 
 pytestmark = pytest.mark.slow  # consumer processes through a rebalance and a SIGKILL
 
 MODULE = "stream_consumers.kafka_consumer"
+FOLLOWER_LAG = LEADER_SYNC_DELAY_SECONDS / 2
 JOIN_STAGGER_SECONDS = 3.0  # docs/ENVIRONMENT.md "Kafka mock broker (librdkafka)": simultaneous joins race
 
 
@@ -115,6 +120,62 @@ def test_exact_counters_through_a_rebalance_and_a_sigkilled_member(
     assert "revoked" in text_a, "A saw the rebalance"
     assert len(re.findall(r"assigned (.+)", text_b)) >= 2, "B was reassigned when A died"
     print(f"\nkafka: {len(events)} events, 1 rebalance + 1 SIGKILL, exact in {elapsed:.0f} s: {headline(expected)}")
+
+
+def test_a_slow_follower_joining_an_idle_group_gets_its_partitions_at_the_first_sync(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The mock broker refuses a follower's SyncGroup that arrives after the leader's (stream_reading
+    `_followers_first_assignor`). An idle leader answers at once; a joiner on a loaded machine (as
+    in CI, where the test above failed so) is slower. Injected: the joiner's SyncGroup leaves
+    FOLLOWER_LAG seconds late. Without the leader's delay every join was refused and retried."""
+    _produce(settings, stream_records(make_events(40, seed=5)))
+    topic, bootstrap = settings.names.topic, settings.require_kafka()
+    caplog.set_level(logging.WARNING, logger=kafka_group.__name__)
+    for trial in range(2):
+        joined = _join_an_idle_leader(bootstrap, topic, f"slow-follower-{trial}", follower_lag=FOLLOWER_LAG)
+        assert joined, f"trial {trial}: the joiner got no partitions in 60 s"
+    refused = [r.getMessage() for r in caplog.records if r.getMessage().startswith("group join failed")]
+    assert not refused, f"{len(refused)} refused joins over 2 (each a rejoin after a 3-6 s back-off): {refused}"
+
+
+def _join_an_idle_leader(bootstrap: str, topic: str, group_id: str, *, follower_lag: float) -> list[str]:
+    """A leader that holds the group and polls idly; a second member joins with its follower
+    SyncGroup sent `follower_lag` seconds late. The partitions the joiner got within 60 s."""
+
+    def noop(pids: list[str]) -> None:
+        return None
+
+    leader = KafkaGroup(bootstrap, topic, group_id=group_id, on_revoked=noop, on_assigned=noop)
+    while not leader.assignment():
+        leader.poll(100, 10)
+    stop = threading.Event()
+
+    def idle() -> None:
+        while not stop.is_set():
+            leader.poll(100, 10)
+
+    thread = threading.Thread(target=idle, daemon=True)
+    thread.start()
+    joiner = KafkaGroup(bootstrap, topic, group_id=group_id, on_revoked=noop, on_assigned=noop)
+    coordinator = joiner._consumer._coordinator  # kafka-python's group coordinator client
+    send_sync = coordinator._on_join_follower
+
+    def late_sync() -> Any:
+        time.sleep(follower_lag)
+        return send_sync()
+
+    coordinator._on_join_follower = late_sync
+    try:
+        deadline = time.monotonic() + 60
+        while not joiner.assignment() and time.monotonic() < deadline:
+            joiner.poll(100, 10)
+        return joiner.assignment()
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        joiner.close()
+        leader.close()
 
 
 def test_a_batch_the_handler_keeps_failing_goes_to_the_dlq_and_the_partition_moves_on(

@@ -10,7 +10,9 @@
   instant with InvalidRequestError (42) for one of them (docs/ENVIRONMENT.md "Kafka mock broker
   (librdkafka)"), and when the loser rejoins at once it races the others' rejoin again, rebalance
   after rebalance. `poll()` backs off ~3 s with jitter (what staggering the joins by hand does) and
-  gives up only after JOIN_ATTEMPTS failures in a row without an assignment.
+  gives up only after JOIN_ATTEMPTS failures in a row without an assignment. The same error from
+  SyncGroup (a follower that synced after the leader) is avoided by the leader's delay in
+  `stream_reading.open_group_consumer`.
 """
 
 from __future__ import annotations
