@@ -35,6 +35,9 @@ PUT_RECORDS_MAX_BYTES = 5 * 1024 * 1024
 COLLECTOR_WRITE_SLOTS = 4  # stream writes at once per collector process
 COLLECTOR_SLOT_WAIT_SECONDS = 2.0
 STREAM_WRITE_DEADLINE_SECONDS = 5.0
+# The collector Lambda's timeout (infra/cdk). Its AWS calls end RESPONSE_MARGIN_SECONDS before it
+# (`clickstream.deadline`, `_clients.RequestBoundClient`), so a stalled stream is answered 503.
+COLLECTOR_LAMBDA_TIMEOUT_SECONDS = 10
 KINESIS_RECORD_MAX_BYTES = 1024 * 1024  # Kinesis: 1 MiB per record (data + partition key)
 
 # --- Defaults ---------------------------------------------------------------------------

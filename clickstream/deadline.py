@@ -5,15 +5,17 @@ query API started would keep scanning (and billing), and the client would get AP
 instead of the API's own answer. The query API's Lambda handler sets the invocation's deadline
 here (`deadline_in(context.get_remaining_time_in_millis() / 1000)`); the Athena engine shortens
 its wait with `budget()`, keeping `RESPONSE_MARGIN_SECONDS` to stop the query, read the results
-and answer. Outside a deadline (the local server, the jobs, the CLI) `budget` returns its
-argument. The deadline is a context variable: each request (thread or task) has its own. Pure.
+and answer. The collector's Lambda handler sets one too: its AWS calls get timeouts that end
+within `budget` (`clickstream.adapters._clients.RequestBoundClient`). Outside a deadline (the
+local server, the jobs, the CLI) `budget` returns its argument. The deadline is a context
+variable: each request (thread or task) has its own. Pure.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from typing import Final
 
@@ -31,6 +33,13 @@ def deadline_in(seconds: float, *, clock: Callable[[], float] = time.monotonic) 
         yield
     finally:
         _DEADLINE.reset(token)
+
+
+def invocation_deadline(context: object) -> AbstractContextManager[None]:
+    """`deadline_in` the time a Lambda invocation has left (`context.get_remaining_time_in_millis()`);
+    no deadline for a context without that method (a handler called in-process without one)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return deadline_in(remaining() / 1000) if remaining is not None else nullcontext()
 
 
 def budget(timeout_s: float, *, clock: Callable[[], float] = time.monotonic) -> float:

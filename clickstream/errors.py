@@ -27,6 +27,11 @@ class StreamUnavailableError(RetryableError):
     """The stream (Kinesis or Kafka) did not durably accept every record."""
 
 
+class RequestDeadlineError(RetryableError):
+    """Too little of the request's time is left to start another call (`clickstream.deadline`):
+    the handler answers 503 itself instead of being stopped by the platform mid-call."""
+
+
 class PoisonRecordError(ClickstreamError):
     """A record that can never be processed; it belongs in bad rows with its reason."""
 

@@ -8,7 +8,6 @@ Logs, EMF metrics and traces: `lambdas.observability`.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from functools import cache
 from typing import Any
 
@@ -16,7 +15,7 @@ from fastapi import FastAPI
 
 from clickstream import constants as c
 from clickstream.api.lambda_asgi import handle
-from clickstream.deadline import deadline_in
+from clickstream.deadline import invocation_deadline
 from lambdas.observability import instrumented, telemetry
 
 
@@ -32,8 +31,7 @@ def deps() -> FastAPI:
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     # Athena waits end RESPONSE_MARGIN_SECONDS before Lambda would end the invocation, so a slow
     # query is stopped and answered (400 query_timeout) instead of scanning on after a 503.
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    with deadline_in(remaining() / 1000) if remaining is not None else nullcontext():
+    with invocation_deadline(context):
         response = handle(deps(), event)
     # The app's own 5xx; API Gateway's 5xx metric also counts throttles and timeouts.
     telemetry(c.SERVICE_API).count(c.METRIC_SERVER_ERRORS, int(response["statusCode"] >= 500))

@@ -1,7 +1,7 @@
 """Collector Lambda: API Gateway HTTP API (payload v2) → `CollectorService.handle` → HTTP response.
 
-The same service the local ASGI server runs; this file only translates the event shape, and
-counts what the answer says (`lambdas.observability`: logs, EMF metrics, traces).
+The same service the local ASGI server runs; this file only translates the event shape, sets
+the invocation's deadline (`clickstream.deadline`), and counts what the answer says (`lambdas.observability`: logs, EMF metrics, traces).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 from clickstream import constants as c
 from clickstream.collector.service import CollectorService
+from clickstream.deadline import invocation_deadline
 from clickstream.http_event import route
 from lambdas.observability import instrumented, telemetry
 
@@ -30,7 +31,10 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
     method = event.get("requestContext", {}).get("http", {}).get("method", "POST")
     query = event.get("rawQueryString") or ""
-    result = deps().handle(route(event), event.get("headers") or {}, raw, method=method, query=query)
+    # Every AWS call ends RESPONSE_MARGIN_SECONDS before Lambda would stop the invocation
+    # (`_clients.RequestBoundClient`): a stalled stream is answered 503 by us, not cut off.
+    with invocation_deadline(context):
+        result = deps().handle(route(event), event.get("headers") or {}, raw, method=method, query=query)
     t = telemetry(c.SERVICE_COLLECTOR)
     t.count(c.METRIC_EVENTS_ACCEPTED, result.body.get("accepted", 0))
     t.count(c.METRIC_EVENTS_REJECTED, result.body.get("rejected", 0))

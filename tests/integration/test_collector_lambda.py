@@ -5,9 +5,14 @@ from __future__ import annotations
 import base64
 import copy
 import gzip
+import http.server
 import json
+import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +23,9 @@ from support.stream_reading import kinesis_events as read_kinesis
 from clickstream import constants as c
 from clickstream.adapters import _clients
 from clickstream.adapters.s3 import LakeBucket
+from clickstream.deadline import RESPONSE_MARGIN_SECONDS
 from clickstream.events.codec import decode_event
+from clickstream.lambda_context import lambda_context
 from clickstream.settings import Settings
 from lambdas.collector import handler as collector_lambda
 
@@ -159,3 +166,101 @@ def test_kafka_transport(settings: Settings, apigw_event: dict[str, Any], monkey
         got.extend(consumer)
     consumer.close()
     assert sorted(decode_event(m.value)["event_id"] for m in got) == sorted(json.loads(response["body"])["event_ids"])
+
+
+class _StallingProxy(http.server.ThreadingHTTPServer):
+    """An AWS endpoint in front of the embedded server that forwards every request, except that
+    requests for `stalled` (an S3 path prefix, or "kinesis") get no answer at all."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, upstream: str, stalled: str) -> None:
+        self.upstream, self.stalled, self.release = upstream, stalled, threading.Event()
+        super().__init__(("127.0.0.1", 0), _Forward)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Forward(http.server.BaseHTTPRequestHandler):
+    server: _StallingProxy
+
+    def _forward(self) -> None:
+        body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        kinesis = (self.headers.get("x-amz-target") or "").startswith("Kinesis")
+        if (self.server.stalled == "kinesis") == kinesis and (kinesis or self.path.startswith(self.server.stalled)):
+            self.server.release.wait(60)  # a stalled endpoint: connected, never answered
+            return
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+        request = urllib.request.Request(self.server.upstream + self.path, body, headers, method=self.command)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as upstream:
+                status, reply, answer = upstream.status, upstream.headers, upstream.read()
+        except urllib.error.HTTPError as exc:
+            status, reply, answer = exc.code, exc.headers, exc.read()
+        self.send_response(status)
+        for k, v in reply.items():
+            if k.lower() not in ("transfer-encoding", "connection", "content-length", "server", "date"):
+                self.send_header(k, v)
+        self.send_header("content-length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def _stalling(upstream: str, stalled: str) -> Iterator[str]:
+    proxy = _StallingProxy(upstream, stalled)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield proxy.url
+    finally:
+        proxy.release.set()
+        proxy.shutdown()
+        proxy.server_close()
+
+
+def _invoke_within(event: dict[str, Any], timeout: float) -> tuple[dict[str, Any] | None, float]:
+    """The collector Lambda invoked with a context of `timeout` seconds: (its answer, or None when
+    it had not answered when Lambda would have stopped it, and the seconds it took)."""
+    context = lambda_context(
+        "collector", region="us-east-1", account="123456789012", request_id="r-1", clock=time.monotonic, timeout=timeout
+    )
+    answers: list[dict[str, Any]] = []
+    started = time.monotonic()
+    worker = threading.Thread(target=lambda: answers.append(collector_lambda.handler(event, context)), daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return (answers[0] if answers else None), time.monotonic() - started
+
+
+@pytest.mark.parametrize("stalled", ["kinesis", "/"], ids=["stream", "bad-rows-bucket"])
+def test_a_stalled_endpoint_is_answered_503_before_the_invocation_times_out(
+    settings: Settings, apigw_event: dict[str, Any], monkeypatch: pytest.MonkeyPatch, stalled: str
+) -> None:
+    """Lambda stops an invocation at its timeout, mid-call, and API Gateway answers 503 without
+    Retry-After. The handler must answer by itself first: every AWS call ends the response margin
+    before the deadline (`_clients.RequestBoundClient`). Before, the writer's client held a stalled
+    stream's request for about 10 s (a 5 s read timeout, twice: botocore's `max_attempts` counts
+    retries), and the bad rows' S3 client (30 s timeouts, 5 retries) for minutes."""
+    events = json.loads(apigw_event["body"])["events"]
+    events.append({"event_type": "page_view"})  # invalid: a bad row for S3
+    event = with_body(apigw_event, {"events": events})
+    timeout = c.COLLECTOR_LAMBDA_TIMEOUT_SECONDS
+    with _stalling(str(settings.endpoint_url), stalled) as endpoint:
+        monkeypatch.setenv(c.ENV_ENDPOINT, endpoint)
+        _clients.reset_cache()
+        response, elapsed = _invoke_within(event, timeout)
+
+    assert response is not None, f"no answer within the {timeout} s invocation: Lambda would have cut it off"
+    assert response["statusCode"] == 503, response
+    assert float(response["headers"]["retry-after"]) > 0
+    assert elapsed <= timeout - RESPONSE_MARGIN_SECONDS + 0.5, f"answered after {elapsed:.1f} s of {timeout} s"
+    print(f"\nstalled {stalled}: 503 after {elapsed:.1f} s of the {timeout} s invocation")

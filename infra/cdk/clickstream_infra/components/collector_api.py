@@ -97,7 +97,7 @@ class CollectorApi(Construct):
                 c.ENV_WRITE_KEY: self.write_key.secret_value.unsafe_unwrap(),  # a {{resolve:...}} reference
             },
             memory_mb=512,
-            timeout=Duration.seconds(10),
+            timeout=Duration.seconds(c.COLLECTOR_LAMBDA_TIMEOUT_SECONDS),
         )
         stream.grant_write(self.handler.role)
         # Bad rows and (Segment) identity records: one object per request, keys generated per request.
