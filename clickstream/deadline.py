@@ -5,8 +5,8 @@ query API started would keep scanning (and billing), and the client would get AP
 instead of the API's own answer. The query API's Lambda handler sets the invocation's deadline
 here (`deadline_in(context.get_remaining_time_in_millis() / 1000)`); the Athena engine shortens
 its wait with `budget()`, keeping `RESPONSE_MARGIN_SECONDS` to stop the query, read the results
-and answer. The collector's Lambda handler sets one too: its AWS calls get timeouts that end
-within `budget` (`clickstream.adapters._clients.RequestBoundClient`). Outside a deadline (the
+and answer. The collector's Lambda handler sets one too. Inside any deadline every AWS call's
+timeouts end CALL_MARGIN_SECONDS before it (`clickstream.adapters._clients.RequestBoundClient`). Outside a deadline (the
 local server, the jobs, the CLI) `budget` returns its argument. The deadline is a context
 variable: each request (thread or task) has its own. Pure.
 """
@@ -21,6 +21,9 @@ from typing import Final
 
 # What the answer needs once the wait ends: StopQueryExecution, GetQueryResults pages, the JSON.
 RESPONSE_MARGIN_SECONDS: Final = 3.0
+# Every AWS call inside a deadline ends at least this long before it, for the handler to answer
+# (`clickstream.adapters._clients.RequestBoundClient`); the calls after a wait use the margin above.
+CALL_MARGIN_SECONDS: Final = 1.0
 
 _DEADLINE: ContextVar[float | None] = ContextVar("clickstream_request_deadline", default=None)
 
@@ -40,6 +43,12 @@ def invocation_deadline(context: object) -> AbstractContextManager[None]:
     no deadline for a context without that method (a handler called in-process without one)."""
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     return deadline_in(remaining() / 1000) if remaining is not None else nullcontext()
+
+
+def time_left(*, clock: Callable[[], float] = time.monotonic) -> float | None:
+    """Seconds until the current request's deadline (never negative), or None outside one."""
+    deadline = _DEADLINE.get()
+    return None if deadline is None else max(0.0, deadline - clock())
 
 
 def budget(timeout_s: float, *, clock: Callable[[], float] = time.monotonic) -> float:

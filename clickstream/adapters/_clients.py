@@ -14,7 +14,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from clickstream.deadline import RESPONSE_MARGIN_SECONDS, budget
+from clickstream.deadline import CALL_MARGIN_SECONDS, time_left
 from clickstream.errors import RequestDeadlineError
 from clickstream.settings import Settings
 
@@ -52,7 +52,7 @@ class RequestBoundClient:
     Outside a request deadline (`clickstream.deadline`: only the Lambda handlers set one), every
     call goes to `default`, unchanged. Inside one, a call goes to a client whose connect and read
     timeouts are each `cap` (REQUEST_CALL_SECONDS by default), or half of what is left before the
-    deadline less the response margin when that is shorter, in steps of half a second (a handful
+    deadline less CALL_MARGIN_SECONDS when that is shorter, in steps of half a second (a handful
     of cached clients), with only as many SDK attempts as can end in that time
     (`attempts_within`): one in the collector's 10 s, two in the query API's 29 s. So a call that
     hangs ends in time for the handler to answer by itself (503 + Retry-After), and the platform
@@ -78,14 +78,15 @@ class RequestBoundClient:
 
     def current(self) -> Any:
         """The client for a call that starts now."""
-        fits = budget(math.inf, clock=self._clock) / 2
-        if math.isinf(fits):  # no request deadline
+        left = time_left(clock=self._clock)
+        if left is None:  # no request deadline
             return self._default
+        fits = max(0.0, left - CALL_MARGIN_SECONDS) / 2  # connect, then read
         seconds = min(self._cap, math.floor(fits * 2) / 2)
         if seconds < MIN_CALL_SECONDS:
             raise RequestDeadlineError(
-                f"{self.service}: {2 * fits + RESPONSE_MARGIN_SECONDS:.1f} s left before the request's "
-                f"deadline; no call is started that could outlast it",
+                f"{self.service}: {left:.1f} s left before the request's deadline; "
+                f"no call is started that could outlast it",
                 retry_after=1.0,
             )
         s = self._settings

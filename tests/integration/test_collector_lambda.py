@@ -23,7 +23,7 @@ from support.stream_reading import kinesis_events as read_kinesis
 from clickstream import constants as c
 from clickstream.adapters import _clients
 from clickstream.adapters.s3 import LakeBucket
-from clickstream.deadline import RESPONSE_MARGIN_SECONDS
+from clickstream.deadline import CALL_MARGIN_SECONDS
 from clickstream.events.codec import decode_event
 from clickstream.lambda_context import lambda_context
 from clickstream.settings import Settings
@@ -246,8 +246,8 @@ def test_a_stalled_endpoint_is_answered_503_before_the_invocation_times_out(
     settings: Settings, apigw_event: dict[str, Any], monkeypatch: pytest.MonkeyPatch, stalled: str
 ) -> None:
     """Lambda stops an invocation at its timeout, mid-call, and API Gateway answers 503 without
-    Retry-After. The handler must answer by itself first: every AWS call ends the response margin
-    before the deadline (`_clients.RequestBoundClient`). Before, the writer's client held a stalled
+    Retry-After. The handler must answer by itself first: every AWS call ends a second before the
+    deadline (`_clients.RequestBoundClient`). Before, the writer's client held a stalled
     stream's request for about 10 s (a 5 s read timeout, twice: botocore's `max_attempts` counts
     retries), and the bad rows' S3 client (30 s timeouts, 5 retries) for minutes."""
     events = json.loads(apigw_event["body"])["events"]
@@ -262,5 +262,5 @@ def test_a_stalled_endpoint_is_answered_503_before_the_invocation_times_out(
     assert response is not None, f"no answer within the {timeout} s invocation: Lambda would have cut it off"
     assert response["statusCode"] == 503, response
     assert float(response["headers"]["retry-after"]) > 0
-    assert elapsed <= timeout - RESPONSE_MARGIN_SECONDS + 0.5, f"answered after {elapsed:.1f} s of {timeout} s"
+    assert elapsed <= timeout - CALL_MARGIN_SECONDS + 0.5, f"answered after {elapsed:.1f} s of {timeout} s"
     print(f"\nstalled {stalled}: 503 after {elapsed:.1f} s of the {timeout} s invocation")

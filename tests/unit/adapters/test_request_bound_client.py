@@ -6,7 +6,7 @@ import pytest
 from support.clock import ManualClock
 
 from clickstream.adapters import _clients
-from clickstream.deadline import RESPONSE_MARGIN_SECONDS, deadline_in
+from clickstream.deadline import CALL_MARGIN_SECONDS, deadline_in
 from clickstream.errors import RequestDeadlineError, RetryableError
 from clickstream.settings import Settings
 
@@ -26,25 +26,25 @@ def test_outside_a_deadline_calls_go_to_the_plain_client() -> None:
     assert plain.meta.service_model.service_name == "kinesis"  # attributes pass through
 
 
-def test_inside_a_deadline_each_call_ends_the_response_margin_before_it() -> None:
+def test_inside_a_deadline_each_call_ends_the_call_margin_before_it() -> None:
     clock = ManualClock()
     bound = _clients.RequestBoundClient(
         "kinesis", SETTINGS, default=_clients.client("kinesis", SETTINGS).current(), clock=clock
     )
     with deadline_in(10.0, clock=clock):  # the collector Lambda's timeout
         connect, read, retries = _timeouts(bound.current())
-        assert retries == 0 and connect == read == 3.5  # (10 - 3) / 2: connect + read end by 7 s
-        assert connect + read <= 10.0 - RESPONSE_MARGIN_SECONDS
+        assert retries == 0 and connect == read == 4.5  # (10 - 1) / 2: connect + read end by 9 s
+        assert connect + read <= 10.0 - CALL_MARGIN_SECONDS
         clock.now += 4.2
-        assert _timeouts(bound.current())[:2] == (1.0, 1.0)  # 5.8 s left: (5.8 - 3) / 2 = 1.4, in 0.5 s steps
-        clock.now += 2.0  # 3.8 s left: not even 0.5 s each fits before the margin
-        with pytest.raises(RequestDeadlineError, match=r"kinesis: 3\.8 s left") as refused:
+        assert _timeouts(bound.current())[:2] == (2.0, 2.0)  # 5.8 s left: (5.8 - 1) / 2 = 2.4, in 0.5 s steps
+        clock.now += 3.9  # 1.9 s left: not even 0.5 s each fits before the margin
+        with pytest.raises(RequestDeadlineError, match=r"kinesis: 1\.9 s left") as refused:
             bound.put_records  # noqa: B018 - the attribute a call would use
         assert isinstance(refused.value, RetryableError)  # the handler answers 503 + Retry-After
-    with deadline_in(29.0, clock=clock):  # the query API's invocation: 26 s fit two 10 s attempts
+    with deadline_in(29.0, clock=clock):  # the query API's invocation: 28 s fit two 10 s attempts
         assert _timeouts(bound.current()) == (5.0, 5.0, 1)
     with deadline_in(60.0, clock=clock):
-        assert _timeouts(bound.current()) == (5.0, 5.0, 3)  # 4 x 10 s + 1 + 2 + 4 s of backoff <= 57 s
+        assert _timeouts(bound.current()) == (5.0, 5.0, 3)  # 4 x 10 s + 1 + 2 + 4 s of backoff <= 59 s
 
 
 def test_attempts_fit_their_timeouts_and_backoff_in_the_time_left() -> None:
