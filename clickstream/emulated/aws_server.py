@@ -48,6 +48,10 @@ after one correctness fix and five speed fixes, measured by `python -m benchmark
   lock taken by every request thread. Warnings and errors are still logged; `--access-log`
   brings the request lines back.
 
+One addition: **state snapshots.** `POST /clickstream-api/snapshot` saves the server's state and
+`POST /clickstream-api/restore` puts it back (`StateSnapshot`), in milliseconds; the test suite
+provisions once per worker and restores before each test, instead of a reset and a new deploy.
+
 Apart from the lock, every answer is the one `python -m moto.server` gives (the integration tests run on a server
 patched this way, and tests/unit/emulated/test_aws_server.py compares Query, GetRecords and
 UpdateItem answers, errors included, both ways). If a moto release renames what is patched here,
@@ -103,6 +107,12 @@ def serialise_requests() -> bool:
 
     def __call__(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
         _buffered_body(environ)
+        route = STATE_ROUTES.get((environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")))
+        if route is not None:
+            with REQUEST_LOCK:
+                status, text = route()
+            start_response(status, [("Content-Type", "text/plain; charset=utf-8")])
+            return [text.encode()]
         with REQUEST_LOCK:
             response = dispatch(self, environ, start_response)
             try:
@@ -115,6 +125,96 @@ def serialise_requests() -> bool:
     __call__.__wrapped__ = dispatch  # type: ignore[attr-defined]
     DomainDispatcherApplication.__call__ = __call__  # type: ignore[method-assign]
     return True
+
+
+class StateSnapshot:
+    """The server's state, saved once and restored at will: `POST /clickstream-api/snapshot`, then
+    `POST /clickstream-api/restore` (both under REQUEST_LOCK, so between two requests).
+
+    What moto holds lives in its service backends (`BackendDict._instances`: one per service in
+    use, account -> region -> backend, plus a few tables of the service's own, such as S3's
+    bucket -> account). A snapshot is a deep copy of them; a restore resets the current ones as
+    `/moto-api/reset` does and puts a fresh deep copy of the snapshot in their place. A
+    provisioned stack (CloudFormation, DynamoDB tables, a stream, Glue tables) copies in a few
+    milliseconds, where `moto-api/reset` and provisioning again take about 0.4 s: the test suite
+    restores instead. Locks in the copied objects are copied as new, unheld locks.
+
+    S3 objects are refused (409, nothing changed): moto keeps their bodies in temporary files
+    that its reset closes, copies included (a restored object answered 500). Buckets are fine.
+    """
+
+    def __init__(self) -> None:
+        self._saved: list[tuple[Any, Any]] | None = None  # (BackendDict, its copied state)
+
+    def save(self) -> tuple[str, str]:
+        from moto.core.base_backend import BackendDict, backend_lock
+
+        _copyable_locks()
+        with backend_lock:
+            instances = list(BackendDict._instances)  # type: ignore[misc]
+            objects = _s3_objects(instances)
+            if objects:
+                return "409 Conflict", f"state not saved: S3 objects cannot be ({', '.join(objects[:3])})\n"
+            try:
+                states = copy.deepcopy([_state_of(bd) for bd in instances])
+            except (TypeError, copy.Error) as exc:
+                return "409 Conflict", f"state not saved: part of it cannot be copied ({exc})\n"
+            self._saved = list(zip(instances, states, strict=True))
+        return "200 OK", f"state saved: {', '.join(sorted(bd.service_name for bd in instances))}\n"
+
+    def restore(self) -> tuple[str, str]:
+        from moto.core.base_backend import BackendDict, backend_lock
+        from moto.core.model_instances import reset_model_data
+
+        if self._saved is None:
+            return "409 Conflict", "no state saved: POST /clickstream-api/snapshot first\n"
+        fresh = copy.deepcopy([state for _, state in self._saved])
+        with backend_lock:
+            BackendDict.reset()  # what /moto-api/reset does
+            reset_model_data()
+            for (bd, _), (contents, tables) in zip(self._saved, fresh, strict=True):
+                bd.update(contents)
+                vars(bd).update(tables)
+                BackendDict._instances.append(bd)  # type: ignore[misc]
+        return "200 OK", "state restored\n"
+
+
+def _state_of(backends: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A service's accounts, and the dict-valued attributes of its own (S3: bucket -> account)."""
+    return dict(backends), {k: v for k, v in vars(backends).items() if isinstance(v, dict)}
+
+
+def _s3_objects(instances: list[Any]) -> list[str]:
+    found: list[str] = []
+    for backends in instances:
+        if backends.service_name != "s3":
+            continue
+        for account in backends.values():
+            for region in account.values():
+                for bucket in region.buckets.values():
+                    found.extend(f"s3://{bucket.name}/{key}" for key in bucket.keys)
+    return found
+
+
+def _copyable_locks() -> None:
+    """Let deepcopy copy a lock as a new, unheld one (moto's models hold a few)."""
+    import copyreg
+
+    def new_lock(lock: Any) -> tuple[Any, tuple[()]]:
+        return threading.Lock, ()
+
+    def new_rlock(lock: Any) -> tuple[Any, tuple[()]]:
+        return threading.RLock, ()
+
+    copyreg.pickle(type(threading.Lock()), new_lock)
+    copyreg.pickle(type(threading.RLock()), new_rlock)
+
+
+SNAPSHOT = StateSnapshot()
+STATE_ROUTES: dict[tuple[str, str], Callable[[], tuple[str, str]]] = {
+    ("POST", "/clickstream-api/snapshot"): SNAPSHOT.save,
+    ("POST", "/clickstream-api/restore"): SNAPSHOT.restore,
+}
 
 
 def remember_backends() -> bool:

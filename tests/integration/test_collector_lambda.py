@@ -241,6 +241,7 @@ def _invoke_within(event: dict[str, Any], timeout: float) -> tuple[dict[str, Any
     return (answers[0] if answers else None), time.monotonic() - started
 
 
+@pytest.mark.slow  # each case waits out timeouts: 5-6 s
 @pytest.mark.parametrize("stalled", ["kinesis", "/"], ids=["stream", "bad-rows-bucket"])
 def test_a_stalled_endpoint_is_answered_503_before_the_invocation_times_out(
     settings: Settings, apigw_event: dict[str, Any], monkeypatch: pytest.MonkeyPatch, stalled: str
