@@ -52,7 +52,7 @@ test: $(STAMP) system-deps  ## run every test tier (unit, infra, integration, e2
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 test-fast: $(STAMP)  ## the edit loop: pure logic and the quick integration tests (not marked slow)
-	$(PY) -m pytest -n $(FAST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not slow" tests/unit tests/integration $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(FAST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not slow" --hypothesis-profile=fast tests/unit tests/integration $(PYTEST_ARGS)
 
 test-unit: $(STAMP)  ## pure-logic tests only
 	$(PY) -m pytest -n $(FAST_WORKERS) tests/unit $(PYTEST_ARGS)

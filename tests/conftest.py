@@ -11,11 +11,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 pytest_plugins = ["support.servers"]  # the embedded servers' fixtures (tests/support/servers.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS_DIR = Path(__file__).resolve().parent / "events"
+
+# Property tests: 300 examples each in `make test`; `make test-fast` (the edit loop) passes
+# --hypothesis-profile=fast for 100. A test's own @settings may set health checks, never the
+# count, so that the profile decides it. No deadline: speed is measured in benchmarks/, not
+# asserted per example on a shared machine (a cold first call once took 326 ms of 200).
+settings.register_profile("thorough", max_examples=300, deadline=None)
+settings.register_profile("fast", max_examples=100, deadline=None)
+settings.load_profile("thorough")
 
 # Which tiers start first when no test in a file is marked slow: the servers' tiers are the
 # long ones; the unit tier's many short files go last.

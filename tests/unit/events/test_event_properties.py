@@ -113,7 +113,7 @@ def _check(result: ValidationResult) -> None:
         orjson.dumps(result.event)  # always serialisable
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(raw=json_values | odd_values | event_like, default_timestamp=st.booleans(), strict=st.booleans())
 def test_validate_event_never_raises(raw: object, default_timestamp: bool, strict: bool) -> None:
     limits = _LIMITS[strict]
@@ -126,7 +126,7 @@ def test_validate_event_never_raises(raw: object, default_timestamp: bool, stric
         assert orjson.loads(orjson.dumps(row))["reason"] == result.errors[0].reason
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(raw=mostly_valid, default_timestamp=st.booleans())
 def test_normalised_events_revalidate_to_themselves(raw: dict[str, Any], default_timestamp: bool) -> None:
     result = validate_event(raw, received_at=RECEIVED, default_timestamp=default_timestamp)
@@ -141,7 +141,7 @@ def test_normalised_events_revalidate_to_themselves(raw: dict[str, Any], default
     assert orjson.dumps(again.event) == orjson.dumps(result.event)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(raw=event_like, default_timestamp=st.booleans())
 def test_any_ok_result_revalidates_to_itself(raw: dict[str, Any], default_timestamp: bool) -> None:
     result = validate_event(raw, received_at=RECEIVED, default_timestamp=default_timestamp)
@@ -151,7 +151,6 @@ def test_any_ok_result_revalidates_to_itself(raw: dict[str, Any], default_timest
         assert (again.errors, again.event) == ((), result.event)
 
 
-@settings(max_examples=200)
 @given(body=json_values | odd_values)
 def test_extract_events_returns_a_list_or_raises_envelope_error(body: object) -> None:
     try:
@@ -162,7 +161,6 @@ def test_extract_events_returns_a_list_or_raises_envelope_error(body: object) ->
         assert isinstance(events, list)
 
 
-@settings(max_examples=300)
 @given(raw=odd_values)
 def test_bad_row_payload_always_round_trips_through_orjson(raw: object) -> None:
     row = bad_row(
@@ -172,7 +170,6 @@ def test_bad_row_payload_always_round_trips_through_orjson(raw: object) -> None:
     assert orjson.loads(orjson.dumps(row)) == row | {"payload": orjson.loads(orjson.dumps(row["payload"]))}
 
 
-@settings(max_examples=300)
 @given(raw=json_values.filter(lambda v: not _has_nan(v)).filter(lambda v: not _has_wide_int(v)))
 def test_bad_row_payload_of_plain_json_is_the_payload_itself(raw: object) -> None:
     row = bad_row(raw, _any_error(), received_at=RECEIVED, source="t")

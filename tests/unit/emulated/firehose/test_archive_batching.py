@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from clickstream.emulated.firehose.batching import (
@@ -170,7 +170,6 @@ def _assert_exactly_once(store: dict[str, list[bytes]], records: list[RawRecord]
 
 
 @pytest.mark.parametrize("listing", [True, False], ids=["with-listing", "without-listing"])
-@settings(max_examples=300, deadline=None)
 @given(
     specs=record_specs,
     monotonic=st.booleans(),
@@ -216,7 +215,6 @@ def _run(
 
 
 @pytest.mark.parametrize("listing", [True, False], ids=["with-listing", "without-listing"])
-@settings(max_examples=300, deadline=None)
 @given(specs=record_specs, monotonic=st.booleans(), attempts=history, final=st.integers(1, 40))
 def test_any_history_of_crashes_and_partial_writes_keeps_every_record_exactly_once(
     listing: bool, specs: list[tuple[int, int]], monotonic: bool, attempts: list[tuple[int, bool, int]], final: int
@@ -228,7 +226,6 @@ def test_any_history_of_crashes_and_partial_writes_keeps_every_record_exactly_on
     _assert_exactly_once(store, records)
 
 
-@settings(max_examples=300, deadline=None)
 @given(
     specs=record_specs,
     monotonic=st.booleans(),
