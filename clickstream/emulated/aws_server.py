@@ -197,7 +197,7 @@ def _s3_objects(instances: list[Any]) -> list[str]:
 
 
 def _copyable_locks() -> None:
-    """Let deepcopy copy a lock as a new, unheld one (moto's models hold a few)."""
+    """Let deepcopy copy a lock or a condition as a new, unheld one (moto's models hold a few)."""
     import copyreg
 
     def new_lock(lock: Any) -> tuple[Any, tuple[()]]:
@@ -206,8 +206,14 @@ def _copyable_locks() -> None:
     def new_rlock(lock: Any) -> tuple[Any, tuple[()]]:
         return threading.RLock, ()
 
+    def new_condition(condition: Any) -> tuple[Any, tuple[()]]:
+        # A copied Condition would keep the bound methods of its old lock (SQS's queues notify
+        # on one: "cannot notify on un-acquired lock"); a new one has a lock of its own.
+        return threading.Condition, ()
+
     copyreg.pickle(type(threading.Lock()), new_lock)
     copyreg.pickle(type(threading.RLock()), new_rlock)
+    copyreg.pickle(threading.Condition, new_condition)
 
 
 SNAPSHOT = StateSnapshot()

@@ -61,7 +61,7 @@ def _items(ddb: Any) -> list[str]:
 
 
 def test_restore_brings_back_exactly_the_saved_state_every_time(endpoint: str) -> None:
-    ddb, kinesis, s3 = (_client(s, endpoint) for s in ("dynamodb", "kinesis", "s3"))
+    ddb, kinesis, s3, sqs = (_client(s, endpoint) for s in ("dynamodb", "kinesis", "s3", "sqs"))
     assert _post(f"{endpoint}/clickstream-api/restore") == (
         409,
         "no state saved: POST /clickstream-api/snapshot first\n",
@@ -77,6 +77,7 @@ def test_restore_brings_back_exactly_the_saved_state_every_time(endpoint: str) -
     ddb.put_item(TableName="t", Item={"pk": {"S": "saved"}})
     kinesis.create_stream(StreamName="s", ShardCount=1)
     kinesis.put_record(StreamName="s", Data=b"saved", PartitionKey="k")
+    queue = sqs.create_queue(QueueName="q")["QueueUrl"]
     status, text = _post(f"{endpoint}/clickstream-api/snapshot")
     assert status == 200 and "dynamodb" in text and "kinesis" in text
 
@@ -97,6 +98,7 @@ def test_restore_brings_back_exactly_the_saved_state_every_time(endpoint: str) -
             BillingMode="PAY_PER_REQUEST",
         )
         s3.create_bucket(Bucket=f"bucket-{round_}")
+        sqs.send_message(QueueUrl=queue, MessageBody="later")
         # THEN a restore brings back exactly what was saved, and leaves the snapshot as it was
         assert _post(f"{endpoint}/clickstream-api/restore") == (200, "state restored\n")
         assert ddb.list_tables()["TableNames"] == ["t"]
@@ -107,6 +109,10 @@ def test_restore_brings_back_exactly_the_saved_state_every_time(endpoint: str) -
         iterator = kinesis.get_shard_iterator(StreamName="s", ShardId=shard, ShardIteratorType="TRIM_HORIZON")
         records = kinesis.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
         assert [r["Data"] for r in records] == [b"saved"]
+        assert "Messages" not in sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0)
+        sqs.send_message(QueueUrl=queue, MessageBody="restored")  # a queue's condition is usable
+        (message,) = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0)["Messages"]
+        assert message["Body"] == "restored"
 
 
 def test_s3_objects_are_refused_and_the_saved_state_kept(endpoint: str) -> None:
