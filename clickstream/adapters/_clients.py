@@ -33,7 +33,7 @@ def deadline_client(service: str, settings: Settings, *, seconds: float) -> Any:
     """A client whose every call gives up after about `seconds`: one attempt, no SDK retries.
 
     For callers with a deadline of their own that retry by themselves (the collector's stream
-    writer): the default client's 5 attempts of up to 30 s each would hold a request for minutes.
+    writer): the default client's 6 attempts of up to 30 s each would hold a request for minutes.
     """
     default = _cached(service, settings.region, settings.endpoint_url, settings.is_local, seconds, 1)
     return RequestBoundClient(service, settings, default=default, cap=seconds, attempts=1)
@@ -98,8 +98,8 @@ def attempts_within(seconds: float, per_call: float, *, most: int = DEFAULT_ATTE
     """How many attempts of a call (connect and read timeouts of `per_call` each) fit in `seconds`,
     with botocore's standard backoff between them (at most 1, 2, 4 ... s after throttling); at least 1.
 
-    A Retry-After header from AWS could stretch a backoff by up to 5 s more (botocore's cap); AWS
-    services do not send it today."""
+    Not counted: an `x-amz-retry-after` header on an answer may stretch one backoff by up to 5 s
+    more (botocore's cap)."""
     attempts = 1
     while attempts < most and (attempts + 1) * 2 * per_call + 2**attempts - 1 <= seconds:
         attempts += 1

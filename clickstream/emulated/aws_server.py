@@ -137,7 +137,7 @@ class StateSnapshot:
     `/moto-api/reset` does and puts a fresh deep copy of the snapshot in their place. A
     provisioned stack (CloudFormation, DynamoDB tables, a stream, Glue tables) copies in a few
     milliseconds, where `moto-api/reset` and provisioning again take about 0.4 s: the test suite
-    restores instead. Locks in the copied objects are copied as new, unheld locks.
+    restores instead. Locks and conditions in the copied objects come back new and unheld.
 
     S3 objects are refused (409, nothing changed): moto keeps their bodies in temporary files
     that its reset closes, copies included (a restored object answered 500). Buckets are fine.
