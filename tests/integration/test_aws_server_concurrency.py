@@ -8,9 +8,6 @@ increments (docs/adr/0001-serialised-aws-server.md; `python -m benchmarks.overlo
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,9 +17,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from support.local_stack import free_port
-
-from clickstream.local import processes
+from support.aws_server import aws_server_process
 
 pytestmark = pytest.mark.slow  # a server subprocess under concurrent writers
 
@@ -31,22 +26,8 @@ CLIENTS = 8
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "clickstream.emulated.aws_server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while processes.http_json(f"{url}/moto-api/config") is None:
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"the embedded AWS server did not answer on {url} within 30 s")
-        time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    with aws_server_process() as url:
+        yield url
 
 
 def client(endpoint: str, service: str) -> Any:

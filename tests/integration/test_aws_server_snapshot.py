@@ -5,9 +5,6 @@ state is global to a process, and this worker's server holds the suite's own sna
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -15,31 +12,13 @@ from typing import Any
 
 import boto3
 import pytest
-from support.ports import free_port
+from support.aws_server import aws_server_process
 
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "clickstream.emulated.aws_server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=1).read()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("python -m clickstream.emulated.aws_server did not answer within 30 s")
-            time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    with aws_server_process() as url:
+        yield url
 
 
 def _post(url: str) -> tuple[int, str]:
