@@ -12,6 +12,12 @@ S3/moto: this measures the SQL, not the object store. pandas reads the same Parq
 apart) and computes each metric family with vectorised groupbys; the row counts of both are
 printed side by side as a sanity check (the exact equality is the unit tests' job:
 tests/unit/jobs/test_metrics_sql.py).
+
+The files run in the job's order (`run_order`), each result registered as `metric_<name>` for the
+files after it, as the job writes it: `engagement`, `funnel` and `commerce` read
+`metric_sessions`. Beside each of those, the "resessionized" column times the same file with
+`sessions.sql` inlined in place of the table: what the file costs when every file sessionizes
+the events again (the layout before 2026-12-06), measured in the same run.
 """
 
 from __future__ import annotations
@@ -257,9 +263,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from clickstream.adapters.query.local import LocalEngine
-    from clickstream.jobs.batch_metrics import metric_names, metric_sql
+    from clickstream.jobs.batch_metrics import metric_names, metric_sql, run_order, upstream
 
-    names = args.only.split(",") if args.only else metric_names()
+    names = run_order(args.only.split(",") if args.only else metric_names())
     root = args.data or Path(tempfile.mkdtemp(prefix="bench-metrics-"))
     try:
         began = time.perf_counter()
@@ -281,23 +287,58 @@ def main(argv: Sequence[str] | None = None) -> int:
             frame = _prepare(ds.dataset(root, format="parquet", partitioning="hive").to_table().to_pandas())
             print(f"pandas: read + prepare {time.perf_counter() - began:.1f} s ({len(frame):,} rows)")
         rows = []
-        print(f"{'metric':<16}{'sql rows':>10}{'sql s':>9}{'pandas rows':>13}{'pandas s':>10}{'pandas/sql':>12}")
+        print(
+            f"{'metric':<16}{'sql rows':>10}{'sql s':>9}{'resessionized s':>17}"
+            f"{'pandas rows':>13}{'pandas s':>10}{'pandas/sql':>12}"
+        )
         for name in names:
             began = time.perf_counter()
             result = engine.execute(metric_sql(name, START, END))
             sql_s = time.perf_counter() - began
+            engine.add_source(f"metric_{name}", result)
+            again_s = None
+            if upstream(name) == {"sessions"}:
+                inlined = f"FROM ({metric_sql('sessions', START, END)}) AS metric_sessions"
+                began = time.perf_counter()
+                engine.execute(metric_sql(name, START, END).replace("FROM metric_sessions", inlined))
+                again_s = time.perf_counter() - began
             pd_rows, pd_s = None, None
             if frame is not None and name in PANDAS:
                 began = time.perf_counter()
                 pd_rows = len(PANDAS[name](frame))
                 pd_s = time.perf_counter() - began
             ratio = f"{pd_s / sql_s:.2f}x" if pd_s else "-"
-            print(f"{name:<16}{result.num_rows:>10,}{sql_s:>9.2f}{pd_rows or 0:>13,}{pd_s or 0:>10.2f}{ratio:>12}")
-            rows.append(
-                {"metric": name, "sql_rows": result.num_rows, "sql_s": sql_s, "pandas_rows": pd_rows, "pandas_s": pd_s}
+            again = f"{again_s:.2f}" if again_s is not None else "-"
+            print(
+                f"{name:<16}{result.num_rows:>10,}{sql_s:>9.2f}{again:>17}"
+                f"{pd_rows or 0:>13,}{pd_s or 0:>10.2f}{ratio:>12}"
             )
+            rows.append(
+                {
+                    "metric": name,
+                    "sql_rows": result.num_rows,
+                    "sql_s": sql_s,
+                    "resessionized_s": again_s,
+                    "pandas_rows": pd_rows,
+                    "pandas_s": pd_s,
+                }
+            )
+        total = sum(r["sql_s"] for r in rows)
+        before = sum(r["resessionized_s"] if r["resessionized_s"] is not None else r["sql_s"] for r in rows)
+        print(f"all files: {total:.2f} s; with every session file sessionizing again: {before:.2f} s")
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"events": args.events, "storage": "local parquet", "results": rows}, indent=2))
+        args.out.write_text(
+            json.dumps(
+                {
+                    "events": args.events,
+                    "storage": "local parquet",
+                    "sql_total_s": total,
+                    "resessionized_total_s": before,
+                    "results": rows,
+                },
+                indent=2,
+            )
+        )
         print(f"results: {args.out}")
     finally:
         if not args.keep and args.data is None:

@@ -4,10 +4,12 @@
 interval), for the event-time days [start, end]:
 
 1. runs every `sql/metrics/<name>.sql` (Athena dialect; `{{ start_dt }}` / `{{ end_dt }}`) on the
-   query engine (Athena in AWS, DuckDB over the lake locally);
-2. replaces the day partitions `curated/metrics/<name>/dt=…/` with the result (a day without
-   rows is emptied) and registers `metric_<name>` in Glue, typed from the result's Arrow schema,
-   with its partitions;
+   query engine (Athena in AWS, DuckDB over the lake locally), a file that reads another
+   metric's table (`metric_sessions`) after that metric (`run_order`): the sessionization runs
+   once per run, in sessions.sql, and the session-based files read its table;
+2. after each file, replaces the day partitions `curated/metrics/<name>/dt=…/` with the result
+   (a day without rows is emptied) and registers `metric_<name>` in Glue, typed from the
+   result's Arrow schema, with its partitions, so the files after it read this run's rows;
 3. writes the batch view to the batch table (`jobs.metrics_view`, read by
    `adapters.dynamodb.batch_view.BatchView`): BatchWriteItem puts, so a re-run overwrites the same items,
    and items an earlier run wrote for these days that the data no longer has are deleted
@@ -21,12 +23,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, Final
 
-from clickstream.catalog import Column, TableDef, metric_table
+from clickstream.catalog import METRIC_TABLE_PREFIX, Column, TableDef, metric_table
 from clickstream.jobs.metrics_view import by_day, days, view_items
 from clickstream.jobs.run_record import recorded_run
 from clickstream.settings import Settings
@@ -84,18 +86,80 @@ def metric_sql(name: str, start: date, end: date) -> str:
     return render(load(f"{METRICS_DIR}/{name}.sql"), {"start_dt": start.isoformat(), "end_dt": end.isoformat()})
 
 
+def upstream(name: str) -> set[str]:
+    """The metrics whose tables `sql/metrics/<name>.sql` reads (`metric_sessions` → {"sessions"})."""
+    from clickstream.adapters.query.engine import parse_one, table_refs
+
+    statement = parse_one(metric_sql(name, date(2000, 1, 1), date(2000, 1, 1)))
+    known = set(metric_names())
+    return {
+        ref.name.lower().removeprefix(METRIC_TABLE_PREFIX)
+        for ref in table_refs(statement)
+        if ref.name.lower().startswith(METRIC_TABLE_PREFIX)
+        and ref.name.lower().removeprefix(METRIC_TABLE_PREFIX) in known
+    }
+
+
+def run_order(names: Sequence[str] | None = None) -> list[str]:
+    """`names` (default: every metric) and the metrics they read, each after what it reads."""
+    wanted = list(names or metric_names())
+    order: list[str] = []
+    visiting: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        if name in visiting:
+            raise ValueError(f"sql/metrics: {' -> '.join([*visiting, name])} read each other's tables in a cycle")
+        visiting.append(name)
+        for dependency in sorted(upstream(name)):
+            visit(dependency)
+        visiting.pop()
+        order.append(name)
+
+    for name in wanted:
+        visit(name)
+    return order
+
+
+Publish = Callable[[str, "pa.Table"], None]
+
+
 def run_metrics(
-    engine: QueryEngine, start: date, end: date, names: Sequence[str] | None = None
+    engine: QueryEngine,
+    start: date,
+    end: date,
+    names: Sequence[str] | None = None,
+    *,
+    publish: Publish | None = None,
 ) -> dict[str, tuple[pa.Table, float]]:
-    """Run the metric queries on `engine`: name → (result, seconds). No writes (benchmarks and tests use this)."""
+    """Run the metric queries on `engine` in `run_order`: name → (result, seconds).
+
+    `publish(name, result)` makes a result readable as `metric_<name>` by the files after it:
+    the job writes it to the lake and Glue; by default (benchmarks, tests) the result is
+    registered in a local engine over in-memory sources (`LocalEngine.add_source`).
+    """
+    publish = publish or _in_engine(engine)
     out: dict[str, tuple[pa.Table, float]] = {}
-    for name in names or metric_names():
+    for name in run_order(names):
         began = time.perf_counter()
         result = engine.execute(metric_sql(name, start, end))
         out[name] = (result, time.perf_counter() - began)
         if PARTITION_COLUMN not in result.column_names:
             raise ValueError(f"sql/metrics/{name}.sql must select a `dt` column (the result's day partition)")
+        publish(name, result)
     return out
+
+
+def _in_engine(engine: QueryEngine) -> Publish:
+    add_source = getattr(engine, "add_source", None)
+
+    def publish(name: str, result: pa.Table) -> None:
+        if add_source is None:
+            raise TypeError(f"{type(engine).__name__} cannot hold metric_{name}: pass publish= to run_metrics")
+        add_source(f"{METRIC_TABLE_PREFIX}{name}", result)
+
+    return publish
 
 
 def metric_table_of(name: str, result: pa.Table) -> TableDef:
@@ -132,13 +196,13 @@ def _compute(settings: Settings, engine: QueryEngine, start: date, end: date, be
     from clickstream.adapters.glue import MetricPartitions, glue_catalog
 
     days(start, end)  # validates the interval before any query runs
-    results = run_metrics(engine, start, end)
     glue = glue_catalog(settings)
     database, bucket = settings.names.glue_database, settings.names.bucket
     lake = MetricPartitions(bucket, client=_clients.client("s3", settings))
-    metrics: list[MetricResult] = []
     created: list[str] = []
-    for name, (result, seconds) in results.items():
+    written_days: dict[str, tuple[str, ...]] = {}
+
+    def publish(name: str, result: pa.Table) -> None:
         table = metric_table_of(name, result)
         if glue.ensure_table(database, table, bucket):
             created.append(table.name)
@@ -150,7 +214,12 @@ def _compute(settings: Settings, engine: QueryEngine, start: date, end: date, be
             glue.upsert_partitions(database, table, bucket, [{"dt": dt} for dt in written])
         if emptied:
             glue.delete_partitions(database, table.name, [{"dt": dt} for dt in emptied])
-        metrics.append(MetricResult(name, result.num_rows, tuple(written), seconds))
+        written_days[name] = tuple(written)
+
+    results = run_metrics(engine, start, end, publish=publish)
+    metrics = [
+        MetricResult(name, result.num_rows, written_days[name], seconds) for name, (result, seconds) in results.items()
+    ]
     items = view_items({name: result for name, (result, _) in results.items()}, start, end)
     written_items, deleted_items = BatchView(settings).replace_days(
         [day.isoformat() for day in days(start, end)], items

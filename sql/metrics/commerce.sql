@@ -1,7 +1,8 @@
 -- Commerce per day.
 --
--- Session-attributed (sessionization: include/sessionize.sql; a session counts on the day of its
--- first event, with all its events):
+-- Session-attributed, from metric_sessions (sessions.sql, written earlier in the same run: the
+-- sessionization runs once per run; a session counts on the day of its first event, with all
+-- its events):
 --   conversion_rate       = sessions with a purchase / sessions
 --   cart_abandonment_rate = sessions with an add_to_cart and no purchase / sessions with an add_to_cart
 -- Event-day (the purchase's own day, like the speed layer's day windows):
@@ -9,30 +10,13 @@
 --             (definitions.revenue_of);  orders = distinct order_id of purchases;
 --   aov     = revenue / orders (NULL without orders; a purchase without order_id adds revenue
 --             but no order, as in the speed layer).
-WITH scoped AS (
-    -- one day either side: sessions across midnight are seen whole (see the header)
-    SELECT event_id, event_type, user_id, session_id, event_time, dt, hour, url, http_status,
-           product_id, order_id, price, quantity, duration_ms
-    FROM events
-    WHERE dt BETWEEN date_format(date_add('day', -1, date '{{ start_dt }}'), '%Y-%m-%d')
-                 AND date_format(date_add('day', 1, date '{{ end_dt }}'), '%Y-%m-%d')
-),
-{{> include/sessionize.sql }},
-sessions AS (
-    SELECT session_key,
-           min(dt) AS dt,
-           count(CASE WHEN event_type = 'purchase' THEN 1 END) > 0 AS purchased,
-           count(CASE WHEN event_type = 'add_to_cart' THEN 1 END) > 0 AS carted
-    FROM keyed
-    GROUP BY session_key
-),
-by_session AS (
+WITH by_session AS (
     SELECT dt,
            count(*) AS sessions,
-           count(CASE WHEN purchased THEN 1 END) AS converted_sessions,
-           count(CASE WHEN carted THEN 1 END) AS cart_sessions,
-           count(CASE WHEN carted AND NOT purchased THEN 1 END) AS abandoned_sessions
-    FROM sessions
+           count(CASE WHEN purchases > 0 THEN 1 END) AS converted_sessions,
+           count(CASE WHEN add_to_carts > 0 THEN 1 END) AS cart_sessions,
+           count(CASE WHEN add_to_carts > 0 AND purchases = 0 THEN 1 END) AS abandoned_sessions
+    FROM metric_sessions
     WHERE dt BETWEEN '{{ start_dt }}' AND '{{ end_dt }}'
     GROUP BY dt
 ),
@@ -43,7 +27,7 @@ by_purchase AS (
                                   THEN round(cast(price AS DECIMAL(38, 12)) * coalesce(quantity, 1), 6) END), 0)
                 AS DECIMAL(38, 6)) AS revenue,
            count(DISTINCT order_id) AS orders
-    FROM scoped
+    FROM events
     WHERE event_type = 'purchase' AND dt BETWEEN '{{ start_dt }}' AND '{{ end_dt }}'
     GROUP BY dt
 )

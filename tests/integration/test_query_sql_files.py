@@ -1,8 +1,9 @@
-"""Every file in sql/ runs on the local engine: DDL registers its table in Glue, metric SQL runs over events."""
+"""Every file in sql/ runs on the local engine: DDL registers its table in Glue, metric SQL runs over
+events, and over the metric tables it reads once the batch job has written them."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -12,6 +13,7 @@ from clickstream.adapters import _clients
 from clickstream.adapters.glue import glue_catalog
 from clickstream.adapters.query import query_engine, s3_filesystem
 from clickstream.catalog import EVENTS, FIXED_TABLES
+from clickstream.jobs.batch_metrics import compute_batch_metrics, upstream
 from clickstream.settings import Settings
 from clickstream.sqlfiles import load, placeholders, render, sql_files
 
@@ -72,6 +74,12 @@ def test_every_sql_file_runs_on_the_local_engine(settings: Settings, rel: str) -
     unknown = placeholders(text) - set(params)
     assert not unknown, f"sql/{rel}: add a default for {unknown} to DEFAULT_PARAMS in this test"
     _seed_events(settings)
+    name = rel.removeprefix("metrics/").removesuffix(".sql")
+    if rel.startswith("metrics/") and upstream(name):
+        # the tables it reads (metric_sessions) are the batch job's: `clickstream query -f` needs a run first
+        compute_batch_metrics(
+            settings, date.fromisoformat(DEFAULT_PARAMS["start_dt"]), date.fromisoformat(DEFAULT_PARAMS["end_dt"])
+        )
     engine = query_engine(settings)
     out = engine.execute(render(text, params), timeout_s=60)
     assert isinstance(out, pa.Table)

@@ -59,6 +59,14 @@ class LocalEngine:
     def database(self) -> str:
         return self._database
 
+    def add_source(self, name: str, table: Any) -> None:
+        """Make `table` (Arrow, a dataset or a Parquet directory) readable as `name`, on an engine
+        over given sources (`over`); one over Glue reads what the lake and the catalog hold."""
+        if self._static is None:
+            raise TypeError(f"{name}: this engine reads the Glue database {self._database}; write the table there")
+        with self._lock:
+            self._static[name.lower()] = _as_source(table)
+
     # --- QueryEngine ---------------------------------------------------------------------------
 
     def execute(self, sql: str, *, max_rows: int | None = None, timeout_s: float | None = None) -> pa.Table:

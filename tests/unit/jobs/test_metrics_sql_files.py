@@ -1,6 +1,8 @@
 """The sql/metrics files follow their conventions: Athena SQL that the local engine translates, a day
 filter on the partitions, a `dt` result column, and one sessionization (sql/include/sessionize.sql)
-that every session-based file includes, with the gap from `constants.SESSION_GAP_SECONDS`."""
+that every file working on events' sessions includes, with the gap from
+`constants.SESSION_GAP_SECONDS`; the per-session files read `metric_sessions` instead, so a run
+sessionizes each event once for them all."""
 
 from __future__ import annotations
 
@@ -12,13 +14,14 @@ from metrics_support import END, START, _ev, curated_table
 
 from clickstream.adapters.query.local import LocalEngine
 from clickstream.constants import SESSION_GAP_SECONDS
-from clickstream.jobs.batch_metrics import metric_names, metric_sql
+from clickstream.jobs.batch_metrics import metric_names, metric_sql, run_order, upstream
 from clickstream.sqlfiles import load, placeholders, render, sql_dir
 
 DAY_FILTER = "dt BETWEEN '{{ start_dt }}' AND '{{ end_dt }}'"
 FRAGMENT = "include/sessionize.sql"
 INCLUDE_MARKER = "{{> include/sessionize.sql }}"
-SESSION_BASED = ("commerce", "engagement", "funnel", "hourly_traffic", "sessions", "uniques")
+SESSION_BASED = ("hourly_traffic", "sessions", "uniques")  # sessionize events (sessions active per hour)
+READS_SESSIONS = ("commerce", "engagement", "funnel")  # per-session figures: read metric_sessions
 # What only the fragment may spell out: the gap test and the inferred-session numbering.
 SESSIONIZE_CODE = re.compile(r"\blag\s*\(|\bnew_session\b|session_gap_ms|\b1800(?:000)?\b", re.IGNORECASE)
 COMMENT = re.compile(r"--[^\n]*")
@@ -26,7 +29,7 @@ DATES = {"start_dt": START.isoformat(), "end_dt": END.isoformat()}
 
 
 @pytest.mark.parametrize("name", metric_names())
-def test_each_file_is_one_documented_select_over_events_filtered_by_day(name: str) -> None:
+def test_each_file_is_one_documented_select_over_the_lake_filtered_by_day(name: str) -> None:
     text = load(f"metrics/{name}.sql")
     assert text.startswith("-- "), "the header comment states what the metric is and how days are assigned"
     assert placeholders(text) == {"start_dt", "end_dt"}
@@ -36,7 +39,9 @@ def test_each_file_is_one_documented_select_over_events_filtered_by_day(name: st
     tables = {t.name for t in statement.find_all(sqlglot.exp.Table)} - {
         c.alias for c in statement.find_all(sqlglot.exp.CTE)
     }
-    assert tables == {"events"}
+    assert tables == (
+        {"metric_sessions"} | ({"events"} if name == "commerce" else set()) if name in READS_SESSIONS else {"events"}
+    )
     assert "dt" in statement.named_selects or "*" in statement.named_selects
 
 
@@ -53,6 +58,16 @@ def test_only_the_fragment_spells_out_the_sessionization() -> None:
     using_sessions = {rel for rel, text in code.items() if rel != FRAGMENT and "session_key" in text}
     including = {rel for rel, text in code.items() if INCLUDE_MARKER in text}
     assert using_sessions == including == {f"metrics/{name}.sql" for name in SESSION_BASED}
+
+
+def test_the_session_figures_are_computed_after_the_sessions_they_read() -> None:
+    assert {name: upstream(name) for name in metric_names() if upstream(name)} == {
+        name: {"sessions"} for name in READS_SESSIONS
+    }
+    order = run_order()
+    assert sorted(order) == metric_names()
+    assert all(order.index("sessions") < order.index(name) for name in READS_SESSIONS)
+    assert run_order(["funnel"]) == ["sessions", "funnel"]
 
 
 @pytest.mark.parametrize("name", SESSION_BASED)
