@@ -1,11 +1,11 @@
-"""`python -m benchmarks.batch compaction|metrics [options]` (each prints its own --help)."""
+"""`python -m benchmarks.batch compaction|metrics|table-format [options]` (each prints its own --help)."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
 
-BENCHMARKS = ("compaction", "metrics")
+BENCHMARKS = ("compaction", "metrics", "table-format")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -15,8 +15,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args[0] == "compaction":
         from benchmarks.batch.compaction_run import main as run
-    else:
+    elif args[0] == "metrics":
         from benchmarks.batch.metrics import main as run
+    else:
+        from benchmarks.batch.table_format import main as run
     return run(args[1:])
 
 
