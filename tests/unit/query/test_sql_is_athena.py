@@ -1,0 +1,211 @@
+"""The SQL in sql/ is Athena's, not DuckDB's: the local engine translates it with sqlglot, and sqlglot
+reads much that only DuckDB runs (`x::int`, ILIKE, `[1, 2]`, `strftime(...)`, QUALIFY), so a file
+could pass every local test and fail on Athena. Every file, rendered with its includes, is checked
+token by token: each function it calls must be one Athena (engine v3, Trino) documents, and no
+DuckDB-only syntax may appear. Compaction SQL that lands in sql/ is covered the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlglot.dialects.athena import Athena
+from sqlglot.tokens import Token, TokenType
+
+from clickstream.sqlfiles import load, placeholders, render, sql_files
+
+# Functions of Athena engine v3 (Trino) this project may call. Add one only after finding it in
+# https://docs.aws.amazon.com/athena/latest/ug/functions-env3.html (or Trino's function list).
+ATHENA_FUNCTIONS = frozenset(
+    [
+        "abs",
+        "any_match",
+        "approx_distinct",
+        "approx_percentile",
+        "arbitrary",
+        "array_agg",
+        "array_join",
+        "avg",
+        "bool_and",
+        "bool_or",
+        "cardinality",
+        "cast",
+        "ceil",
+        "coalesce",
+        "concat",
+        "contains",
+        "count",
+        "count_if",
+        "cume_dist",
+        "current_date",
+        "date",
+        "date_add",
+        "date_diff",
+        "date_format",
+        "date_parse",
+        "date_trunc",
+        "day",
+        "day_of_week",
+        "dense_rank",
+        "element_at",
+        "every",
+        "filter",
+        "first_value",
+        "floor",
+        "format_datetime",
+        "from_iso8601_timestamp",
+        "from_unixtime",
+        "greatest",
+        "hour",
+        "if",
+        "json_extract",
+        "json_extract_scalar",
+        "json_format",
+        "json_parse",
+        "lag",
+        "last_value",
+        "lead",
+        "least",
+        "length",
+        "listagg",
+        "lower",
+        "map",
+        "map_agg",
+        "max",
+        "max_by",
+        "min",
+        "min_by",
+        "minute",
+        "mod",
+        "month",
+        "now",
+        "nullif",
+        "ntile",
+        "parse_datetime",
+        "percent_rank",
+        "power",
+        "rank",
+        "reduce",
+        "regexp_extract",
+        "regexp_like",
+        "regexp_replace",
+        "replace",
+        "round",
+        "row_number",
+        "sequence",
+        "split",
+        "split_part",
+        "sqrt",
+        "stddev",
+        "strpos",
+        "substr",
+        "substring",
+        "sum",
+        "to_iso8601",
+        "to_unixtime",
+        "transform",
+        "trim",
+        "try",
+        "try_cast",
+        "typeof",
+        "unnest",
+        "upper",
+        "url_extract_host",
+        "url_extract_path",
+        "variance",
+        "year",
+    ]
+)
+# Words that are followed by "(" in DDL without being functions.
+DDL_WORDS = frozenset({"tblproperties", "serdeproperties"})
+# Tokens sqlglot's Athena reader accepts but Athena does not run.
+DUCKDB_ONLY_TOKENS = {TokenType.DCOLON: "`::` cast", TokenType.ILIKE: "ILIKE", TokenType.L_BRACE: "a {...} literal"}
+DUCKDB_ONLY_WORDS = {"qualify": "QUALIFY", "exclude": "SELECT * EXCLUDE", "sample": "USING SAMPLE"}
+PARAMS = {"start_dt": "2026-11-21", "end_dt": "2026-11-22", "bucket": "bucket"}
+
+
+def athena_problems(sql: str) -> list[str]:
+    """What in `sql` Athena would refuse, as readable lines (empty: nothing found)."""
+    tokens = Athena().tokenize(sql)
+    created = _created_tables(tokens)
+    problems = []
+    for i, token in enumerate(tokens):
+        after = tokens[i + 1] if i + 1 < len(tokens) else None
+        before = tokens[i - 1] if i else None
+        word = token.text.lower()
+        where = f"line {token.line}"
+        if token.token_type in DUCKDB_ONLY_TOKENS:
+            problems.append(f"{where}: {DUCKDB_ONLY_TOKENS[token.token_type]} is DuckDB syntax")
+        elif token.token_type == TokenType.VAR and word in DUCKDB_ONLY_WORDS:
+            problems.append(f"{where}: {DUCKDB_ONLY_WORDS[word]} is DuckDB syntax")
+        elif token.token_type == TokenType.L_BRACKET and (before is None or before.token_type not in _SUBSCRIPTABLE):
+            problems.append(f"{where}: a [...] list literal is DuckDB syntax (Athena: ARRAY[...])")
+        elif (token.token_type == TokenType.SLASH and after is not None and after.token_type == TokenType.SLASH) or (
+            token.token_type == TokenType.STAR and after is not None and after.token_type == TokenType.STAR
+        ):
+            problems.append(f"{where}: `{token.text}{after.text}` is DuckDB syntax")
+        elif (
+            token.token_type == TokenType.VAR
+            and after is not None
+            and after.token_type == TokenType.L_PAREN
+            and word not in ATHENA_FUNCTIONS
+            and word not in DDL_WORDS
+            and word not in created
+        ):
+            problems.append(f"{where}: {token.text}() is not an Athena function this project knows")
+    return problems
+
+
+_SUBSCRIPTABLE = {TokenType.VAR, TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.ARRAY, TokenType.IDENTIFIER}
+
+
+def _created_tables(tokens: list[Token]) -> set[str]:
+    """Names right after CREATE [EXTERNAL] TABLE [IF NOT EXISTS] (followed by their column list)."""
+    names = set()
+    for i, token in enumerate(tokens):
+        if token.token_type == TokenType.TABLE:
+            rest = [t for t in tokens[i + 1 : i + 6] if t.text.lower() not in {"if", "not", "exists"}]
+            if rest:
+                names.add(rest[0].text.lower())
+    return names
+
+
+def rendered_files() -> Iterator[tuple[str, str]]:
+    for rel in sql_files():
+        text = load(rel)
+        yield rel, render(text, {k: PARAMS[k] for k in placeholders(text)})
+
+
+@pytest.mark.parametrize(("rel", "sql"), list(rendered_files()), ids=[rel for rel, _ in rendered_files()])
+def test_every_sql_file_is_athena_sql(rel: str, sql: str) -> None:
+    assert athena_problems(sql) == [], f"sql/{rel}"
+
+
+@pytest.mark.parametrize(
+    "duckdb_only",
+    [
+        "SELECT x::int FROM events",
+        "SELECT * FROM events WHERE url ILIKE '/a%'",
+        "SELECT strftime(event_time, '%Y') FROM events",
+        "SELECT list_filter(a, y -> y > 1) FROM events",
+        "SELECT [1, 2] AS a FROM events",
+        "SELECT {'a': 1} AS s FROM events",
+        "SELECT a FROM events QUALIFY row_number() OVER (PARTITION BY a) = 1",
+        "SELECT * EXCLUDE (a) FROM events",
+        "SELECT a // 2 FROM events",
+        "SELECT a ** 2 FROM events",
+        "SELECT epoch_ms(a) FROM events",
+    ],
+)
+def test_the_check_refuses_what_only_duckdb_runs(duckdb_only: str) -> None:
+    assert athena_problems(duckdb_only) != []
+
+
+def test_the_check_accepts_athena_forms_of_the_same() -> None:
+    athena = """
+        SELECT CAST(x AS integer), lower(url) LIKE '/a%', date_format(event_time, '%Y'),
+               filter(a, y -> y > 1), ARRAY[1, 2], a[1], element_at(m, 'k'), CAST(ROW(1) AS ROW(a integer)),
+               a / 2, power(a, 2), max_by(a, b)
+        FROM events
+    """
+    assert athena_problems(athena) == []
