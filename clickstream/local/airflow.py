@@ -98,7 +98,8 @@ def airflow_env(settings: Settings, *, port: int | None = None, home: Path | Non
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder()),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        # LocalExecutor, with the tasks' libraries imported before its workers fork (airflow_executor)
+        "AIRFLOW__CORE__EXECUTOR": "clickstream.local.airflow_executor.WarmLocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "4",  # LocalExecutor workers: 2 cores here
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{AIRFLOW_HOST}:{port}/execution/",

@@ -32,6 +32,7 @@ def test_env_points_airflow_at_the_repo_dags_sqlite_under_home_and_the_local_end
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
     assert env["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] == "False"
     assert env["AIRFLOW__CORE__PARALLELISM"] == "4"
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "clickstream.local.airflow_executor.WarmLocalExecutor"
     assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] == "True"
     conn = json.loads(env["AIRFLOW_CONN_AWS_DEFAULT"])
     assert conn == {
@@ -96,3 +97,15 @@ def test_the_stack_runs_airflow_after_the_aws_server_on_its_port(local: Settings
     assert spec.command(local, "/py")[:5] == ["/py", "-m", "clickstream", "airflow", "serve"]
     assert spec.port_env == "CLICKSTREAM_AIRFLOW_PORT"
     assert spec.start_timeout >= 60
+
+
+def test_the_local_executor_imports_the_tasks_libraries_before_its_workers_fork() -> None:
+    from airflow.executors.local_executor import LocalExecutor
+
+    from clickstream.local.airflow_executor import WARM_MODULES, WarmLocalExecutor, warm_imports
+
+    assert issubclass(WarmLocalExecutor, LocalExecutor)
+    assert "great_expectations" in WARM_MODULES and "clickstream.jobs.compact" in WARM_MODULES
+    # a module that cannot be imported is skipped (and logged); the executor still starts
+    took = warm_imports(("json", "clickstream.no_such_module"))
+    assert list(took) == ["json"]
