@@ -11,6 +11,11 @@ with other work running.
 Importing those libraries once, in the scheduler, before the workers are forked, takes that off
 every task.
 
+Measured (docs/BENCHMARKS.md "Test suite wall time"): a compaction task 6.5-8.0 s before, 2.1-2.8
+s after; the scheduler starts about 7 s later. Where Airflow does not fork tasks that way (macOS
+spawns its workers and execs its tasks), importing here would only slow the start, so it is
+skipped.
+
 Only the laptop's Airflow uses this (`clickstream.local.airflow.airflow_env`). MWAA runs its
 own executor and is not affected. If an import fails, the executor still starts, and the task
 imports the module itself (and fails there, with the task's own log).
@@ -20,6 +25,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+import multiprocessing
+import sys
 import time
 from typing import Final
 
@@ -60,6 +67,12 @@ class WarmLocalExecutor(LocalExecutor):
     """LocalExecutor whose workers, and so every task they fork, start with WARM_MODULES imported."""
 
     def start(self) -> None:
-        took = warm_imports()
-        log.info("imported %d modules for the tasks in %.1f s", len(took), sum(took.values()))
+        if tasks_inherit_imports():
+            took = warm_imports()
+            log.info("imported %d modules for the tasks in %.1f s", len(took), sum(took.values()))
         super().start()
+
+
+def tasks_inherit_imports() -> bool:
+    """Whether a task starts with the scheduler's modules: workers forked, tasks forked without exec (Linux)."""
+    return sys.platform.startswith("linux") and multiprocessing.get_start_method() == "fork"

@@ -102,10 +102,11 @@ def test_the_stack_runs_airflow_after_the_aws_server_on_its_port(local: Settings
 def test_the_local_executor_imports_the_tasks_libraries_before_its_workers_fork() -> None:
     from airflow.executors.local_executor import LocalExecutor
 
-    from clickstream.local.airflow_executor import WARM_MODULES, WarmLocalExecutor, warm_imports
+    from clickstream.local.airflow_executor import WARM_MODULES, WarmLocalExecutor, tasks_inherit_imports, warm_imports
 
     assert issubclass(WarmLocalExecutor, LocalExecutor)
     assert "great_expectations" in WARM_MODULES and "clickstream.jobs.compact" in WARM_MODULES
+    assert tasks_inherit_imports()  # Linux, fork: what this machine and CI run
     # a module that cannot be imported is skipped (and logged); the executor still starts
     took = warm_imports(("json", "clickstream.no_such_module"))
     assert list(took) == ["json"]
