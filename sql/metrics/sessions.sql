@@ -26,26 +26,8 @@ WITH scoped AS (
                  AND date_format(date_add('day', 1, date '{{ end_dt }}'), '%Y-%m-%d')
 ),
 {{> include/sessionize.sql }},
-funnel1 AS (
-    SELECT *, min(CASE WHEN event_type = 'page_view' THEN event_time END) OVER (PARTITION BY session_key) AS t_view
-    FROM keyed
-),
-funnel2 AS (
-    SELECT *, min(CASE WHEN event_type = 'add_to_cart' AND event_time >= t_view THEN event_time END)
-                  OVER (PARTITION BY session_key) AS t_cart
-    FROM funnel1
-),
-funnel3 AS (
-    SELECT *, min(CASE WHEN event_type = 'checkout' AND event_time >= t_cart THEN event_time END)
-                  OVER (PARTITION BY session_key) AS t_checkout
-    FROM funnel2
-),
-funnel4 AS (
-    SELECT *, min(CASE WHEN event_type = 'purchase' AND event_time >= t_checkout THEN event_time END)
-                  OVER (PARTITION BY session_key) AS t_purchase
-    FROM funnel3
-),
-sessions AS (
+per_session AS (
+    -- one pass: the session's figures, its first page view, and the times of its other funnel steps
     SELECT session_key,
            min(dt) AS dt,
            substr(min(concat(dt, hour)), 11, 2) AS start_hour,
@@ -60,21 +42,37 @@ sessions AS (
            count(CASE WHEN event_type = 'add_to_cart' THEN 1 END) AS add_to_carts,
            count(CASE WHEN event_type = 'checkout' THEN 1 END) AS checkouts,
            count(CASE WHEN event_type = 'purchase' THEN 1 END) AS purchases,
-           CASE WHEN max(t_purchase) IS NOT NULL THEN 4
-                WHEN max(t_checkout) IS NOT NULL THEN 3
-                WHEN max(t_cart) IS NOT NULL THEN 2
-                WHEN max(t_view) IS NOT NULL THEN 1
-                ELSE 0 END AS funnel_step,
+           min(CASE WHEN event_type = 'page_view' THEN event_time END) AS t_view,
+           array_agg(event_time) FILTER (WHERE event_type = 'add_to_cart') AS cart_times,
+           array_agg(event_time) FILTER (WHERE event_type = 'checkout') AS checkout_times,
+           array_agg(event_time) FILTER (WHERE event_type = 'purchase') AS purchase_times,
            cast(coalesce(sum(CASE WHEN event_type = 'purchase' AND price IS NOT NULL
                                   THEN round(cast(price AS DECIMAL(38, 12)) * coalesce(quantity, 1), 6) END), 0)
                 AS DECIMAL(38, 6)) AS revenue
-    FROM funnel4
+    FROM keyed
     GROUP BY session_key
+),
+funnel1 AS (
+    -- step k: the first step-k event at or after the moment step k-1 was first reached
+    SELECT *, array_min(filter(cart_times, t -> t >= t_view)) AS t_cart
+    FROM per_session
+),
+funnel2 AS (
+    SELECT *, array_min(filter(checkout_times, t -> t >= t_cart)) AS t_checkout
+    FROM funnel1
+),
+sessions AS (
+    SELECT *, array_min(filter(purchase_times, t -> t >= t_checkout)) AS t_purchase
+    FROM funnel2
 )
 SELECT dt, start_hour, session_key, user_id, session_source, started_at, ended_at, duration_ms, events,
        page_views, clicks, add_to_carts, checkouts, purchases,
        (events = 1 AND page_views = 1) AS is_bounce,
-       funnel_step,
+       CASE WHEN t_purchase IS NOT NULL THEN 4
+            WHEN t_checkout IS NOT NULL THEN 3
+            WHEN t_cart IS NOT NULL THEN 2
+            WHEN t_view IS NOT NULL THEN 1
+            ELSE 0 END AS funnel_step,
        revenue
 FROM sessions
 WHERE dt BETWEEN '{{ start_dt }}' AND '{{ end_dt }}'

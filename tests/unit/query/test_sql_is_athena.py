@@ -23,6 +23,7 @@ ATHENA_FUNCTIONS = frozenset(
         "approx_distinct",
         "approx_percentile",
         "arbitrary",
+        "array_min",
         "array_agg",
         "array_join",
         "avg",
