@@ -74,15 +74,15 @@ def rows(n: int, *, first_id: int, seed: int) -> pa.Table:
 
 
 class Lake:
-    def __init__(self, endpoint: str) -> None:
-        import boto3
-        from pyarrow import fs
+    def __init__(self, endpoint: str, home: Path) -> None:
+        # the project's own client factory and S3 filesystem, pointed at the benchmark's server
+        from benchmarks.aws_server.__main__ import settings_for
+        from clickstream.adapters import _clients
+        from clickstream.adapters.query import s3_filesystem
 
-        kw = {"endpoint_url": endpoint, "region_name": "us-east-1"}
-        self.s3, self.glue = boto3.client("s3", **kw), boto3.client("glue", **kw)
-        self.fs = fs.S3FileSystem(
-            endpoint_override=endpoint, region="us-east-1", scheme="http", access_key="test", secret_key="test"
-        )
+        settings = settings_for(endpoint, home)
+        self.s3, self.glue = _clients.client("s3", settings), _clients.client("glue", settings)
+        self.fs = s3_filesystem(settings)
         self.s3.create_bucket(Bucket=BUCKET)
         self.glue.create_database(DatabaseInput={"Name": DATABASE})
         self.glue.create_table(
@@ -234,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         try:
             wait_http(f"{endpoint}/moto-api/", server)
-            lake = Lake(endpoint)
+            lake = Lake(endpoint, Path(tmp))
             for r in range(args.rounds):
                 order = ["rewrite", "version"] if r % 2 == 0 else ["version", "rewrite"]
                 for method in order:
