@@ -20,7 +20,6 @@ LAKE_WRITE_PREFIXES = (
     c.CURATED_EVENTS_PREFIX,
     c.CURATED_METRICS_PREFIX,
     c.QUARANTINE_PREFIX,
-    c.STAGING_PREFIX,
     c.MANIFESTS_PREFIX,
     c.QUALITY_PREFIX,
     c.ATHENA_RESULTS_PREFIX,
@@ -36,6 +35,7 @@ GLUE_ACTIONS = [
     "glue:CreatePartition",
     "glue:BatchCreatePartition",
     "glue:UpdatePartition",
+    "glue:BatchUpdatePartition",  # compaction re-points partitions to their new version (ADR 0008)
     "glue:BatchDeletePartition",
 ]
 ATHENA_ACTIONS = [
@@ -86,7 +86,7 @@ def acknowledge_batch_layer(scope: Construct, *, bucket: str, database: str) -> 
         scope,
         "IAM5",
         "the batch layer reads every raw object and rewrites whole partitions under curated/, "
-        "quarantine/, staging/, quality/ and athena-results/; each grant is one prefix of the lake bucket",
+        "quarantine/, quality/ and athena-results/; each grant is one prefix of the lake bucket",
         *(nag.resource_finding(scope, arns.objects(bucket, f"{p}/*")) for p in ("raw", *LAKE_WRITE_PREFIXES)),
     )
     nag.acknowledge(
