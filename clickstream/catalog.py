@@ -4,9 +4,12 @@ Two fixed tables come from the event contract (`clickstream.events.schema`):
 
 - `raw_events` over `raw/events/dt=…/hour=…/` — NDJSON.gz as collected, partitioned by *arrival*
   time; timestamps stay RFC 3339 strings and `properties` a JSON string.
-- `events` over `curated/events/dt=…/hour=…/` — the compacted, deduplicated, typed Parquet,
-  partitioned by *event* time. The contract's `timestamp` field is the column `event_time` here
-  (`timestamp` is a reserved word in Athena/Trino SQL; every query would need quotes).
+- `events` over `curated/events/v=<version>/dt=…/hour=…/` — the compacted, deduplicated, typed
+  Parquet, partitioned by *event* time. Each publish of a partition is a new version prefix, and
+  its Glue partition is re-pointed to it (docs/adr/0008-curated-table-format.md), so the
+  registered partitions, not a listing, say which files are the table. The contract's
+  `timestamp` field is the column `event_time` here (`timestamp` is a reserved word in
+  Athena/Trino SQL; every query would need quotes).
 
 Metric tables (`metric_<name>` over `curated/metrics/<name>/dt=…/`) are written by the batch
 metrics job; their columns are whatever the SQL in `sql/metrics/<name>.sql` selects, so the job
@@ -28,6 +31,7 @@ EVENT_TIME: Final = "event_time"  # curated name of the contract's `timestamp`
 CURATED_RENAMES: Final[dict[str, str]] = {"timestamp": EVENT_TIME}
 PARTITION_KEYS: Final[tuple[str, ...]] = ("dt", "hour")  # dt=YYYY-MM-DD, hour=HH (strings, UTC)
 DAY_PARTITION_KEYS: Final[tuple[str, ...]] = ("dt",)
+VERSION_KEY: Final = "v"  # curated/events/v=<version>/dt=…/hour=…/: not a partition key
 
 # Logical type (schema.FIELD_TYPES) -> Glue/Hive type, per storage format.
 CURATED_GLUE_TYPES: Final[dict[str, str]] = {
@@ -59,6 +63,9 @@ class TableDef:
     partition_keys: tuple[str, ...]
     format: Format
     description: str
+    # Published as a new version prefix per run, with the Glue partition re-pointed to it
+    # (docs/adr/0008-curated-table-format.md): readers take partitions from Glue, never a listing.
+    versioned: bool = False
 
     def location(self, bucket: str) -> str:
         return f"s3://{bucket}/{self.prefix}/"
@@ -67,6 +74,15 @@ class TableDef:
         """`curated/events/dt=2026-11-22/hour=07/` for {"dt": "2026-11-22", "hour": "07"}."""
         parts = "/".join(f"{k}={values[k]}" for k in self.partition_keys)
         return f"{self.prefix}/{parts}/"
+
+    def version_prefix(self, values: dict[str, str], version: str) -> str:
+        """`curated/events/v=20261122T080501Z-run/dt=2026-11-22/hour=07/`: one publish of a partition.
+
+        The version comes first, so that no version lies under a partition's Hive prefix, which
+        is where partitions published before versions are registered (Athena reads a location
+        with everything below it)."""
+        parts = "/".join(f"{k}={values[k]}" for k in self.partition_keys)
+        return f"{self.prefix}/{VERSION_KEY}={version}/{parts}/"
 
 
 def curated_name(field: str) -> str:
@@ -89,6 +105,7 @@ EVENTS: Final = TableDef(
     partition_keys=PARTITION_KEYS,
     format="parquet",
     description="Valid, deduplicated events (Parquet, zstd), partitioned by event-time dt/hour",
+    versioned=True,
 )
 
 FIXED_TABLES: Final[tuple[TableDef, ...]] = (RAW_EVENTS, EVENTS)

@@ -106,7 +106,6 @@ RAW_IDENTITIES_PREFIX = "raw/identities"  # Segment identify/group/alias: kept, 
 CURATED_EVENTS_PREFIX = "curated/events"
 CURATED_METRICS_PREFIX = "curated/metrics"
 QUARANTINE_PREFIX = "quarantine"
-STAGING_PREFIX = "staging"  # compaction writes here first, then swaps into curated/
 MANIFESTS_PREFIX = "manifests"  # compaction's record of the raw objects each arrival hour had
 STREAM_RETENTION_HOURS = 24  # the Kinesis stream keeps records this long (resources.StreamSpec)
 # How far back each compaction run looks for raw objects that landed after their arrival hour was

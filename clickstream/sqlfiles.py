@@ -44,6 +44,7 @@ BUCKET_PLACEHOLDER: Final = "{{ bucket }}"
 DDL_DIR: Final = "ddl"
 INCLUDE_DIR: Final = "include"  # fragments for `{{> include/<name>.sql }}`, never run on their own
 _FRAGMENT_PATH: Final = re.compile(rf"{INCLUDE_DIR}/[A-Za-z0-9_-]+\.sql")
+VERSIONED_PARAMETER: Final = "clickstream.versioned"  # "true": partitions are versions (ADR 0008)
 PROJECTION_START: Final = "2025-01-01"  # first dt Athena's partition projection enumerates (CDK: projectionStart)
 
 
@@ -188,7 +189,14 @@ def storage_format(table: TableDef) -> StorageFormat:
 
 
 def projection_parameters(table: TableDef, location: str, start: str = PROJECTION_START) -> dict[str, str]:
-    """Athena partition projection for the table's dt[/hour] keys: no crawler, no MSCK REPAIR, no Glue partitions."""
+    """Athena partition projection for the table's dt[/hour] keys: no crawler, no MSCK REPAIR, no Glue partitions.
+
+    None for a versioned table: a projection computes each partition's location from a template,
+    which cannot name the version a partition is at, and Athena would read every version below
+    it. Its partitions are the ones its job registers in Glue (docs/adr/0008-curated-table-format.md).
+    """
+    if table.versioned:
+        return {}
     params = {
         "projection.enabled": "true",
         "projection.dt.type": "date",
@@ -204,6 +212,12 @@ def projection_parameters(table: TableDef, location: str, start: str = PROJECTIO
     template = "/".join(f"{k}=${{{k}}}" for k in table.partition_keys)
     params["storage.location.template"] = f"{location}{template}/"
     return params
+
+
+def version_parameters(table: TableDef) -> dict[str, str]:
+    """The table parameter that marks a versioned table in Glue (Athena ignores it): the local
+    engine then reads its registered partitions, as Athena does without a projection."""
+    return {VERSIONED_PARAMETER: "true"} if table.versioned else {}
 
 
 def render_ddl(table: TableDef, bucket_placeholder: str = BUCKET_PLACEHOLDER) -> str:
@@ -223,11 +237,17 @@ def render_ddl(table: TableDef, bucket_placeholder: str = BUCKET_PLACEHOLDER) ->
         )
     else:
         storage = "STORED AS PARQUET"
-    props = {**fmt.table_parameters, **projection_parameters(table, location)}
+    props = {**fmt.table_parameters, **projection_parameters(table, location), **version_parameters(table)}
+    registered = (
+        "-- No partition projection: the compaction job registers each partition's current version in Glue.\n"
+        if table.versioned
+        else ""
+    )
     tblprops = ",\n".join(f"  '{k}' = '{v}'" for k, v in props.items())
     return (
         f"-- Generated from clickstream/catalog.py by `python -m clickstream.sqlfiles`; do not edit.\n"
         f"-- {table.description}.\n"
+        f"{registered}"
         f"CREATE EXTERNAL TABLE IF NOT EXISTS {table.name} (\n{columns}\n)\n"
         f"COMMENT '{table.description}'\n"
         f"PARTITIONED BY ({partitions})\n"
@@ -269,6 +289,7 @@ def table_from_ddl(statement: Any) -> tuple[TableDef, str, dict[str, str]]:
         partition_keys=keys,
         format=fmt,
         description=comment,
+        versioned=parameters.get(VERSIONED_PARAMETER) == "true",
     )
     return table, bucket, parameters
 

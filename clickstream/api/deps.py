@@ -53,9 +53,19 @@ class ApiDeps:
 
     @cached_property
     def lake(self) -> LakeEvents:
+        from functools import partial
+
+        from clickstream.adapters.glue import glue_catalog
+        from clickstream.catalog import EVENTS
+
         limits = self.settings.limits
+        partitions = partial(glue_catalog(self.settings).partition_locations, self.settings.names.glue_database)
         return LakeEvents(
-            self.fs, self.settings.names.bucket, lateness_s=limits.lateness_seconds, skew_s=limits.clock_skew_seconds
+            self.fs,
+            self.settings.names.bucket,
+            lateness_s=limits.lateness_seconds,
+            skew_s=limits.clock_skew_seconds,
+            locate=lambda days: partitions(EVENTS.name, days=days),
         )
 
     @cached_property

@@ -1,7 +1,7 @@
 """Events from the lake for export and page analytics: the curated table plus the raw tail.
 
-- curated: `curated/events/dt=…/hour=…/*.parquet` (event time): the files of the hours the range
-  touches, read one row group at a time on the caller's thread and filtered on event time and
+- curated: the current version of each `events` partition (event time) that the range touches,
+  at the location Glue registers for it (`…/dt=…/hour=…/v=…/*.parquet`, ADR 0008), read one row group at a time on the caller's thread and filtered on event time and
   type; never materialised (memory: one row group plus one encoded chunk).
 - raw tail: `raw/events/dt=…/hour=…/` ARRIVAL hours the compaction has not covered yet, i.e.
   hours starting at or after the interval end of the latest `compact_raw_events` run (all raw
@@ -16,10 +16,11 @@
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlparse
 
 import orjson
 import pyarrow as pa
@@ -32,6 +33,8 @@ from clickstream.api.params import TimeRange
 from clickstream.catalog import EVENT_TIME, EVENTS, curated_name
 from clickstream.events.schema import EVENT_FIELDS
 
+# {(dt, hour): S3 location} of the `events` partitions of some days, as registered in Glue.
+Locate = Callable[[Sequence[str]], Mapping[tuple[str, ...], str]]
 BATCH_ROWS = 32_768  # rows per record batch handed to a writer
 COMPACTION_JOB = "compact_raw_events"
 _FIELD_OF_COLUMN = {curated_name(f): f for f in EVENT_FIELDS}
@@ -60,29 +63,32 @@ class EventFilter:
 class LakeEvents:
     """Reads events of a time range from one bucket (through `pyarrow.fs`)."""
 
-    def __init__(self, fs: pafs.FileSystem, bucket: str, *, lateness_s: int, skew_s: int) -> None:
+    def __init__(self, fs: pafs.FileSystem, bucket: str, *, lateness_s: int, skew_s: int, locate: Locate) -> None:
         self.fs = fs
         self.bucket = bucket
         self._lateness = timedelta(seconds=lateness_s)
         self._skew = timedelta(seconds=skew_s)
+        self._locate = locate
 
     # --- curated ------------------------------------------------------------------------------
 
     def curated(self, span: TimeRange) -> list[str]:
-        """The curated Parquet files whose event-time hour overlaps the range, in time order."""
-        base = f"{self.bucket}/{c.CURATED_EVENTS_PREFIX}"
+        """The curated Parquet files whose event-time hour overlaps the range, in time order: the
+        files of each partition's current version, as Glue registers it (ADR 0008)."""
         low, high = span.start.strftime("%Y-%m-%dT%H"), span.end.strftime("%Y-%m-%dT%H")
         files: list[tuple[str, str]] = []
-        for day in span.days:
-            selector = pafs.FileSelector(f"{base}/dt={day}", recursive=True, allow_not_found=True)
-            for f in self.fs.get_file_info(selector):
-                if f.type != pafs.FileType.File or not f.size or not f.base_name.endswith(".parquet"):
-                    continue
-                hour = next((p[5:] for p in f.path.split("/") if p.startswith("hour=")), None)
-                if hour is not None and not low <= f"{day}T{hour}" <= high:
-                    continue
-                files.append((f"{day}T{hour}", f.path))
+        for (day, hour), path in self._partitions(list(span.days)):
+            if low <= f"{day}T{hour}" <= high:
+                files.extend((f"{day}T{hour}", f) for f in _parquet_files(self.fs, path))
         return [path for _, path in sorted(files)]
+
+    def _partitions(self, days: Sequence[str]) -> list[tuple[tuple[str, str], str]]:
+        """((dt, hour), bucket/key path) of the registered `events` partitions of `days`."""
+        out = []
+        for values, location in self._locate(days).items():
+            url = urlparse(location)
+            out.append(((values[0], values[1]), f"{url.netloc}/{url.path.strip('/')}"))
+        return sorted(out)
 
     def schema(self, files: Sequence[str]) -> pa.Schema:
         """The export schema: the curated columns as the (first) file types them."""
@@ -168,13 +174,14 @@ class LakeEvents:
 
     def _compacted_ids(self, events: Iterable[dict[str, Any]]) -> set[str]:
         """Event ids of the tail already in the curated files of their event-time hours."""
-        hours = sorted({str(e["timestamp"])[:13] for e in events})
-        base = f"{self.bucket}/{c.CURATED_EVENTS_PREFIX}"
+        hours = {(h[:10], h[11:13]) for h in (str(e["timestamp"])[:13] for e in events)}
         found: set[str] = set()
-        for hour in hours:
-            for path in _files(self.fs, f"{base}/dt={hour[:10]}/hour={hour[11:13]}"):
-                if path.endswith(".parquet"):
-                    ids = pq.read_table(path, columns=["event_id"], filesystem=self.fs).column("event_id")
+        if not hours:
+            return found
+        for partition, path in self._partitions(sorted({day for day, _ in hours})):
+            if partition in hours:
+                for file in _parquet_files(self.fs, path):
+                    ids = pq.read_table(file, columns=["event_id"], filesystem=self.fs).column("event_id")
                     found.update(str(v) for v in ids.to_pylist())
         return found
 
@@ -241,6 +248,16 @@ def _dirs(fs: pafs.FileSystem, base: str, prefix: str) -> list[str]:
         f.path
         for f in fs.get_file_info(selector)
         if f.type == pafs.FileType.Directory and f.base_name.startswith(prefix)
+    )
+
+
+def _parquet_files(fs: pafs.FileSystem, base: str) -> list[str]:
+    """Every Parquet file under `base`, as Athena reads a partition's location."""
+    selector = pafs.FileSelector(base, recursive=True, allow_not_found=True)
+    return sorted(
+        f.path
+        for f in fs.get_file_info(selector)
+        if f.type == pafs.FileType.File and f.size and f.path.endswith(".parquet")
     )
 
 

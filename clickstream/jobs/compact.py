@@ -5,8 +5,10 @@
       → failing rows + malformed lines to quarantine/, GX JSON + Data Docs to quality/
       → gate: failure rate > max_failure_rate → DataQualityError, nothing published
       → dedupe by event_id (first seen in the batch; the published row wins over a new copy)
-      → per event-time hour: existing partition + new rows, sorted → staging/ → swap to curated/
-      → Glue partitions of `events` → run record (clickstream.jobs.run_record, failed runs too)
+      → per event-time hour: the new rows (against the current version's event_ids) → a new
+        version prefix: the first publish sorted, a late merge as copies + one delta file
+      → Glue partitions of `events` re-pointed to the new versions → run record
+        (clickstream.jobs.run_record, failed runs too)
 
 Late raw objects: Firehose can deliver an object under an arrival hour after that hour was
 compacted (it buffers up to 900 s, and retries a failed S3 delivery until its source stream's
@@ -17,16 +19,18 @@ object missing from that hour's manifest. Merged like any other rows, their even
 once (a copy of a published event is a duplicate), and the run record counts them
 (`late_objects`, `late_hours`). Hours compacted before manifests existed have none and are skipped.
 
-Idempotent: the same interval gives the same rows in the same order under the same file names,
-so a rerun (an Airflow retry, a backfill) leaves byte-identical partitions. Clock-free except
-`elapsed`: the interval comes from the caller (the DAG's data interval).
+Idempotent: the same interval gives the same rows, so a rerun (an Airflow retry, a backfill)
+finds nothing new and publishes nothing; a first publish of the same rows gives the same bytes
+under the same file names.
+Clock-free except `elapsed` and the version names: the interval comes from the caller (the DAG's
+data interval).
 
-The swap is not atomic on S3: each object PUT/COPY is atomic and readers see either the old or
-the new `part-NNNNN.parquet`, but a partition of several files can be read while some are
-already replaced, and a stale extra file (only when a partition shrinks by a whole file, which a
-merge never does) is deleted after the copies. The staging copy keeps the window to one
-server-side COPY per file, instead of the length of an upload. A reader that needs snapshot
-isolation needs a table format (Iceberg) - out of scope here.
+Readers see a partition whole, old or new (docs/adr/0008-curated-table-format.md): the job
+writes every partition's new version under `curated/events/v=<version>/dt=…/hour=…/`, then
+re-points the Glue partitions in one BatchUpdatePartition per 100. The replaced versions are
+deleted by a later run, once no query can still hold them (`curated_versions`). Partitions are
+not switched together: a query over several of them during the swap can see some old and some
+new, each whole.
 """
 
 from __future__ import annotations
@@ -35,9 +39,10 @@ import json
 import logging
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Final
 
 import numpy as np
@@ -47,6 +52,7 @@ from clickstream import constants as c
 from clickstream.adapters.s3 import LakeObjects, lake_objects
 from clickstream.catalog import EVENTS
 from clickstream.jobs import compact_write as w
+from clickstream.jobs import curated_versions as cv
 from clickstream.jobs.compact_parse import gunzip, parse_objects, record_offsets
 from clickstream.jobs.compact_quality import QualityVerdict, Validator, gx_validator, quarantine_lines
 from clickstream.jobs.run_record import recorded_run
@@ -112,19 +118,23 @@ def compact_interval(
     run_id: str,
     max_failure_rate: float = 0.05,
     validator: Validator | None = None,
+    now: Callable[[], datetime] | None = None,
 ) -> CompactionReport:
     """Compact the raw arrival hours in [start, end) into curated/events (see the module doc).
 
     Raises DataQualityError, publishing nothing, when more than `max_failure_rate` of the rows
     fail (quarantine and results are written anyway). `validator` defaults to the versioned GX
-    suite; benchmarks pass another one to measure the job without GX.
+    suite; benchmarks pass another one to measure the job without GX. `now` (the wall clock by
+    default) names the versions it publishes and says which retired versions are due.
     """
     started = time.perf_counter()
     start, end = _utc(start), _utc(end)
     if end <= start:
         raise ValueError(f"empty interval: end {end.isoformat()} is not after start {start.isoformat()}")
     with recorded_run(settings, JOB, interval_start=_iso(start), interval_end=_iso(end), run_id=run_id) as run:
-        report = _run(settings, start, end, run_id, max_failure_rate, validator or gx_validator, started)
+        report = _run(
+            settings, start, end, run_id, max_failure_rate, validator or gx_validator, started, now or _wall_clock
+        )
         run.summary = report.summary()
     log.info(
         "%s %s: %d raw rows → %d valid, %d quarantined, %d duplicates, %d published into %d partitions in %.1f s",
@@ -149,6 +159,7 @@ def _run(
     max_failure_rate: float,
     validator: Validator,
     started: float,
+    now: Callable[[], datetime],
 ) -> CompactionReport:
     store = lake_objects(settings)
     safe_run = safe_run_id(run_id)
@@ -218,13 +229,7 @@ def _run(
     unique, batch_duplicates = w.first_seen(valid)
     by_hour = w.split_by_hour(unique)
     clock("dedupe")
-    published, existing_duplicates, files, size = _publish(store, by_hour, safe_run, clock)
-    if by_hour:
-        from clickstream.adapters.glue import glue_catalog
-
-        parts = [{"dt": dt, "hour": hour} for dt, hour in by_hour]
-        glue_catalog(settings).upsert_partitions(settings.names.glue_database, EVENTS, store.bucket, parts)
-    clock("catalog")
+    published, existing_duplicates, files, size = _publish(settings, store, by_hour, safe_run, clock, now=now())
     # Last: a crash before this point leaves the objects unrecorded, so the next run takes them
     # again, and their rows are duplicates of the published ones by then.
     for hour in hours:
@@ -258,40 +263,100 @@ def _run(
 
 
 def _publish(
-    store: LakeObjects, by_hour: Mapping[w.Partition, pa.Table], safe_run: str, clock: _Stopwatch
+    settings: Settings,
+    store: LakeObjects,
+    by_hour: Mapping[w.Partition, pa.Table],
+    safe_run: str,
+    clock: _Stopwatch,
+    *,
+    now: datetime,
 ) -> tuple[int, int, int, int]:
-    """Merge each partition with its published rows, stage every file, then swap them in.
-    Returns (new rows published, duplicates of published rows, files, Parquet bytes)."""
-    staged: list[tuple[str, list[str]]] = []  # (curated partition prefix, staged keys)
-    published = duplicates = size = 0
+    """Publish each partition's new rows as a new version, then re-point every partition's Glue
+    location to its new version (ADR 0008; `curated_versions`).
+
+    - A partition not published yet: its rows, sorted, as `part-NNNNN.parquet`.
+    - A published one (late events): its event_id column is read (nothing else), the new rows
+      already there are dropped, and the version is server-side copies of its files plus ONE
+      sorted `delta-NNNNN.parquet`. After `MAX_DELTA_FILES` deltas, or for a delta above a file's
+      rows, the partition is rewritten sorted instead.
+    - Nothing new (a rerun): no version; the partition stays as it is.
+
+    Returns (new rows published, duplicates of published rows, files written, Parquet bytes)."""
+    from clickstream.adapters.glue import glue_catalog
+
+    catalog, database = glue_catalog(settings), settings.names.glue_database
+    locate = partial(catalog.partition_locations, database, EVENTS.name)
+    cv.sweep_retired(store, EVENTS, lambda days: locate(days=days), now=now)
+    clock("sweep")
+    if not by_hour:
+        return 0, 0, 0, 0
+    current = locate(days=sorted({dt for dt, _ in by_hour}))
+    version = cv.version_name(now, safe_run)
+    prefixes: dict[tuple[str, ...], str] = {}
+    published = duplicates = size = files = 0
     for (dt, hour), rows in by_hour.items():
-        prefix = EVENTS.partition_prefix({"dt": dt, "hour": hour})
-        existing_keys = sorted(k for k in store.list_keys(prefix) if k.endswith(".parquet"))
-        existing = w.read_parquet(store.get_many(existing_keys))
-        merged, dropped = w.merge_partition(existing, rows)
-        clock("merge")
-        files = w.parquet_files(merged)
+        values = {"dt": dt, "hour": hour}
+        location = current.get((dt, hour))
+        keys = cv.partition_files(store, EVENTS, values, location)
+        deltas = sum(w.is_delta(k.rsplit("/", 1)[1]) for k in keys)
+        target = EVENTS.version_prefix(values, version)
+        writes: list[tuple[str, bytes | str]] = []  # (name in the new version, bytes, or a key to copy)
+        rewrite = not keys or deltas >= w.MAX_DELTA_FILES
+        if not rewrite:  # a late merge: the published event_ids only, then copies + one delta file
+            fresh, dropped = w.fresh_rows(_event_ids(settings, store.bucket, keys), rows)
+            clock("merge")
+            if 0 < fresh.num_rows <= w.MAX_ROWS_PER_FILE:
+                (delta,) = w.parquet_files(fresh)
+                writes = [(k.rsplit("/", 1)[1], k) for k in keys] + [(w.delta_file_name(deltas), delta)]
+            rewrite = fresh.num_rows > w.MAX_ROWS_PER_FILE  # a delta that large: sort it all in
+        if rewrite:  # a first publish, or too many deltas: every row, sorted, re-encoded
+            existing = w.read_parquet(store.get_many(keys))
+            merged, dropped = w.merge_partition(existing, rows)
+            clock("merge")
+            if dropped < rows.num_rows:
+                writes = [(w.file_name(i), body) for i, body in enumerate(w.parquet_files(merged))]
         clock("encode")
-        keys = []
-        for i, body in enumerate(files):
-            key = f"{c.STAGING_PREFIX}/{JOB}/run_id={safe_run}/dt={dt}/hour={hour}/{w.file_name(i)}"
-            store.put(key, body, content_type="application/vnd.apache.parquet")
-            keys.append(key)
-            size += len(body)
-        staged.append((prefix, keys))
         published += rows.num_rows - dropped
         duplicates += dropped
+        if not writes:
+            continue  # nothing new for this partition (a rerun): no new version
+        hive = EVENTS.partition_prefix(values)
+        old = (cv.key_prefix(location, store.bucket) if location else None) or hive
+        mine, previous = cv.retirements((dt, hour), new_prefix=target, old_prefix=old, legacy=old == hive, now=now)
+        # Both before any file: should the run die, the sweep deletes whichever of the two Glue
+        # does not point to once due (`curated_versions`), and a failed swap keeps the old one.
+        cv.retire(store, mine)
+        if previous is not None:
+            cv.retire(store, previous)
+        for name, body in writes:
+            if isinstance(body, str):
+                store.copy(body, f"{target}{name}")  # server-side: no byte through the worker
+            else:
+                store.put(f"{target}{name}", body, content_type="application/vnd.apache.parquet")
+                size += len(body)
+        prefixes[(dt, hour)] = target
+        files += len(writes)
         clock("stage")
-    # Only now, with every partition staged, does anything in curated/ change.
-    for prefix, keys in staged:
-        finals = [prefix + k.rsplit("/", 1)[1] for k in keys]
-        for source, target in zip(keys, finals, strict=True):
-            store.copy(source, target)
-        wanted = set(finals)
-        store.delete([k for k in store.list_keys(prefix) if k not in wanted])
-        store.delete(keys)
+    if not prefixes:
+        return published, duplicates, files, size
+    # Only now, with every version written, does any partition change for readers.
+    parts = [{"dt": dt, "hour": hour} for dt, hour in prefixes]
+    catalog.upsert_partitions(database, EVENTS, store.bucket, parts, prefixes=prefixes)
+    store.delete([cv.Retired(p, prefix, now + cv.RETIRE_AFTER).key() for p, prefix in prefixes.items()])
     clock("swap")
-    return published, duplicates, sum(len(k) for _, k in staged), size
+    return published, duplicates, files, size
+
+
+def _event_ids(settings: Settings, bucket: str, keys: Sequence[str]) -> list[pa.Array]:
+    """The event_id column of each published file, read alone (ranged GETs of its column chunks)."""
+    import pyarrow.parquet as pq
+
+    from clickstream.adapters.query import s3_filesystem
+
+    fs = s3_filesystem(settings)
+    return [
+        pq.read_table(f"{bucket}/{key}", filesystem=fs, columns=["event_id"]).column(0).combine_chunks() for key in keys
+    ]
 
 
 def store_get_parsed(store: LakeObjects, keys: Sequence[str]) -> list[tuple[bytes, np.ndarray]]:
@@ -362,6 +427,10 @@ def safe_run_id(run_id: str) -> str:
     if not safe:
         raise ValueError(f"run_id {run_id!r} has no usable characters")
     return safe
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 def _utc(moment: datetime) -> datetime:

@@ -2,9 +2,13 @@
 
 Deduplication is by `event_id` and deterministic: inside a batch the first seen row wins
 (smallest `_row`: raw objects in key order, then line order); against the curated lake the row
-already published wins. So rerunning an interval rewrites each partition with the same rows, and
-sorting by (user_id, session_id, event_time, event_id) - a total order, event_id being unique in
-a partition - plus fixed file names makes the Parquet bytes identical too.
+already published wins. So rerunning an interval finds nothing new to publish, and a first
+publish sorts by (user_id, session_id, event_time, event_id) - a total order, event_id being
+unique in a partition - under fixed file names, so the Parquet bytes are identical too.
+
+Rows that arrive for a published partition (late events) become one sorted delta file beside
+copies of its files (`fresh_rows`, ADR 0008); after `MAX_DELTA_FILES` of them the partition is
+rewritten whole (`merge_partition`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,10 @@ MAX_ROWS_PER_FILE: Final = 1_000_000  # one file per partition up to this, then 
 ROW_GROUP_ROWS: Final = 128 * 1024  # row groups of ~10-20 MB: Athena/DuckDB read them in parallel
 COMPRESSION: Final = "zstd"
 SORT_KEYS: Final[tuple[str, ...]] = ("user_id", "session_id", EVENT_TIME, "event_id")
+# A late merge adds one delta file beside server-side copies of the partition's files; the publish
+# that would add one more than this rewrites the partition sorted instead (Iceberg's OPTIMIZE).
+MAX_DELTA_FILES: Final = 8
+DELTA_PREFIX: Final = "delta-"
 
 _ARROW_TYPES: Final[dict[str, pa.DataType]] = {
     "string": pa.string(),
@@ -95,6 +103,28 @@ def merge_partition(existing: pa.Table | None, new: pa.Table) -> tuple[pa.Table,
         dropped = new.num_rows - fresh.num_rows
         new = pa.concat_tables([existing, fresh])
     return sort_rows(new), dropped
+
+
+def fresh_rows(known_ids: Iterable[pa.Array], new: pa.Table) -> tuple[pa.Table, int]:
+    """The new rows whose event_id is not among the published ones, sorted: a partition's delta.
+    Returns (rows, new rows dropped as duplicates of published ones), as `merge_partition` counts."""
+    new = to_curated(new)
+    ids = [a for a in known_ids if len(a)]
+    if ids:
+        known = pc.is_in(new.column("event_id"), value_set=pa.concat_arrays(ids).cast(pa.string()))
+        fresh = new.filter(pc.invert(known))
+    else:
+        fresh = new
+    return sort_rows(fresh), new.num_rows - fresh.num_rows
+
+
+def delta_file_name(index: int) -> str:
+    """The late rows a publish added beside a partition's copied files (ADR 0008)."""
+    return f"{DELTA_PREFIX}{index:05d}.parquet"
+
+
+def is_delta(name: str) -> bool:
+    return name.startswith(DELTA_PREFIX)
 
 
 def sort_rows(table: pa.Table) -> pa.Table:

@@ -1,5 +1,6 @@
 -- Generated from clickstream/catalog.py by `python -m clickstream.sqlfiles`; do not edit.
 -- Valid, deduplicated events (Parquet, zstd), partitioned by event-time dt/hour.
+-- No partition projection: the compaction job registers each partition's current version in Glue.
 CREATE EXTERNAL TABLE IF NOT EXISTS events (
   `event_id`       string,
   `event_type`     string,
@@ -30,14 +31,5 @@ STORED AS PARQUET
 LOCATION 's3://{{ bucket }}/curated/events/'
 TBLPROPERTIES (
   'classification' = 'parquet',
-  'projection.enabled' = 'true',
-  'projection.dt.type' = 'date',
-  'projection.dt.format' = 'yyyy-MM-dd',
-  'projection.dt.range' = '2025-01-01,NOW',
-  'projection.dt.interval' = '1',
-  'projection.dt.interval.unit' = 'DAYS',
-  'projection.hour.type' = 'integer',
-  'projection.hour.range' = '0,23',
-  'projection.hour.digits' = '2',
-  'storage.location.template' = 's3://{{ bucket }}/curated/events/dt=${dt}/hour=${hour}/'
+  'clickstream.versioned' = 'true'
 )

@@ -189,7 +189,7 @@ def test_raw_events_table_uses_partition_projection(default_synth: Synth) -> Non
     assert columns == list(EVENT_FIELDS)
 
 
-def test_curated_events_table_is_parquet_with_event_time_projection(default_synth: Synth) -> None:
+def test_curated_events_table_is_parquet_with_registered_versions_not_a_projection(default_synth: Synth) -> None:
     default_synth.template("lake").has_resource_properties(
         "AWS::Glue::Table",
         {
@@ -198,15 +198,7 @@ def test_curated_events_table_is_parquet_with_event_time_projection(default_synt
                 {
                     "Name": "events",
                     "PartitionKeys": [{"Name": "dt", "Type": "string"}, {"Name": "hour", "Type": "string"}],
-                    "Parameters": Match.object_like(
-                        {
-                            "classification": "parquet",
-                            "projection.enabled": "true",
-                            "projection.dt.range": "2025-01-01,NOW",
-                            "projection.hour.digits": "2",
-                            "storage.location.template": "s3://clickstream-dev-lake/curated/events/dt=${dt}/hour=${hour}/",
-                        }
-                    ),
+                    "Parameters": {"EXTERNAL": "TRUE", "classification": "parquet", "clickstream.versioned": "true"},
                     "StorageDescriptor": Match.object_like(
                         {
                             "Location": "s3://clickstream-dev-lake/curated/events/",

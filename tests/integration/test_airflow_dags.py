@@ -190,8 +190,16 @@ def _archive_hour(settings: Settings, hour: datetime, n: int) -> set[str]:
 
 
 def _curated(settings: Settings, hour: datetime) -> list[str]:
+    """The Parquet keys of the hour's current version: under its Glue location (ADR 0008)."""
     bucket = LakeBucket(settings.names.bucket, client=_clients.client("s3", settings))
-    prefix = f"{CURATED_EVENTS_PREFIX}/dt={hour:%Y-%m-%d}/hour={hour:%H}/"
+    locations = glue_catalog(settings).partition_locations(
+        settings.names.glue_database, EVENTS_TABLE, days=[f"{hour:%Y-%m-%d}"]
+    )
+    location = locations.get((f"{hour:%Y-%m-%d}", f"{hour:%H}"))
+    if location is None:
+        return []
+    prefix = location.removeprefix(f"s3://{settings.names.bucket}/")
+    assert prefix.startswith(f"{CURATED_EVENTS_PREFIX}/v="), location
     return sorted(k for k in bucket.list_keys(prefix) if k.endswith(".parquet"))
 
 
@@ -256,7 +264,11 @@ def _dag_ids(airflow: Airflow) -> set[str]:
 
 def _partition_objects(settings: Settings, hour: datetime) -> dict[str, str]:
     s3 = _clients.client("s3", settings)
-    return {k: s3.head_object(Bucket=settings.names.bucket, Key=k)["ETag"] for k in _curated(settings, hour)}
+    # by file name: a rerun publishes the same files as a new version
+    return {
+        k.rsplit("/", 1)[1]: s3.head_object(Bucket=settings.names.bucket, Key=k)["ETag"]
+        for k in _curated(settings, hour)
+    }
 
 
 def _backfill(airflow: Airflow, first: datetime, last: datetime) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from support.metrics_lake import register_curated
 from support.ports import free_port
 
 from clickstream.adapters.query import s3_filesystem
@@ -60,6 +61,7 @@ def _write_million(settings: Settings) -> None:
         table = pa.Table.from_arrays(arrays, schema=schema)
         path = f"{settings.names.bucket}/curated/events/dt=2026-11-20/hour={f:02d}/part-0.parquet"
         pq.write_table(table, path, filesystem=fs, row_group_size=100_000)
+    register_curated(settings, [("2026-11-20", f"{f:02d}") for f in range(FILES)])
 
 
 @pytest.fixture

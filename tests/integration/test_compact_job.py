@@ -62,8 +62,25 @@ def objects(settings: Settings, prefix: str) -> dict[str, bytes]:
     return {k: s3.get_object(Bucket=bucket, Key=k)["Body"].read() for k in sorted(keys)}
 
 
+def published(settings: Settings) -> dict[str, bytes]:
+    """What readers see: the files of each partition's current version (its Glue location), named
+    `curated/events/dt=…/hour=…/<file>` whatever the version."""
+    locations = glue_catalog(settings).partition_locations(settings.names.glue_database, "events")
+    out = {}
+    for (dt, hour), location in sorted(locations.items()):
+        prefix = location.removeprefix(f"s3://{settings.names.bucket}/")
+        for key, body in objects(settings, prefix).items():
+            out[f"curated/events/dt={dt}/hour={hour}/{key.rsplit('/', 1)[1]}"] = body
+    return out
+
+
 def curated(settings: Settings) -> dict[str, pa.Table]:
-    return {k: pq.read_table(io.BytesIO(v)) for k, v in objects(settings, "curated/events/").items()}
+    """Each partition's rows as readers see them (all the files of its current version), by
+    `curated/events/dt=…/hour=…`."""
+    out: dict[str, list[pa.Table]] = {}
+    for key, body in published(settings).items():
+        out.setdefault(key.rsplit("/", 1)[0], []).append(pq.read_table(io.BytesIO(body)))
+    return {k: pa.concat_tables(v) for k, v in out.items()}
 
 
 def ids(table: pa.Table) -> list[str]:
@@ -106,10 +123,8 @@ def test_curated_rows_are_exactly_the_unique_valid_events_in_their_event_hour(se
 
     # THEN each unique valid event is in its event-time partition, once
     tables = curated(settings)
-    assert sorted(tables) == [
-        "curated/events/dt=2026-11-22/hour=09/part-00000.parquet",
-        "curated/events/dt=2026-11-22/hour=10/part-00000.parquet",
-    ]
+    assert sorted(tables) == ["curated/events/dt=2026-11-22/hour=09", "curated/events/dt=2026-11-22/hour=10"]
+    assert [k.rsplit("/", 1)[1] for k in published(settings)] == ["part-00000.parquet"] * 2
     h09, h10 = tables.values()
     assert ids(h09) == ["e6"]
     assert ids(h10) == ["e1", "e2", "e3", "e4", "e5"]
@@ -162,14 +177,20 @@ def test_curated_rows_are_exactly_the_unique_valid_events_in_their_event_hour(se
     assert html.lstrip().startswith("<!DOCTYPE html>")
     assert "http_status" in html and "Great Expectations" in html
 
-    # the partitions are registered in Glue, the run is recorded, staging is empty again
-    assert glue_catalog(settings).partitions(settings.names.glue_database, "events") == [
-        {"dt": "2026-11-22", "hour": "09"},
-        {"dt": "2026-11-22", "hour": "10"},
-    ]
+    # the partitions are registered in Glue at the run's version, the run is recorded
+    locations = glue_catalog(settings).partition_locations(settings.names.glue_database, "events")
+    assert sorted(locations) == [("2026-11-22", "09"), ("2026-11-22", "10")]
+    (version,) = {location.split("/v=", 1)[1].split("/", 1)[0] for location in locations.values()}
+    assert version.endswith("-scheduled__2026-11-22T10_00_00_00_00")
+    assert locations[("2026-11-22", "10")] == (
+        f"s3://{settings.names.bucket}/curated/events/v={version}/dt=2026-11-22/hour=10/"
+    )
     run = latest_run(settings, JOB)
     assert run is not None and run["status"] == "success" and float(run["pass_rate"]) == pytest.approx(8 / 15)
-    assert objects(settings, "staging/") == {}
+    assert sorted(k.rsplit("/", 1)[0] for k in objects(settings, "curated/")) == [
+        f"curated/events/v={version}/dt=2026-11-22/hour=09",
+        f"curated/events/v={version}/dt=2026-11-22/hour=10",
+    ]
 
 
 def test_rerunning_an_interval_three_times_leaves_identical_partitions(settings: Settings) -> None:
@@ -178,10 +199,10 @@ def test_rerunning_an_interval_three_times_leaves_identical_partitions(settings:
     put_raw(settings, at(H10, 50), 500, lines[120:])
 
     first = compact_interval(settings, H10, H11, run_id="run-1")
-    snapshot = objects(settings, "curated/events/")
+    snapshot = published(settings)
     for attempt in (2, 3):
         again = compact_interval(settings, H10, H11, run_id=f"run-{attempt}")
-        assert objects(settings, "curated/events/") == snapshot  # byte-identical Parquet
+        assert published(settings) == snapshot  # byte-identical Parquet, as a new version
         assert again.published == 0 and again.duplicates == 205
     assert first.published == 200 and first.duplicates == 5
     assert sum(pq.read_table(io.BytesIO(v)).num_rows for v in snapshot.values()) == 200
@@ -201,13 +222,15 @@ def test_a_late_event_merges_into_its_older_partition_without_duplicates(setting
     report = compact_interval(settings, H11, H12, run_id="h11")
 
     tables = curated(settings)
-    assert ids(tables["curated/events/dt=2026-11-22/hour=10/part-00000.parquet"]) == ["a", "b", "late"]
-    assert ids(tables["curated/events/dt=2026-11-22/hour=11/part-00000.parquet"]) == ["c"]
-    kept = next(
-        r for r in tables["curated/events/dt=2026-11-22/hour=10/part-00000.parquet"].to_pylist() if r["event_id"] == "a"
-    )
+    assert ids(tables["curated/events/dt=2026-11-22/hour=10"]) == ["a", "b", "late"]
+    assert ids(tables["curated/events/dt=2026-11-22/hour=11"]) == ["c"]
+    kept = next(r for r in tables["curated/events/dt=2026-11-22/hour=10"].to_pylist() if r["event_id"] == "a")
     assert kept["received_at"] == at(H10, 5) + timedelta(seconds=2)  # the published row wins
     assert (report.duplicates, report.published) == (1, 2)
+    # the late row is a delta file beside a copy of the published file, which no one re-encoded
+    hour10 = {k.rsplit("/", 1)[1]: v for k, v in published(settings).items() if "/hour=10/" in k}
+    assert sorted(hour10) == ["delta-00000.parquet", "part-00000.parquet"]
+    assert ids(pq.read_table(io.BytesIO(hour10["delta-00000.parquet"]))) == ["late"]
     assert report.partitions == [("2026-11-22", "10"), ("2026-11-22", "11")]
 
 
@@ -226,18 +249,18 @@ def test_a_raw_object_landing_after_its_hour_was_compacted_is_published_once_by_
     # THEN hour 11's run compacts it: the new event once, the copy as a duplicate, and says so
     assert (report.late_objects, report.late_hours, report.raw_objects) == (1, ["2026-11-22/10"], 2)
     tables = curated(settings)
-    assert ids(tables["curated/events/dt=2026-11-22/hour=10/part-00000.parquet"]) == ["a", "b", "late"]
-    assert ids(tables["curated/events/dt=2026-11-22/hour=11/part-00000.parquet"]) == ["c"]
+    assert ids(tables["curated/events/dt=2026-11-22/hour=10"]) == ["a", "b", "late"]
+    assert ids(tables["curated/events/dt=2026-11-22/hour=11"]) == ["c"]
     assert (report.published, report.duplicates) == (2, 1)
     run = latest_run(settings, JOB)
     assert run is not None and int(run["late_objects"]) == 1 and run["late_hours"] == ["2026-11-22/10"]
     # AND a rerun of hour 11 finds nothing late any more and changes no byte of curated/
-    before = objects(settings, "curated/events/")
+    before = published(settings)
     again = compact_interval(settings, H11, H12, run_id="h11-rerun")
-    assert again.late_objects == 0 and objects(settings, "curated/events/") == before
+    assert again.late_objects == 0 and published(settings) == before
     # AND a rerun of hour 10 (a backfill) takes both of its objects: the same rows, the same bytes
     compact_interval(settings, H10, H11, run_id="h10-backfill")
-    assert objects(settings, "curated/events/") == before
+    assert published(settings) == before
 
 
 def test_an_archived_raw_object_stops_the_run_with_the_restore_command_and_publishes_nothing(
@@ -258,7 +281,7 @@ def test_an_archived_raw_object_stops_the_run_with_the_restore_command_and_publi
     before = objects(settings, "curated/events/")
     with pytest.raises(ArchivedObjectError, match=f"{old} is archived .*aws s3api restore-object"):
         compact_interval(settings, H11, H12, run_id="h11")
-    assert objects(settings, "curated/events/") == before
+    assert objects(settings, "curated/events/") == before  # not even a version was written
     run = latest_run(settings, JOB)
     assert run is not None and run["status"] == "failed"
 
@@ -274,7 +297,7 @@ def test_a_run_above_the_failure_threshold_publishes_nothing(settings: Settings)
     message = str(caught.value)
     assert "27.27%" in message and "5.00%" in message
     assert "s3://clickstream-local-lake/quality/compact_raw_events/run_id=too-bad/validation.json" in message
-    assert objects(settings, "curated/") == {} and objects(settings, "staging/") == {}
+    assert objects(settings, "curated/") == {}
     assert glue_catalog(settings).partitions(settings.names.glue_database, "events") == []
     assert list(objects(settings, "quality/compact_raw_events/run_id=too-bad/")) == [
         "quality/compact_raw_events/run_id=too-bad/index.html",
@@ -292,3 +315,82 @@ def test_an_empty_interval_publishes_nothing_and_succeeds(settings: Settings) ->
     assert (report.raw_objects, report.raw_rows, report.partitions, report.pass_rate) == (0, 0, [], 1.0)
     assert objects(settings, "curated/") == {}
     assert orjson.loads(objects(settings, report.results_key)[report.results_key])["success"] is True
+
+
+def test_a_replaced_version_stays_for_running_queries_then_a_later_run_deletes_it(settings: Settings) -> None:
+    # GIVEN hour 10 published at 11:00, then merged with a late event at 12:00 (a new version)
+    clock = {"now": H11}
+    put_raw(settings, at(H10, 20), 1, [event("a", at(H10, 5)), event("b", at(H10, 6))])
+    compact_interval(settings, H10, H11, run_id="h10", now=lambda: clock["now"])
+    first = set(objects(settings, "curated/events/"))
+    clock["now"] = H12
+    put_raw(settings, at(H11, 30), 10, [event("late", at(H10, 59))])
+    compact_interval(settings, H11, H12, run_id="h11", now=lambda: clock["now"])
+
+    # THEN the replaced version is still there (a query that resolved it may be reading it), and
+    # neither the engine nor the API's lake reader counts it: each reads the registered version
+    assert first <= set(objects(settings, "curated/events/"))
+    assert ids(curated(settings)["curated/events/dt=2026-11-22/hour=10"]) == ["a", "b", "late"]
+    from clickstream.adapters.query import query_engine
+
+    engine = query_engine(settings)
+    assert engine.execute("SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM events").to_pylist() == [
+        {"n": 3, "d": 3}
+    ]
+
+    # WHEN a run starts once the longest Athena query could no longer hold it
+    from clickstream.jobs.curated_versions import RETIRE_AFTER
+
+    clock["now"] = H12 + RETIRE_AFTER + timedelta(seconds=1)
+    compact_interval(settings, H12, H12 + timedelta(hours=1), run_id="h12", now=lambda: clock["now"])
+
+    # THEN the replaced version is gone, the current one is untouched, and nothing is left to retire
+    left = set(objects(settings, "curated/events/"))
+    assert not first & left
+    assert published(settings) and all(k.endswith(".parquet") for k in left)
+    assert objects(settings, "manifests/compact_raw_events/retired/") == {}
+    assert engine.execute("SELECT count(*) AS n FROM events").to_pylist() == [{"n": 3}]
+
+
+def test_a_version_whose_run_died_before_the_swap_is_never_read_and_is_swept(settings: Settings) -> None:
+    from clickstream.adapters.s3 import lake_objects
+    from clickstream.catalog import EVENTS
+    from clickstream.jobs import curated_versions as cv
+
+    put_raw(settings, at(H10, 20), 1, [event("a", at(H10, 5))])
+    compact_interval(settings, H10, H11, run_id="h10", now=lambda: H11)
+    before = published(settings)
+    # a run that wrote its version of hour 10 (and the version's own retirement), then died
+    store = lake_objects(settings)
+    values = {"dt": "2026-11-22", "hour": "10"}
+    orphan = EVENTS.version_prefix(values, cv.version_name(H11 + timedelta(minutes=5), "crashed"))
+    cv.retire(store, cv.Retired(("2026-11-22", "10"), orphan, H11 + timedelta(minutes=5) + cv.RETIRE_AFTER))
+    store.put(f"{orphan}part-00000.parquet", next(iter(before.values())), content_type="application/octet-stream")
+
+    assert published(settings) == before  # readers never see it
+    compact_interval(settings, H11, H12, run_id="h11", now=lambda: H11 + timedelta(hours=1))
+    assert list(objects(settings, orphan)) == [f"{orphan}part-00000.parquet"]  # not due yet
+    compact_interval(settings, H12, H12 + timedelta(hours=1), run_id="h12", now=lambda: H11 + timedelta(hours=6))
+    assert objects(settings, orphan) == {} and published(settings) == before
+
+
+def test_after_max_delta_files_late_merges_the_partition_is_rewritten_sorted(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clickstream.jobs import compact_write
+
+    monkeypatch.setattr(compact_write, "MAX_DELTA_FILES", 2)
+    put_raw(settings, at(H10, 20), 1, [event("a", at(H10, 5))])
+    compact_interval(settings, H10, H11, run_id="h10")
+    names = []
+    for i, late in enumerate(("b", "c", "d")):  # three late objects of hour 10, one per later run
+        put_raw(settings, at(H10, 58), 10 + i, [event(late, at(H10, 30 + i))])
+        compact_interval(settings, H11, H12, run_id=f"late-{late}")
+        names.append(sorted(k.rsplit("/", 1)[1] for k in published(settings)))
+    assert names == [
+        ["delta-00000.parquet", "part-00000.parquet"],
+        ["delta-00000.parquet", "delta-00001.parquet", "part-00000.parquet"],
+        ["part-00000.parquet"],  # the third would have been one too many: sorted into one file
+    ]
+    (table,) = curated(settings).values()
+    assert table.column("event_id").to_pylist() == ["a", "b", "c", "d"]  # user-a..d: the curated order

@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 from click.testing import CliRunner
+from support.metrics_lake import register_curated
 
 from clickstream.adapters.query import s3_filesystem
 from clickstream.catalog import EVENTS
@@ -28,6 +29,7 @@ def _seed(settings: Settings, n: int = 30) -> None:
     )
     path = f"{settings.names.bucket}/{EVENTS.partition_prefix({'dt': '2026-11-22', 'hour': '07'})}part-0.parquet"
     pq.write_table(table, path, filesystem=s3_filesystem(settings))
+    register_curated(settings, [("2026-11-22", "07")])
 
 
 def test_table_csv_json_and_parquet_output(settings: Settings, tmp_path: Path) -> None:

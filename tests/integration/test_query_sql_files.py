@@ -8,6 +8,7 @@ from datetime import date, datetime
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from support.metrics_lake import register_curated
 
 from clickstream.adapters import _clients
 from clickstream.adapters.glue import glue_catalog
@@ -47,6 +48,7 @@ def _seed_events(settings: Settings) -> None:
             f"{settings.names.bucket}/{EVENTS.partition_prefix({'dt': dt, 'hour': hour})}p.parquet",
             filesystem=fs,
         )
+    register_curated(settings, [("2026-11-21", "23"), ("2026-11-22", "00")])
 
 
 def test_ddl_files_register_the_fixed_tables(settings: Settings) -> None:
@@ -63,7 +65,11 @@ def test_ddl_files_register_the_fixed_tables(settings: Settings) -> None:
             (c.name, c.type) for c in table.columns
         ]
         assert entry["StorageDescriptor"]["Location"] == table.location(settings.names.bucket)
-        assert entry["Parameters"]["projection.enabled"] == "true"
+        if table.versioned:  # its job registers each partition's version (ADR 0008)
+            assert entry["Parameters"]["clickstream.versioned"] == "true"
+            assert "projection.enabled" not in entry["Parameters"]
+        else:
+            assert entry["Parameters"]["projection.enabled"] == "true"
     assert engine.execute("SELECT count(*) AS n FROM events").column("n").to_pylist() == [0]
 
 

@@ -2,7 +2,7 @@
 
 - `speed_write`: events through the real speed layer (`SpeedProcessor` on the realtime table);
 - `archive_raw`: NDJSON.gz objects where the raw archiver writes them (arrival dt/hour);
-- `write_curated`: Parquet under curated/events/dt=/hour= (event time), as compaction publishes it;
+- `write_curated`: Parquet under curated/events/dt=/hour= (event time), registered in Glue;
 - `close_windows`: batch-view items, as the batch metrics job writes them.
 """
 
@@ -28,6 +28,7 @@ from clickstream.events.validate import validate_event
 from clickstream.settings import Settings
 from clickstream.speed.batch import InRecord
 from clickstream.speed.processor import build_processor
+from support.metrics_lake import register_curated
 
 NOW = datetime(2026, 11, 22, 14, 30, 5, tzinfo=UTC)
 READ = {"X-API-Key": "local-read-key"}
@@ -80,6 +81,7 @@ def write_curated(settings: Settings, events: Iterable[Mapping[str, Any]]) -> No
     for hour, rows in by_hour.items():
         path = f"{settings.names.bucket}/curated/events/dt={hour[:10]}/hour={hour[11:13]}/part-0.parquet"
         pq.write_table(events_table(rows, default_schema()), path, filesystem=fs)
+    register_curated(settings, [(hour[:10], hour[11:13]) for hour in by_hour])
 
 
 def close_windows(settings: Settings, items: Sequence[Mapping[str, Any]]) -> None:

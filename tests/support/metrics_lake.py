@@ -83,6 +83,13 @@ def write_curated(settings: Settings, events: Sequence[dict[str, Any]]) -> list[
     return partitions
 
 
+def register_curated(settings: Settings, partitions: Sequence[tuple[str, str]]) -> None:
+    """Register `events` partitions (dt, hour) written at their Hive prefix: readers take the
+    table's partitions from Glue (ADR 0008), as compaction registers them."""
+    parts = [{"dt": dt, "hour": hour} for dt, hour in sorted(set(partitions))]
+    glue_catalog(settings).upsert_partitions(settings.names.glue_database, EVENTS, settings.names.bucket, parts)
+
+
 def speed_processor(settings: Settings) -> SpeedProcessor:
     """A speed processor on the realtime table; each one starts with an empty recent-ids window (a cold start)."""
     counters = CountersTable(

@@ -17,7 +17,7 @@ from clickstream.adapters.aws_errors import error_code
 from clickstream.catalog import TableDef
 from clickstream.errors import ClickstreamError
 from clickstream.settings import Settings
-from clickstream.sqlfiles import storage_format
+from clickstream.sqlfiles import storage_format, version_parameters
 
 BATCH_PARTITIONS_MAX = 100  # Glue: BatchCreatePartition / BatchUpdatePartition take at most 100 entries
 BATCH_DELETE_MAX = 25  # Glue: BatchDeletePartition takes at most 25 entries
@@ -34,7 +34,7 @@ def table_input(table: TableDef, bucket: str) -> dict[str, Any]:
         "Name": table.name,
         "Description": table.description,
         "TableType": "EXTERNAL_TABLE",
-        "Parameters": {"EXTERNAL": "TRUE", **fmt.table_parameters},
+        "Parameters": {"EXTERNAL": "TRUE", **fmt.table_parameters, **version_parameters(table)},
         "PartitionKeys": [{"Name": k, "Type": "string"} for k in table.partition_keys],
         "StorageDescriptor": _storage_descriptor(table, table.location(bucket)),
     }
@@ -100,12 +100,25 @@ class GlueCatalog:
         return False
 
     def upsert_partitions(
-        self, database: str, table: TableDef, bucket: str, partitions: Sequence[Mapping[str, str]]
+        self,
+        database: str,
+        table: TableDef,
+        bucket: str,
+        partitions: Sequence[Mapping[str, str]],
+        *,
+        prefixes: Mapping[tuple[str, ...], str] | None = None,
     ) -> int:
-        """Register (or re-point) partitions like {"dt": "2026-11-22", "hour": "07"}; returns how many were new."""
+        """Register (or re-point) partitions like {"dt": "2026-11-22", "hour": "07"}; returns how many were new.
+
+        A partition is at its Hive prefix (`table.partition_prefix`), or at `prefixes[values]`
+        (a key prefix in `bucket`, e.g. a version of a versioned table). Re-pointing an existing
+        partition is one BatchUpdatePartition per 100: each partition switches atomically for
+        readers (ADR 0008).
+        """
+        where = dict(prefixes or {})
         created = 0
         for chunk in _chunks([_values(table.partition_keys, p) for p in partitions], BATCH_PARTITIONS_MAX):
-            inputs = [self._partition_input(table, bucket, values) for values in chunk]
+            inputs = [self._partition_input(table, bucket, values, where.get(tuple(values))) for values in chunk]
             resp = self._client.batch_create_partition(
                 DatabaseName=database, TableName=table.name, PartitionInputList=inputs
             )
@@ -121,7 +134,10 @@ class GlueCatalog:
             created += len(chunk) - len(existing)
             if existing:
                 entries = [
-                    {"PartitionValueList": values, "PartitionInput": self._partition_input(table, bucket, values)}
+                    {
+                        "PartitionValueList": values,
+                        "PartitionInput": self._partition_input(table, bucket, values, where.get(tuple(values))),
+                    }
                     for values in existing
                 ]
                 self._client.batch_update_partition(DatabaseName=database, TableName=table.name, Entries=entries)
@@ -150,6 +166,26 @@ class GlueCatalog:
             out.extend(dict(zip(keys, p["Values"], strict=True)) for p in page["Partitions"])
         return sorted(out, key=lambda p: [p[k] for k in keys])
 
+    def partition_locations(
+        self, database: str, table_name: str, *, days: Sequence[str] | None = None
+    ) -> dict[tuple[str, ...], str]:
+        """{partition values: S3 location} of the registered partitions (of `days` only, when given:
+        one GetPartitions per day with a `dt` expression). Empty when the table does not exist."""
+        paginator = self._client.get_paginator("get_partitions")
+        filters = [f"dt = '{day}'" for day in days] if days is not None else [None]
+        out: dict[tuple[str, ...], str] = {}
+        try:
+            for expression in filters:
+                kwargs = {"Expression": expression} if expression else {}
+                for page in paginator.paginate(DatabaseName=database, TableName=table_name, **kwargs):
+                    for p in page["Partitions"]:
+                        out[tuple(p["Values"])] = p["StorageDescriptor"]["Location"]
+        except ClientError as exc:
+            if error_code(exc) == "EntityNotFoundException":
+                return {}
+            raise
+        return out
+
     def tables(self, database: str) -> list[dict[str, Any]]:
         """The raw Glue `TableList` entries of `database` (empty when the database does not exist)."""
         out: list[dict[str, Any]] = []
@@ -172,8 +208,11 @@ class GlueCatalog:
                 return None
             raise
 
-    def _partition_input(self, table: TableDef, bucket: str, values: list[str]) -> dict[str, Any]:
-        location = f"s3://{bucket}/{table.partition_prefix(dict(zip(table.partition_keys, values, strict=True)))}"
+    def _partition_input(
+        self, table: TableDef, bucket: str, values: list[str], prefix: str | None = None
+    ) -> dict[str, Any]:
+        prefix = prefix or table.partition_prefix(dict(zip(table.partition_keys, values, strict=True)))
+        location = f"s3://{bucket}/{prefix}"
         return {"Values": values, "StorageDescriptor": _storage_descriptor(table, location)}
 
     def _partition_keys(self, database: str, table_name: str) -> tuple[str, ...]:

@@ -142,7 +142,9 @@ class LocalEngine:
             fs = self._fs
         infos = {n: GlueTableInfo.from_glue(entries[n]) for n in names}
         keep = partition_filters(statement, {n: info.partition_keys for n, info in infos.items()})
-        return {n: table_source(info, fs, keep=keep.get(n)) for n, info in infos.items()}
+        glue = self._glue()
+        registered = {n: glue.partition_locations(self.database, n) for n, info in infos.items() if info.versioned}
+        return {n: table_source(info, fs, keep=keep.get(n), partitions=registered.get(n)) for n, info in infos.items()}
 
     def _glue(self) -> Any:
         from clickstream.adapters.glue import glue_catalog

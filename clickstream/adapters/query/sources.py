@@ -22,6 +22,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from clickstream.settings import Settings
+from clickstream.sqlfiles import VERSIONED_PARAMETER
 
 _SIMPLE_TYPES: dict[str, pa.DataType] = {
     "string": pa.string(),
@@ -66,6 +67,7 @@ class GlueTableInfo:
     format: str  # "parquet" | "json"
     columns: tuple[tuple[str, str], ...]
     partition_keys: tuple[str, ...]
+    versioned: bool = False  # the registered partitions are the table (ADR 0008)
 
     @classmethod
     def from_glue(cls, entry: Mapping[str, Any]) -> GlueTableInfo:
@@ -81,6 +83,7 @@ class GlueTableInfo:
             format=fmt,
             columns=tuple((c["Name"], c["Type"]) for c in sd.get("Columns", [])),
             partition_keys=tuple(k["Name"] for k in entry.get("PartitionKeys", [])),
+            versioned=(entry.get("Parameters") or {}).get(VERSIONED_PARAMETER) == "true",
         )
 
     def glue_schema(self) -> pa.Schema:
@@ -108,11 +111,21 @@ PartitionFilter = Callable[[Mapping[str, str]], bool]
 
 
 def table_source(
-    info: GlueTableInfo, fs: pafs.FileSystem, *, keep: PartitionFilter | None = None
+    info: GlueTableInfo,
+    fs: pafs.FileSystem,
+    *,
+    keep: PartitionFilter | None = None,
+    partitions: Mapping[tuple[str, ...], str] | None = None,
 ) -> ds.Dataset | pa.Table:
-    """A dataset (Parquet) or table (NDJSON) over the table's files; `keep` may skip partitions early."""
+    """A dataset (Parquet) or table (NDJSON) over the table's files; `keep` may skip partitions early.
+
+    `partitions` ({values: S3 location}, from Glue) makes the registered partitions the table, as
+    Athena reads a table without partition projection: every file under each location. Without
+    it, the files laid out as k=v/… under the table's location are (as partition projection).
+    """
     base = f"{info.bucket}/{info.prefix}" if info.prefix else info.bucket
-    files = _data_files(fs, base, info, keep)
+    listed = partitions is None
+    files = _data_files(fs, base, info, keep) if listed else _registered_files(fs, info, partitions or {}, keep)
     if info.format == "json":
         return read_ndjson(fs, files, info)
     if not files:
@@ -160,6 +173,30 @@ def _data_files(
         if keep is not None and not keep(values):
             continue
         out.append((entry.path, values))
+    return sorted(out)
+
+
+def _registered_files(
+    fs: pafs.FileSystem, info: GlueTableInfo, partitions: Mapping[tuple[str, ...], str], keep: PartitionFilter | None
+) -> list[tuple[str, dict[str, str]]]:
+    """(path, partition values) of every data file under each registered partition's location.
+
+    The dataset reads the values back from the k=v/ segments of the paths, so a location must
+    spell them (ours do: `…/dt=…/hour=…/v=…/`; a `v=…` segment outside the schema is ignored)."""
+    out = []
+    for values, location in sorted(partitions.items()):
+        named = dict(zip(info.partition_keys, values, strict=True))
+        if keep is not None and not keep(named):
+            continue
+        url = urlparse(location)
+        selector = pafs.FileSelector(f"{url.netloc}/{url.path.strip('/')}", recursive=True, allow_not_found=True)
+        for entry in fs.get_file_info(selector):
+            name = entry.base_name
+            if entry.type != pafs.FileType.File or entry.size == 0 or name.startswith(("_", ".")):
+                continue
+            if info.format == "parquet" and not name.endswith(PARQUET_SUFFIXES):
+                continue
+            out.append((entry.path, named))
     return sorted(out)
 
 

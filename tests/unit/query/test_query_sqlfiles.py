@@ -132,17 +132,34 @@ def test_ddl_round_trips_to_the_same_table(table: object) -> None:
     parsed, bucket, params = sqlfiles.table_from_ddl(sqlglot.parse_one(text, read="athena"))
     assert parsed == table
     assert bucket == "clickstream-local-lake"
-    assert params["projection.enabled"] == "true"
+    if table.versioned:  # type: ignore[attr-defined]
+        assert params["clickstream.versioned"] == "true" and "projection.enabled" not in params
+    else:
+        assert params["projection.enabled"] == "true" and "clickstream.versioned" not in params
 
 
 def test_projection_follows_the_partition_keys() -> None:
-    events = sqlfiles.projection_parameters(EVENTS, "s3://b/curated/events/")
-    assert events["storage.location.template"] == "s3://b/curated/events/dt=${dt}/hour=${hour}/"
-    assert events["projection.hour.digits"] == "2"
+    raw = sqlfiles.projection_parameters(RAW_EVENTS, "s3://b/raw/events/")
+    assert raw["storage.location.template"] == "s3://b/raw/events/dt=${dt}/hour=${hour}/"
+    assert raw["projection.hour.digits"] == "2"
     daily = sqlfiles.projection_parameters(metric_table("d", (Column("n", "bigint"),)), "s3://b/m/")
     assert daily["storage.location.template"] == "s3://b/m/dt=${dt}/"
     assert "projection.hour.type" not in daily
     assert sqlfiles.storage_format(RAW_EVENTS).serde == "org.openx.data.jsonserde.JsonSerDe"
+
+
+def test_the_versioned_events_table_has_no_projection_athena_reads_its_registered_versions() -> None:
+    # a projection's template cannot name a partition's version, and Athena reads a location with
+    # everything below it: every version at once (docs/adr/0008-curated-table-format.md)
+    assert EVENTS.versioned and not RAW_EVENTS.versioned
+    assert sqlfiles.projection_parameters(EVENTS, "s3://b/curated/events/") == {}
+    assert sqlfiles.version_parameters(EVENTS) == {"clickstream.versioned": "true"}
+    assert sqlfiles.version_parameters(RAW_EVENTS) == {}
+    assert EVENTS.version_prefix({"dt": "2026-11-22", "hour": "07"}, "x") == (
+        "curated/events/v=x/dt=2026-11-22/hour=07/"
+    )
+    ddl = sqlfiles.render_ddl(EVENTS)
+    assert "projection.enabled" not in ddl and "'clickstream.versioned' = 'true'" in ddl
 
 
 def test_sql_files_lists_ddl_first() -> None:

@@ -18,7 +18,7 @@ from constructs import Construct
 
 from clickstream import constants as c
 from clickstream.catalog import FIXED_TABLES, RAW_EVENTS_TABLE, TableDef
-from clickstream.sqlfiles import projection_parameters, storage_format
+from clickstream.sqlfiles import projection_parameters, storage_format, version_parameters
 
 GB = 1024**3
 
@@ -26,7 +26,8 @@ __all__ = ["RAW_EVENTS_TABLE", "LakeCatalog", "QueryWorkgroup", "table_input"]
 
 
 def table_input(table: TableDef, *, bucket: str, projection_start: str) -> glue.CfnTable.TableInputProperty:
-    """The Glue table of `table` with Athena partition projection (no crawler, no MSCK REPAIR)."""
+    """The Glue table of `table`: with Athena partition projection (no crawler, no MSCK REPAIR), or,
+    for a versioned table (`events`), without: its job registers each partition's version."""
     fmt = storage_format(table)
     location = table.location(bucket)
     return glue.CfnTable.TableInputProperty(
@@ -37,6 +38,7 @@ def table_input(table: TableDef, *, bucket: str, projection_start: str) -> glue.
             "EXTERNAL": "TRUE",
             **fmt.table_parameters,
             **projection_parameters(table, location, projection_start),
+            **version_parameters(table),
         },
         partition_keys=[glue.CfnTable.ColumnProperty(name=k, type="string") for k in table.partition_keys],
         storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
