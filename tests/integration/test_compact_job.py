@@ -394,3 +394,82 @@ def test_after_max_delta_files_late_merges_the_partition_is_rewritten_sorted(
     ]
     (table,) = curated(settings).values()
     assert table.column("event_id").to_pylist() == ["a", "b", "c", "d"]  # user-a..d: the curated order
+
+
+def test_a_reader_racing_a_publish_sees_the_old_or_the_new_partition_never_a_mix(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from clickstream.adapters.query import query_engine
+    from clickstream.jobs import compact_write
+
+    monkeypatch.setattr(compact_write, "MAX_ROWS_PER_FILE", 20)  # partitions of several files
+    put_raw(settings, at(H10, 20), 1, [event(f"a{i:03d}", at(H10, i % 60)) for i in range(100)])
+    compact_interval(settings, H10, H11, run_id="h10")
+    # a backfill of the hour after the lake lost nothing but gained 60 events: more files, a new version
+    put_raw(settings, at(H10, 58), 200, [event(f"b{i:03d}", at(H10, i % 60)) for i in range(60)])
+    engine = query_engine(settings)
+    sql = "SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM events WHERE dt = '2026-11-22' AND hour = '10'"
+    seen: list[tuple[int, int]] = []
+    done = threading.Event()
+
+    def reader() -> None:
+        while not done.is_set():
+            (row,) = engine.execute(sql).to_pylist()
+            seen.append((row["n"], row["d"]))
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        compact_interval(settings, H10, H11, run_id="h10-backfill")
+    finally:
+        done.set()
+        thread.join()
+    (row,) = engine.execute(sql).to_pylist()
+    seen.append((row["n"], row["d"]))
+    assert len(seen) > 2
+    assert set(seen) <= {(100, 100), (160, 160)}, sorted(set(seen))
+    assert seen[0] == (100, 100) and seen[-1] == (160, 160)
+
+
+def test_a_run_that_dies_mid_write_publishes_nothing_and_its_rerun_completes(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clickstream.adapters.s3 import LakeObjects
+    from clickstream.jobs import compact_write
+
+    monkeypatch.setattr(compact_write, "MAX_ROWS_PER_FILE", 20)
+    put_raw(settings, at(H10, 20), 1, [event(f"a{i:03d}", at(H10, i % 60)) for i in range(50)])
+    compact_interval(settings, H10, H11, run_id="h10")
+    before = published(settings)
+    put_raw(settings, at(H11, 20), 2, [event(f"c{i:03d}", at(H11, i % 60)) for i in range(50)])
+    put_raw(settings, at(H10, 59), 3, [event(f"late{i:02d}", at(H10, 30)) for i in range(3)])
+
+    real_put = LakeObjects.put
+    parquet_puts = []
+
+    def dying_put(self: LakeObjects, key: str, body: bytes, **kwargs: Any) -> None:
+        if key.endswith(".parquet"):
+            parquet_puts.append(key)
+            if len(parquet_puts) == 2:
+                raise ConnectionError("the worker died here")  # stands for a SIGKILL mid-write
+        real_put(self, key, body, **kwargs)
+
+    monkeypatch.setattr(LakeObjects, "put", dying_put)
+    with pytest.raises(ConnectionError):
+        compact_interval(settings, H11, H12, run_id="h11")
+    monkeypatch.setattr(LakeObjects, "put", real_put)
+
+    # nothing half-published: readers see exactly what they saw, Glue knows no new partition
+    assert published(settings) == before
+    locations = glue_catalog(settings).partition_locations(settings.names.glue_database, "events")
+    assert sorted(locations) == [("2026-11-22", "10")]
+    assert latest_run(settings, JOB)["status"] == "failed"  # type: ignore[index]
+    # the rerun publishes both hours whole
+    compact_interval(settings, H11, H12, run_id="h11-retry")
+    tables = curated(settings)
+    assert ids(tables["curated/events/dt=2026-11-22/hour=10"]) == sorted(
+        [f"a{i:03d}" for i in range(50)] + [f"late{i:02d}" for i in range(3)]
+    )
+    assert ids(tables["curated/events/dt=2026-11-22/hour=11"]) == [f"c{i:03d}" for i in range(50)]
