@@ -113,3 +113,12 @@ STREAM_RETENTION_HOURS = 24  # the Kinesis stream keeps records this long (resou
 LATE_OBJECT_LOOKBACK_HOURS = STREAM_RETENTION_HOURS
 QUALITY_PREFIX = "quality"  # Great Expectations results per run (JSON + Data Docs HTML)
 ATHENA_RESULTS_PREFIX = "athena-results"
+
+# --- Athena's limits (AWS docs: Athena "Service Quotas", "CTAS and INSERT INTO limitations") -----
+# What the batch layer and the query engine must respect in AWS, named once.
+ATHENA_MAX_PARTITIONS_PER_WRITE = 100  # one CTAS, INSERT INTO or UNLOAD writes at most 100 partitions
+ATHENA_DML_TIMEOUT_DEFAULT_S = 30 * 60  # a DML query is cancelled after 30 min by default ...
+ATHENA_DML_TIMEOUT_MAX_S = 240 * 60  # ... and after at most 240 min with a quota increase
+ATHENA_RESULT_PAGE_ROWS = 1000  # GetQueryResults returns at most 1,000 rows per call
+ATHENA_QUERY_MAX_BYTES = 262_144  # a query string is at most 256 KiB (UTF-8)
+ATHENA_SCAN_CUTOFF_GB = 100  # the workgroup's per-query scan cutoff (CDK context athenaScanLimitGb)

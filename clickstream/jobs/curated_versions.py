@@ -36,9 +36,9 @@ from clickstream.catalog import VERSION_KEY, TableDef
 
 log = logging.getLogger(__name__)
 
-# Athena cancels a DML query after its timeout: 30 minutes by default, at most 240 on request
-# (Athena "Service Quotas"). A replaced version outlives the longest possible query.
-ATHENA_MAX_DML_TIMEOUT: Final = timedelta(minutes=240)
+# Athena cancels a DML query after its timeout: 30 minutes by default, at most 240 on request.
+# A replaced version outlives the longest possible query.
+ATHENA_MAX_DML_TIMEOUT: Final = timedelta(seconds=c.ATHENA_DML_TIMEOUT_MAX_S)
 # Retirements are dated from the start of a publish, and the swap comes after every version is
 # written: a margin for that (the compaction task's own time, minutes at the hour sizes of ADR 0008).
 PUBLISH_MARGIN: Final = timedelta(minutes=60)

@@ -22,7 +22,7 @@ from clickstream.deadline import budget
 from clickstream.settings import Settings
 
 DEFAULT_TIMEOUT_S = 300.0
-PAGE_ROWS = 1000  # Athena: GetQueryResults returns at most 1000 rows per call
+PAGE_ROWS = c.ATHENA_RESULT_PAGE_ROWS
 RUNNING_STATES = frozenset({"QUEUED", "RUNNING"})
 GLUE_CATALOG = "AwsDataCatalog"
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from clickstream import constants as c
 from clickstream.deployment_defaults import COLLECTOR_API, SPEED
 from clickstream.errors import ConfigError
 from clickstream.resources import Resources, platform_resources
@@ -122,7 +123,7 @@ def config_from_context(get: Callable[[str], Any]) -> DeployConfig:
         api_rate_limit=_int(get, "apiRateLimit", COLLECTOR_API.rate_limit_rps),
         api_burst_limit=_int(get, "apiBurstLimit", COLLECTOR_API.burst_limit),
         log_retention_days=retention,
-        athena_scan_limit_gb=_int(get, "athenaScanLimitGb", 100),
+        athena_scan_limit_gb=_int(get, "athenaScanLimitGb", c.ATHENA_SCAN_CUTOFF_GB),
         projection_start=_str(get, "projectionStart") or "2025-01-01",
         endpoint_url=_str(get, "endpoint"),
         bundle=_flag(get, "bundle", True),
