@@ -82,6 +82,18 @@ class LakeEvents:
                 files.extend((f"{day}T{hour}", f) for f in _parquet_files(self.fs, path))
         return [path for _, path in sorted(files)]
 
+    def scan_bytes(self, span: TimeRange, watermark: datetime | None) -> int:
+        """The stored bytes a read of `span` would go through: the curated files of its hours and
+        the raw tail's objects (what `batches` reads, before any column or row is skipped)."""
+        low, high = span.start.strftime("%Y-%m-%dT%H"), span.end.strftime("%Y-%m-%dT%H")
+        total = 0
+        for (day, hour), path in self._partitions(list(span.days)):
+            if low <= f"{day}T{hour}" <= high:
+                total += sum(_sizes(self.fs, path, recursive=True).values())
+        for hour_dir in self.tail_hours(watermark, span):
+            total += sum(_sizes(self.fs, hour_dir, recursive=False).values())
+        return total
+
     def _partitions(self, days: Sequence[str]) -> list[tuple[tuple[str, str], str]]:
         """((dt, hour), bucket/key path) of the registered `events` partitions of `days`."""
         out = []
@@ -249,6 +261,11 @@ def _dirs(fs: pafs.FileSystem, base: str, prefix: str) -> list[str]:
         for f in fs.get_file_info(selector)
         if f.type == pafs.FileType.Directory and f.base_name.startswith(prefix)
     )
+
+
+def _sizes(fs: pafs.FileSystem, base: str, *, recursive: bool) -> dict[str, int]:
+    selector = pafs.FileSelector(base, recursive=recursive, allow_not_found=True)
+    return {f.path: f.size for f in fs.get_file_info(selector) if f.type == pafs.FileType.File and f.size}
 
 
 def _parquet_files(fs: pafs.FileSystem, base: str) -> list[str]:

@@ -24,6 +24,9 @@ from clickstream.metrics.windows import DAY
 FUNNEL_STEPS: Final = ("page_view", "add_to_cart", "checkout", "purchase")
 MAX_EXPORT_SPAN: Final = timedelta(days=366)
 MAX_SCAN_SPAN: Final = timedelta(days=92)  # page views / top pages scan the lake
+# ... and at most this many stored bytes of it (curated Parquet + raw tail), so that a request
+# stays within an API Gateway integration's 30 s: larger ranges go to the engine (POST /v1/query).
+MAX_SCAN_BYTES: Final = 256 * 1024 * 1024
 MAX_STATS_SPAN: Final = timedelta(days=3660)
 MAX_TOP: Final = 100
 
@@ -91,7 +94,7 @@ class ApiService:
         path = params.page_path(page)
         span = params.time_range(from_, to, now=self.now, default_span=timedelta(days=30), max_span=MAX_SCAN_SPAN)
         by_day: dict[str, int] = {}
-        for batch in self._page_view_batches(span, starts_with=path):
+        for batch in self._page_view_batches(span, starts_with=path, sql=page_views_sql(path, span)):
             urls = _url_dimension(batch.column("url"))
             keep = pc.equal(urls, path)
             days = pc.strftime(pc.filter(batch.column(EVENT_TIME), keep), format="%Y-%m-%d")
@@ -110,16 +113,32 @@ class ApiService:
             raise bad_request(f"limit={limit}: between 1 and {MAX_TOP}", code="invalid_parameter")
         span = params.time_range(from_, to, now=self.now, default_span=timedelta(days=1), max_span=MAX_SCAN_SPAN)
         counts: dict[str, int] = {}
-        for batch in self._page_view_batches(span):
+        for batch in self._page_view_batches(span, sql=top_pages_sql(span, limit)):
             for url, n in zip(*_value_counts(_url_dimension(batch.column("url"))), strict=True):
                 if url is not None:
                     counts[url] = counts.get(url, 0) + n
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
         return [{"page": url, "page_views": n} for url, n in ranked]
 
-    def _page_view_batches(self, span: params.TimeRange, *, starts_with: str | None = None) -> Iterator[pa.RecordBatch]:
+    def _page_view_batches(
+        self, span: params.TimeRange, *, sql: str, starts_with: str | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """The page views of `span` from the lake, or `range_too_large` naming `sql`, the same
+        question for the engine, when the range holds more than MAX_SCAN_BYTES."""
         flt = EventFilter(span, ("page_view",))
-        _, batches = self.deps.lake.batches(flt, columns=["url", EVENT_TIME], watermark=self.compaction_watermark())
+        watermark = self.compaction_watermark()
+        stored = self.deps.lake.scan_bytes(span, watermark)
+        if stored > MAX_SCAN_BYTES:
+            raise bad_request(
+                f"the range holds {stored / 2**20:,.0f} MiB of events; this endpoint scans at most "
+                f"{MAX_SCAN_BYTES / 2**20:,.0f} MiB. Narrow from/to, or ask the query engine: POST /v1/query "
+                "with the `sql` given here (it covers compacted hours; the newest hour is still in raw_events)",
+                code="range_too_large",
+                scan_bytes=stored,
+                limit_bytes=MAX_SCAN_BYTES,
+                sql=sql,
+            )
+        _, batches = self.deps.lake.batches(flt, columns=["url", EVENT_TIME], watermark=watermark)
         for batch in batches:
             if starts_with is not None:
                 batch = batch.filter(pc.fill_null(pc.starts_with(batch.column("url"), starts_with), False))
@@ -213,3 +232,34 @@ def _url_dimension(urls: pa.Array | pa.ChunkedArray) -> pa.Array:
 def _value_counts(values: pa.Array | pa.ChunkedArray) -> tuple[list[Any], list[int]]:
     counted = pc.value_counts(values)
     return counted.field("values").to_pylist(), counted.field("counts").to_pylist()
+
+
+# definitions.url_dimension in Athena SQL, as its docstring states it
+_URL_SQL: Final = "substr(split_part(split_part(url, '?', 1), '#', 1), 1, 256)"
+
+
+def page_views_sql(path: str, span: params.TimeRange) -> str:
+    """`page_views` as one Athena statement over the compacted events (what a too-large range gets)."""
+    page = path.replace("'", "''")
+    return (
+        "SELECT date(event_time) AS day, count(*) AS page_views FROM events WHERE event_type = 'page_view' "
+        f"AND {_URL_SQL} = '{page}' AND {_span_sql(span)} GROUP BY 1 ORDER BY 1"
+    )
+
+
+def top_pages_sql(span: params.TimeRange, limit: int) -> str:
+    """`top_pages` as one Athena statement over the compacted events."""
+    return (
+        f"SELECT {_URL_SQL} AS page, count(*) AS page_views FROM events WHERE event_type = 'page_view' "
+        f"AND {_span_sql(span)} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {limit}"
+    )
+
+
+def _span_sql(span: params.TimeRange) -> str:
+    """The range as partition and event-time predicates (partition pruning first)."""
+    first, last = span.start.strftime("%Y-%m-%d"), (span.end - timedelta(microseconds=1)).strftime("%Y-%m-%d")
+    start, end = params.format_instant(span.start), params.format_instant(span.end)
+    return (
+        f"dt BETWEEN '{first}' AND '{last}' "
+        f"AND event_time >= from_iso8601_timestamp('{start}') AND event_time < from_iso8601_timestamp('{end}')"
+    )

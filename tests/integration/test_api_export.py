@@ -93,3 +93,26 @@ def test_page_views_of_one_page_by_day(lake: dict[str, list[dict]], settings: Se
     }
     bad = client(settings).get("/v1/analytics/page-views/p0?from=2020-01-01&to=2026-01-01", headers=READ)
     assert bad.status_code == 400 and bad.json()["error"] == "range_too_large"
+
+
+def test_a_range_holding_more_than_the_api_scans_is_refused_with_the_sql_for_the_engine(
+    lake: dict[str, list[dict]], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clickstream.api import params, service
+
+    api = client(settings)
+    monkeypatch.setattr(service, "MAX_SCAN_BYTES", 1000)  # the test lake holds a few KiB
+    refused = api.get(f"/v1/analytics/page-views/p0?{RANGE}", headers=READ)
+    body = refused.json()
+    assert refused.status_code == 400 and body["error"] == "range_too_large", body
+    assert body["scan_bytes"] > body["limit_bytes"] == 1000 and "POST /v1/query" in body["message"]
+    # the same question, asked of the engine, answers it for the compacted hours: two page views
+    # of /p0 were compacted, the third is in the raw tail
+    answer = api.post("/v1/query", json={"sql": body["sql"]}, headers=READ)
+    assert answer.status_code == 200, answer.json()
+    assert [(str(r["day"]), r["page_views"]) for r in answer.json()["rows"]] == [("2026-11-22", 2)]
+    # top pages' statement (GraphQL's topPages gets the same refusal) answers likewise
+    span = params.time_range("2026-11-22T00:00:00Z", "2026-11-22T15:00:00Z", now=NOW,
+                             default_span=timedelta(days=1), max_span=service.MAX_SCAN_SPAN)  # fmt: skip
+    top = api.post("/v1/query", json={"sql": service.top_pages_sql(span, 2)}, headers=READ).json()
+    assert [(r["page"], r["page_views"]) for r in top["rows"]] == [("/p0", 2), ("/p1", 2)]

@@ -210,3 +210,14 @@ def test_the_check_accepts_athena_forms_of_the_same() -> None:
         FROM events
     """
     assert athena_problems(athena) == []
+
+
+def test_the_statements_the_api_hands_out_for_the_engine_are_athena_sql() -> None:
+    # a page-views or top-pages range too large to scan in the API answers with these
+    from datetime import UTC, datetime
+
+    from clickstream.api import params, service
+
+    span = params.TimeRange(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 22, 6, tzinfo=UTC))
+    for sql in (service.page_views_sql("/it's", span), service.top_pages_sql(span, 10)):
+        assert athena_problems(sql) == [], sql
