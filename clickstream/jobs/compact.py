@@ -80,7 +80,7 @@ class CompactionReport:
     malformed: int
     duplicates: int  # valid rows not published: repeated in the batch or already in curated/
     published: int  # new rows added to curated/
-    partitions: list[tuple[str, str]]  # event-time (dt, hour) partitions rewritten
+    partitions: list[tuple[str, str]]  # event-time (dt, hour) partitions with new rows: a new version
     files: int
     parquet_bytes: int
     pass_rate: float  # valid / raw_rows (1.0 for an empty interval)
@@ -101,7 +101,8 @@ class CompactionReport:
 
     def asset_extra(self, start: datetime, end: datetime) -> dict[str, Any]:
         """What the `curated_events` asset event carries to batch_metrics: the interval, and the
-        event-time (dt, hour) partitions written (the days metrics recompute)."""
+        event-time (dt, hour) partitions that changed (the days metrics recompute: none after a
+        rerun that found nothing new)."""
         return {
             "interval": [start.isoformat(), end.isoformat()],
             "partitions": [[dt, hour] for dt, hour in self.partitions],
@@ -229,7 +230,9 @@ def _run(
     unique, batch_duplicates = w.first_seen(valid)
     by_hour = w.split_by_hour(unique)
     clock("dedupe")
-    published, existing_duplicates, files, size = _publish(settings, store, by_hour, safe_run, clock, now=now())
+    published, existing_duplicates, files, size, changed = _publish(
+        settings, store, by_hour, safe_run, clock, now=now()
+    )
     # Last: a crash before this point leaves the objects unrecorded, so the next run takes them
     # again, and their rows are duplicates of the published ones by then.
     for hour in hours:
@@ -248,7 +251,7 @@ def _run(
         malformed=len(batch.malformed),
         duplicates=batch_duplicates + existing_duplicates,
         published=published,
-        partitions=list(by_hour),
+        partitions=changed,
         files=files,
         parquet_bytes=size,
         pass_rate=pass_rate,
@@ -270,7 +273,7 @@ def _publish(
     clock: _Stopwatch,
     *,
     now: datetime,
-) -> tuple[int, int, int, int]:
+) -> tuple[int, int, int, int, list[w.Partition]]:
     """Publish each partition's new rows as a new version, then re-point every partition's Glue
     location to its new version (ADR 0008; `curated_versions`).
 
@@ -281,7 +284,8 @@ def _publish(
       rows, the partition is rewritten sorted instead.
     - Nothing new (a rerun): no version; the partition stays as it is.
 
-    Returns (new rows published, duplicates of published rows, files written, Parquet bytes)."""
+    Returns (new rows published, duplicates of published rows, files written, Parquet bytes, the
+    partitions with a new version)."""
     from clickstream.adapters.glue import glue_catalog
 
     catalog, database = glue_catalog(settings), settings.names.glue_database
@@ -289,7 +293,7 @@ def _publish(
     cv.sweep_retired(store, EVENTS, lambda days: locate(days=days), now=now)
     clock("sweep")
     if not by_hour:
-        return 0, 0, 0, 0
+        return 0, 0, 0, 0, []
     current = locate(days=sorted({dt for dt, _ in by_hour}))
     version = cv.version_name(now, safe_run)
     prefixes: dict[tuple[str, ...], str] = {}
@@ -338,13 +342,13 @@ def _publish(
         files += len(writes)
         clock("stage")
     if not prefixes:
-        return published, duplicates, files, size
+        return published, duplicates, files, size, []
     # Only now, with every version written, does any partition change for readers.
     parts = [{"dt": dt, "hour": hour} for dt, hour in prefixes]
     catalog.upsert_partitions(database, EVENTS, store.bucket, parts, prefixes=prefixes)
     store.delete([cv.Retired(p, prefix, now + cv.RETIRE_AFTER).key() for p, prefix in prefixes.items()])
     clock("swap")
-    return published, duplicates, files, size
+    return published, duplicates, files, size, sorted((dt, hour) for dt, hour in prefixes)
 
 
 def _event_ids(settings: Settings, bucket: str, keys: Sequence[str]) -> list[pa.Array]:

@@ -204,6 +204,7 @@ def test_rerunning_an_interval_three_times_leaves_identical_partitions(settings:
         again = compact_interval(settings, H10, H11, run_id=f"run-{attempt}")
         assert published(settings) == snapshot  # byte-identical Parquet, as a new version
         assert again.published == 0 and again.duplicates == 205
+        assert again.partitions == []  # nothing changed: batch_metrics recomputes no day
     assert first.published == 200 and first.duplicates == 5
     assert sum(pq.read_table(io.BytesIO(v)).num_rows for v in snapshot.values()) == 200
 
