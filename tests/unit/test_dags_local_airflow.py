@@ -110,3 +110,26 @@ def test_the_local_executor_imports_the_tasks_libraries_before_its_workers_fork(
     # a module that cannot be imported is skipped (and logged); the executor still starts
     took = warm_imports(("json", "clickstream.no_such_module"))
     assert list(took) == ["json"]
+
+
+def test_the_local_scheduler_checks_for_finished_backfills_every_few_seconds_not_30() -> None:
+    import subprocess
+    import sys
+
+    # in a child: the patch changes a class of Airflow's for the whole process, as in the scheduler
+    script = """
+from airflow.utils.event_scheduler import EventScheduler
+from clickstream.local.airflow_executor import BACKFILL_CHECK_S, faster_backfill_completion
+assert faster_backfill_completion() and faster_backfill_completion()  # twice wraps once
+class Runner:
+    def _mark_backfills_complete(self): pass
+    def adopt_or_reset_orphaned_tasks(self): pass
+timers, runner = EventScheduler(), Runner()
+timers.call_regular_interval(30, runner._mark_backfills_complete)
+timers.call_regular_interval(300.0, runner.adopt_or_reset_orphaned_tasks)
+delays = sorted(round(e.time - timers.timefunc()) for e in timers.queue)
+assert delays == [round(BACKFILL_CHECK_S), 300], delays
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
