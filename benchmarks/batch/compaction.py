@@ -2,8 +2,9 @@
 
 Measured in one run, on the same input:
   ours-s3     `compact_interval` end to end against a private moto server (S3, Glue, DynamoDB)
-  ours-s3-nogx  the same with the GX validator swapped for a no-op (what GX costs)
-  ours-local  the job's compute steps (gunzip, parse, GX, dedupe, partition, sort, Parquet) on the
+  ours-s3-nogx  the same with the quality gate swapped for a no-op (what the gate costs; since
+              ADR 0009 the gate is the suite compiled to SQL, not GX on pandas)
+  ours-local  the job's compute steps (gunzip, parse, gate, dedupe, partition, sort, Parquet) on the
               local copy, writing local files - the fair pair for Spark
   ours-local-nogx
   spark       pyspark local[2]: read JSON (explicit schema) from the local copy, the same rules as
@@ -150,8 +151,8 @@ def ours_local(inp: Input, out: Path, *, with_gx: bool) -> dict[str, Any]:
     from concurrent.futures import ThreadPoolExecutor
 
     from clickstream.jobs import compact_write as w
-    from clickstream.jobs.compact import gx_validator
     from clickstream.jobs.compact_parse import gunzip, parse_objects, record_offsets
+    from clickstream.jobs.compact_quality import sql_validator
 
     timings: dict[str, float] = {}
     last = time.perf_counter()
@@ -174,7 +175,7 @@ def ours_local(inp: Input, out: Path, *, with_gx: bool) -> dict[str, Any]:
     failures: dict[int, Any] = {}
     if with_gx:
         params = {"min_event_time": "2026-11-21T10:00:00.000Z", "max_event_time": "2026-11-22T11:05:00.000Z"}
-        verdict = gx_validator(batch.frame, params, "bench")
+        verdict = sql_validator(batch.frame, params, "bench")  # the job's gate (ADR 0009)
         failures = dict(verdict.failures)
     lap("validate")
     unique, _ = w.first_seen(w.drop_rows(batch.frame, failures))

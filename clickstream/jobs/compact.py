@@ -1,7 +1,8 @@
 """`compact_raw_events`: raw arrival-hour NDJSON.gz → validated, deduplicated Parquet by event hour.
 
     raw/events/dt=…/hour=…/*.ndjson.gz   (arrival hours in [start, end))
-      → parse (compact_parse)  → Great Expectations suite raw_events.v1 (clickstream.quality)
+      → parse (compact_parse)  → the suite raw_events.v1 (clickstream.quality), compiled to SQL
+        and evaluated by the engine over the batch (ADR 0009)
       → failing rows + malformed lines to quarantine/, GX JSON + Data Docs to quality/
       → gate: failure rate > max_failure_rate → DataQualityError, nothing published
       → dedupe by event_id (first seen in the batch; the published row wins over a new copy)
@@ -54,7 +55,7 @@ from clickstream.catalog import EVENTS
 from clickstream.jobs import compact_write as w
 from clickstream.jobs import curated_versions as cv
 from clickstream.jobs.compact_parse import gunzip, parse_objects, record_offsets
-from clickstream.jobs.compact_quality import QualityVerdict, Validator, gx_validator, quarantine_lines
+from clickstream.jobs.compact_quality import QualityVerdict, Validator, quarantine_lines, sql_validator
 from clickstream.jobs.run_record import recorded_run
 from clickstream.quality import DataQualityError
 from clickstream.quality.suite import MAX_EVENT_TIME, MIN_EVENT_TIME
@@ -124,8 +125,9 @@ def compact_interval(
     """Compact the raw arrival hours in [start, end) into curated/events (see the module doc).
 
     Raises DataQualityError, publishing nothing, when more than `max_failure_rate` of the rows
-    fail (quarantine and results are written anyway). `validator` defaults to the versioned GX
-    suite; benchmarks pass another one to measure the job without GX. `now` (the wall clock by
+    fail (quarantine and results are written anyway). `validator` defaults to the versioned suite
+    compiled to SQL (`compact_quality.sql_validator`); `gx_validator` runs it in GX on pandas, and
+    benchmarks pass a no-op to measure the job without a gate. `now` (the wall clock by
     default) names the versions it publishes and says which retired versions are due.
     """
     started = time.perf_counter()
@@ -134,7 +136,7 @@ def compact_interval(
         raise ValueError(f"empty interval: end {end.isoformat()} is not after start {start.isoformat()}")
     with recorded_run(settings, JOB, interval_start=_iso(start), interval_end=_iso(end), run_id=run_id) as run:
         report = _run(
-            settings, start, end, run_id, max_failure_rate, validator or gx_validator, started, now or _wall_clock
+            settings, start, end, run_id, max_failure_rate, validator or sql_validator, started, now or _wall_clock
         )
         run.summary = report.summary()
     log.info(

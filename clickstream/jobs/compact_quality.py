@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from clickstream.jobs.compact_parse import MALFORMED_JSON, ParsedBatch
-from clickstream.quality.suite import FRAME_COLUMNS, load_suite
+from clickstream.quality.suite import FAIL_BATCH, FRAME_COLUMNS, QUARANTINE, load_suite
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,83 @@ def gx_validator(frame: pa.Table, parameters: Mapping[str, Any], run_id: str) ->
         results_json=orjson.dumps(result.results, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY, default=str),
         html=result.html,
     )
+
+
+def sql_validator(frame: pa.Table, parameters: Mapping[str, Any], run_id: str) -> QualityVerdict:
+    """The versioned suite compiled to SQL and evaluated by the engine over `frame` (ADR 0009):
+    the same verdicts as GX's, and GX's results JSON and Data Docs built from the counts."""
+    from clickstream.adapters.query.local import LocalEngine
+    from clickstream.quality import compiled as q
+    from clickstream.quality.runner import render_results
+
+    batch = frame.select(list(FRAME_COLUMNS))
+    suite = load_suite()
+    rules = q.compile_suite(suite, parameters)
+    engine = LocalEngine.over({"batch": batch})
+    failed = engine.execute(q.failures_sql(rules, "batch"))
+    (stats,) = engine.execute(q.stats_sql(rules, "batch")).to_pylist()
+    failures: dict[int, list[str]] = {}
+    batch_failures: list[str] = []
+    outcomes = []
+    rows = failed.column("_row").to_pylist()
+    for i, rule in enumerate(rules):
+        n = int(stats["n"])
+        if rule.type == q.COLUMNS:
+            observed = batch.column_names
+            ok = observed == list(rule.kwargs["column_list"])
+            outcomes.append((rule, ok, {"observed_value": observed}))
+            if not ok:
+                batch_failures.append(rule.name)
+            continue
+        present = int(stats[f"c{i}"])
+        if rule.type == q.UNIQUE:
+            unexpected, examples, hit = int(stats[f"d{i}"]), [], []
+        else:
+            flags = failed.column(f"f{i}").to_pylist()
+            hit = [j for j, flag in enumerate(flags) if flag]
+            unexpected = len(hit)
+            values = failed.column(f"v{i}").to_pylist()
+            examples = [_plain(values[j]) for j in hit[:PARTIAL_UNEXPECTED]]
+        base = n if rule.type == q.NOT_NULL else present
+        ratio = unexpected / base if base else 0.0
+        ok = ratio <= 1 - float(rule.kwargs.get("mostly", 1.0))
+        outcomes.append((rule, ok, _column_result(n, present, unexpected, examples, rule.type == q.NOT_NULL)))
+        if rule.action == QUARANTINE:
+            for j in hit:
+                failures.setdefault(int(rows[j]), []).append(rule.name)
+        elif rule.action == FAIL_BATCH and not ok:
+            batch_failures.append(rule.name)
+    results, html = render_results(outcomes, suite_name=str(suite["name"]), parameters=parameters, run_name=run_id)
+    return QualityVerdict(
+        failures=failures,
+        batch_failures=batch_failures,
+        results_json=orjson.dumps(results, option=orjson.OPT_INDENT_2, default=str),
+        html=html,
+    )
+
+
+PARTIAL_UNEXPECTED = 20  # example values kept per expectation in the results JSON, as GX keeps
+
+
+def _column_result(n: int, present: int, unexpected: int, examples: list[Any], nulls_fail: bool) -> dict[str, Any]:
+    """GX's `result` of a column map expectation, from counts."""
+    missing = n - present
+    return {
+        "element_count": n,
+        "unexpected_count": unexpected,
+        "unexpected_percent": 100.0 * unexpected / (n if nulls_fail else present)
+        if (n if nulls_fail else present)
+        else 0.0,
+        "partial_unexpected_list": examples,
+        "missing_count": 0 if nulls_fail else missing,
+        "missing_percent": 0.0 if nulls_fail or not n else 100.0 * missing / n,
+        "unexpected_percent_total": 100.0 * unexpected / n if n else 0.0,
+        "unexpected_percent_nonmissing": 100.0 * unexpected / present if present else 0.0,
+    }
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def quarantine_lines(

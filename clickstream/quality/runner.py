@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -112,6 +112,53 @@ def _attribute(result: Mapping[str, Any], name: str, failures: dict[int, list[st
         raise RuntimeError(f"{name}: GX listed {len(indexed)} failing rows but counted {expected}")
     for entry in indexed:
         failures.setdefault(int(entry[ROW_COLUMN]), []).append(name)
+
+
+def render_results(
+    outcomes: Sequence[tuple[Any, bool, Mapping[str, Any]]],
+    *,
+    suite_name: str,
+    parameters: Mapping[str, Any],
+    run_name: str,
+) -> tuple[dict[str, Any], str]:
+    """GX's validation result (JSON-ready) and its Data Docs page, from verdicts evaluated
+    elsewhere (the engine: `clickstream.quality.compiled`). `outcomes`: (rule with type, kwargs
+    and meta; success; GX's `result` dict) per expectation, in suite order."""
+    _import_gx()
+    from datetime import UTC, datetime
+
+    from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    results = [
+        ExpectationValidationResult(
+            success=ok,
+            expectation_config=ExpectationConfiguration(type=rule.type, kwargs=dict(rule.kwargs), meta=dict(rule.meta)),
+            result=dict(result),
+            exception_info={"raised_exception": False, "exception_traceback": None, "exception_message": None},
+        )
+        for rule, ok, result in outcomes
+    ]
+    passed = sum(1 for _, ok, _ in outcomes if ok)
+    suite = ExpectationSuiteValidationResult(
+        success=passed == len(outcomes),
+        results=results,
+        suite_name=suite_name,
+        suite_parameters=dict(parameters),
+        statistics={
+            "evaluated_expectations": len(outcomes),
+            "successful_expectations": passed,
+            "unsuccessful_expectations": len(outcomes) - passed,
+            "success_percent": passed / len(outcomes) * 100 if outcomes else 100.0,
+        },
+        meta={
+            "run_id": RunIdentifier(run_name=run_name),
+            "validation_time": datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ"),
+            "evaluated_by": "the engine (clickstream.quality.compiled, ADR 0009)",
+        },
+    )
+    return suite.to_json_dict(), _render_html(suite)
 
 
 def _render_html(result: Any) -> str:
