@@ -178,7 +178,7 @@ def ours_local(inp: Input, out: Path, *, with_gx: bool) -> dict[str, Any]:
         verdict = sql_validator(batch.frame, params, "bench")  # the job's gate (ADR 0009)
         failures = dict(verdict.failures)
     lap("validate")
-    unique, _ = w.first_seen(w.drop_rows(batch.frame, failures))
+    unique, _ = w.valid_first_seen(batch.frame, failures)
     parts = w.split_by_hour(unique)
     lap("dedupe")
     rows = 0

@@ -228,8 +228,7 @@ def _run(
             summary=summary,
         )
 
-    valid = w.drop_rows(batch.frame, verdict.failures)
-    unique, batch_duplicates = w.first_seen(valid)
+    unique, batch_duplicates = w.valid_first_seen(batch.frame, verdict.failures)
     by_hour = w.split_by_hour(unique)
     clock("dedupe")
     published, existing_duplicates, files, size, changed = _publish(

@@ -58,6 +58,23 @@ def drop_rows(table: pa.Table, rows: Iterable[int]) -> pa.Table:
     return table.filter(pc.invert(pc.is_in(table.column(ROW_COLUMN), value_set=bad)))
 
 
+def valid_first_seen(table: pa.Table, failed: Iterable[int]) -> tuple[pa.Table, int]:
+    """`first_seen(drop_rows(table, failed))` with ONE filter of the wide table: the dedupe looks
+    at `event_id` and `_row` only, and each filter copies every column (about 1.3 s per million
+    raw events). Returns (rows, duplicates dropped)."""
+    keys = table.select(["event_id", ROW_COLUMN])
+    bad = pa.array(sorted(failed), pa.int64())
+    if len(bad):
+        keys = keys.filter(pc.invert(pc.is_in(keys.column(ROW_COLUMN), value_set=bad)))
+    if keys.num_rows == 0:
+        return table.slice(0, 0), 0
+    firsts = keys.group_by("event_id", use_threads=False).aggregate([(ROW_COLUMN, "min")])
+    if firsts.num_rows == table.num_rows:
+        return table, 0
+    kept = table.filter(pc.is_in(table.column(ROW_COLUMN), value_set=firsts.column(f"{ROW_COLUMN}_min")))
+    return kept, keys.num_rows - kept.num_rows
+
+
 def first_seen(table: pa.Table) -> tuple[pa.Table, int]:
     """Keep the first row (smallest `_row`) of each event_id; returns (rows, duplicates dropped)."""
     if table.num_rows == 0:

@@ -76,3 +76,15 @@ def test_parquet_files_are_deterministic_zstd_and_capped() -> None:
     back = w.read_parquet(first)
     assert back is not None and back.equals(rows)
     assert w.file_name(3) == "part-00003.parquet"
+
+
+def test_valid_first_seen_is_first_seen_of_the_rows_left_after_quarantine() -> None:
+    import random
+
+    rng = random.Random(3)
+    ids = [f"e{rng.randrange(40)}" for _ in range(200)]
+    batch = pa.table({"_row": pa.array(range(200), pa.int64()), "event_id": ids, "x": list(range(200))})
+    for failed in (set(), {0, 5, 17}, set(range(0, 200, 3)), set(range(200))):
+        expected, dropped = w.first_seen(w.drop_rows(batch, failed))
+        got, got_dropped = w.valid_first_seen(batch, failed)
+        assert got.to_pylist() == expected.to_pylist() and got_dropped == dropped, sorted(failed)[:5]
