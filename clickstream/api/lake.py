@@ -1,8 +1,9 @@
 """Events from the lake for export and page analytics: the curated table plus the raw tail.
 
 - curated: the current version of each `events` partition (event time) that the range touches,
-  at the location Glue registers for it (`…/dt=…/hour=…/v=…/*.parquet`, ADR 0008), read one row group at a time on the caller's thread and filtered on event time and
-  type; never materialised (memory: one row group plus one encoded chunk).
+  at the location Glue registers for it (`curated/events/v=…/dt=…/hour=…/*.parquet`, ADR 0008),
+  read one row group at a time on the caller's thread and filtered on event time and type; never
+  materialised (memory: one row group plus one encoded chunk).
 - raw tail: `raw/events/dt=…/hour=…/` ARRIVAL hours the compaction has not covered yet, i.e.
   hours starting at or after the interval end of the latest `compact_raw_events` run (all raw
   hours when it never ran). They are few (normally the current hour and the one before), read

@@ -331,7 +331,7 @@ def _publish(
         # Both before any file: should the run die, the sweep deletes whichever of the two Glue
         # does not point to once due (`curated_versions`), and a failed swap keeps the old one.
         cv.retire(store, mine)
-        if previous is not None:
+        if previous is not None and keys:  # a partition with files to retire
             cv.retire(store, previous)
         for name, body in writes:
             if isinstance(body, str):

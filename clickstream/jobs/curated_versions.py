@@ -15,9 +15,9 @@ partition published before versions existed); after the swap it withdraws the ne
 
 `sweep_retired` deletes each due version that Glue does not point to, and its retirement object;
 a retirement of the version Glue points to (the swap failed, or it was withdrawn too late) is
-just dropped. A version is due `RETIRE_AFTER` after the publish that replaced it started: the longest Athena
-DML query plus a margin for the publish itself, so a query that resolved the old location before
-the swap still finds its files.
+just dropped. A version is due `RETIRE_AFTER` after the publish that replaced it started: the
+longest Athena DML query plus a margin for the publish itself, so a query that resolved the old
+location before the swap still finds its files.
 """
 
 from __future__ import annotations

@@ -182,7 +182,8 @@ def _registered_files(
     """(path, partition values) of every data file under each registered partition's location.
 
     The dataset reads the values back from the k=v/ segments of the paths, so a location must
-    spell them (ours do: `…/dt=…/hour=…/v=…/`; a `v=…` segment outside the schema is ignored)."""
+    spell them (ours do: `curated/events/v=…/dt=…/hour=…/`; the `v=…` segment, outside the
+    schema, is ignored)."""
     out = []
     for values, location in sorted(partitions.items()):
         named = dict(zip(info.partition_keys, values, strict=True))
