@@ -1,11 +1,11 @@
-"""`python -m benchmarks.batch compaction|metrics|table-format|sql-ab|late-merge|gate-spike [options]` (each prints its own --help)."""
+"""`python -m benchmarks.batch compaction|metrics|table-format|sql-ab|late-merge|gate-spike|parquet-size [options]` (each prints its own --help)."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
 
-BENCHMARKS = ("compaction", "metrics", "table-format", "sql-ab", "late-merge", "gate-spike")
+BENCHMARKS = ("compaction", "metrics", "table-format", "sql-ab", "late-merge", "gate-spike", "parquet-size")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -17,6 +17,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from benchmarks.batch.compaction_run import main as run
     elif args[0] == "metrics":
         from benchmarks.batch.metrics import main as run
+    elif args[0] == "parquet-size":
+        from benchmarks.batch.parquet_size import main as run
     elif args[0] == "gate-spike":
         from benchmarks.batch.gate_spike import main as run
     elif args[0] == "late-merge":

@@ -20,12 +20,13 @@ from support.ports import free_port
 
 from clickstream.adapters.query import s3_filesystem
 from clickstream.api.lake import default_schema
+from clickstream.jobs import compact_write as w
 from clickstream.settings import Settings
 
 pytestmark = pytest.mark.slow  # a million-row export
 
 ROWS = 1_000_000
-FILES = 10
+FILES = 1  # one file of 1 M rows in one row group, as compaction writes a full hour: the worst case
 KEY = {"X-API-Key": "local-read-key"}
 MAX_GROWTH_MB = 150  # peak RSS above the warmed-up server (measured: +45 MB for 412 MB of NDJSON)
 
@@ -38,7 +39,8 @@ def _kb(pid: int, field: str) -> int:
 
 
 def _write_million(settings: Settings) -> None:
-    """1,000,000 curated events in 10 hourly Parquet files (built column-wise: no Python rows)."""
+    """1,000,000 curated events in one Parquet file, encoded as the compaction encodes (built
+    column-wise: no Python rows)."""
     fs = s3_filesystem(settings)
     schema = default_schema()
     per = ROWS // FILES
@@ -60,7 +62,8 @@ def _write_million(settings: Settings) -> None:
         arrays = [columns.get(fld.name, pa.nulls(per, fld.type)) for fld in schema]
         table = pa.Table.from_arrays(arrays, schema=schema)
         path = f"{settings.names.bucket}/curated/events/dt=2026-11-20/hour={f:02d}/part-0.parquet"
-        pq.write_table(table, path, filesystem=fs, row_group_size=100_000)
+        pq.write_table(table, path, filesystem=fs, row_group_size=w.ROW_GROUP_ROWS, compression=w.COMPRESSION,
+                       compression_level=w.COMPRESSION_LEVEL)  # fmt: skip
     register_curated(settings, [("2026-11-20", f"{f:02d}") for f in range(FILES)])
 
 
