@@ -9,13 +9,14 @@ alternating rounds:
 
   gx-pandas   what the job runs today: `compact_quality.gx_validator` (GX 1.x, pandas copy,
               COMPLETE result format with the failing rows' `_row`)
-  sql         the versioned suite compiled to ONE SQL statement (`compile_suite`): a CASE per
-              expectation that names it when the row fails, evaluated by DuckDB over the Arrow
-              frame (no copy); the counts per expectation by one more aggregate
+  sql         the versioned suite compiled to SQL (`clickstream/quality/compiled.py`, the job's
+              gate since ADR 0009): one statement for the failing rows and their rules, one for
+              the counts, on the local engine (DuckDB) over the Arrow frame (no copy), plus the
+              results JSON and Data Docs GX renders from the counts
 
 The rows each method would quarantine, and the names of the expectations each row failed, must be
-identical, or the spike fails. Only column-map expectations are compiled; the table-level one
-(the ordered column list) is a check of the frame's schema, in Python.
+identical, or the spike fails. (The spike's first run, recorded in docs/BENCHMARKS.md, timed its
+own compiler and the failing-rows statement alone, before the job had one.)
 """
 
 from __future__ import annotations
@@ -25,14 +26,11 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
-
-SQL_TYPES = {"timestamp": "TIMESTAMP"}
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -40,70 +38,6 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--events", type=int, default=1_000_000)
     p.add_argument("--rounds", type=int, default=3)
     return p.parse_args(argv)
-
-
-def _literal(value: Any, parameters: Mapping[str, Any]) -> str:
-    if isinstance(value, dict) and "$PARAMETER" in value:
-        return f"from_iso8601_timestamp('{parameters[value['$PARAMETER']]}')"
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    return repr(value)
-
-
-def compile_suite(suite: Mapping[str, Any], parameters: Mapping[str, Any]) -> tuple[list[str], str]:
-    """(expectation names, the SQL of one row-failure expression per column-map expectation)."""
-    from clickstream.quality.suite import QUARANTINE, expectation_name
-
-    names, cases = [], []
-    for e in suite["expectations"]:
-        kind, kw = e["type"], e["kwargs"]
-        if (e.get("meta") or {}).get("action", QUARANTINE) != QUARANTINE:
-            continue
-        col = f'"{kw["column"]}"' if "column" in kw else None
-        if kind == "expect_column_values_to_not_be_null":
-            fails = f"{col} IS NULL"
-        elif kind == "expect_column_values_to_be_null":
-            fails = f"{col} IS NOT NULL"
-        elif kind == "expect_column_values_to_be_in_set":
-            values = ", ".join(_literal(v, parameters) for v in kw["value_set"])
-            fails = f"{col} IS NOT NULL AND {col} NOT IN ({values})"
-        elif kind == "expect_column_values_to_be_between":
-            bounds = []
-            if kw.get("min_value") is not None:
-                op = "<=" if kw.get("strict_min") else "<"
-                bounds.append(f"{col} {op} {_literal(kw['min_value'], parameters)}")
-            if kw.get("max_value") is not None:
-                op = ">=" if kw.get("strict_max") else ">"
-                bounds.append(f"{col} {op} {_literal(kw['max_value'], parameters)}")
-            fails = f"{col} IS NOT NULL AND ({' OR '.join(bounds)})"
-        else:
-            continue  # table-level rules: checked on the schema, not per row
-        names.append(expectation_name(kind, kw.get("column")))
-        cases.append(fails)
-    return names, cases
-
-
-def sql_validator(frame: pa.Table, suite: Mapping[str, Any], parameters: Mapping[str, Any]) -> dict[int, list[str]]:
-    """_row -> names of the failed quarantine expectations, evaluated by DuckDB over `frame`."""
-    import duckdb
-    import sqlglot
-
-    names, cases = compile_suite(suite, parameters)
-    flags = ", ".join(f"({case}) AS f{i}" for i, case in enumerate(cases))
-    any_fail = " OR ".join(f"({case})" for case in cases)
-    athena = f"SELECT _row, {flags} FROM batch WHERE {any_fail}"  # compiled from the suite, no input
-    duck = sqlglot.transpile(athena, read="athena", write="duckdb")[0]
-    con = duckdb.connect(":memory:")
-    con.execute("SET TimeZone='UTC'")
-    con.register("batch", frame)
-    failed = con.sql(duck).to_arrow_table()
-    con.close()
-    out: dict[int, list[str]] = {}
-    rows = failed.column("_row").to_pylist()
-    columns = [failed.column(f"f{i}").to_pylist() for i in range(len(cases))]
-    for j, row in enumerate(rows):
-        out[int(row)] = [names[i] for i, col in enumerate(columns) if col[j]]
-    return out
 
 
 FAULTS = {  # column -> a value that breaks a rule, set on every 997th row (offset by the column)
@@ -141,8 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     from benchmarks.batch import compaction as b
     from clickstream.jobs.compact_parse import gunzip, parse_objects
-    from clickstream.jobs.compact_quality import gx_validator
-    from clickstream.quality.suite import FRAME_COLUMNS, MAX_EVENT_TIME, MIN_EVENT_TIME, load_suite
+    from clickstream.jobs.compact_quality import gx_validator, sql_validator
+    from clickstream.quality.suite import FRAME_COLUMNS, MAX_EVENT_TIME, MIN_EVENT_TIME
 
     with tempfile.TemporaryDirectory() as tmp:
         inp = b.write_input(args.events, Path(tmp))
@@ -153,7 +87,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         MIN_EVENT_TIME: (b.START - timedelta(hours=2)).isoformat().replace("+00:00", "Z"),
         MAX_EVENT_TIME: (b.START + timedelta(hours=1, seconds=300)).isoformat().replace("+00:00", "Z"),
     }
-    suite = load_suite()
     times: dict[str, list[float]] = {"gx-pandas": [], "sql": []}
     verdicts: dict[str, dict[int, list[str]]] = {}
     for i in range(args.rounds):
@@ -161,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in order:
             t0 = time.perf_counter()
             if name == "sql":
-                got = sql_validator(frame, suite, parameters)
+                got = {k: list(v) for k, v in sql_validator(frame, parameters, "spike").failures.items()}
             else:
                 got = {k: list(v) for k, v in gx_validator(frame, parameters, "spike").failures.items()}
             times[name].append(time.perf_counter() - t0)

@@ -234,8 +234,7 @@ def _value_counts(values: pa.Array | pa.ChunkedArray) -> tuple[list[Any], list[i
     return counted.field("values").to_pylist(), counted.field("counts").to_pylist()
 
 
-# definitions.url_dimension in Athena SQL, as its docstring states it
-_URL_SQL: Final = "substr(split_part(split_part(url, '?', 1), '#', 1), 1, 256)"
+_URL_SQL: Final = d.URL_DIMENSION_SQL
 
 
 def page_views_sql(path: str, span: params.TimeRange) -> str:

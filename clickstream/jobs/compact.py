@@ -63,7 +63,7 @@ from clickstream.settings import Settings
 
 log = logging.getLogger(__name__)
 
-JOB: Final = "compact_raw_events"
+JOB: Final = c.COMPACTION_JOB
 HOUR: Final = timedelta(hours=1)
 LATE_LOOKBACK: Final = timedelta(hours=c.LATE_OBJECT_LOOKBACK_HOURS)
 __all__ = ["JOB", "CompactionReport", "DataQualityError", "QualityVerdict", "Validator", "compact_interval"]

@@ -43,7 +43,7 @@ ATHENA_MAX_DML_TIMEOUT: Final = timedelta(seconds=c.ATHENA_DML_TIMEOUT_MAX_S)
 # written: a margin for that (the compaction task's own time, minutes at the hour sizes of ADR 0008).
 PUBLISH_MARGIN: Final = timedelta(minutes=60)
 RETIRE_AFTER: Final = ATHENA_MAX_DML_TIMEOUT + PUBLISH_MARGIN
-RETIRED_PREFIX: Final = f"{c.MANIFESTS_PREFIX}/compact_raw_events/retired/"
+RETIRED_PREFIX: Final = f"{c.MANIFESTS_PREFIX}/{c.COMPACTION_JOB}/retired/"
 _STAMP: Final = "%Y%m%dT%H%M%S%fZ"
 
 

@@ -65,11 +65,15 @@ def pk(dimension: str, value: object) -> str:
     return f"{dimension}#{value}"
 
 
+# url_dimension in Athena SQL: sql/metrics/*.sql and the API's statements use this text.
+URL_DIMENSION_SQL: Final = "substr(split_part(split_part(url, '?', 1), '#', 1), 1, 256)"
+
+
 def url_dimension(url: str) -> str:
     """The URL a counter is kept for: the path without query string or fragment, at most 256 characters.
 
     Why: `/search?q=…` would otherwise make one item per query, unbounded per window.
-    Athena: `substr(split_part(split_part(url, '?', 1), '#', 1), 1, 256)`.
+    Athena: URL_DIMENSION_SQL.
     """
     cut = len(url)
     for mark in ("?", "#"):

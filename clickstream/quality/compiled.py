@@ -19,14 +19,17 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from clickstream.errors import ClickstreamError
-from clickstream.quality.suite import QUARANTINE, expectation_name
+from clickstream.quality.suite import (
+    BETWEEN,
+    COLUMNS,
+    IN_SET,
+    IS_NULL,
+    NOT_NULL,
+    QUARANTINE,
+    UNIQUE,
+    expectation_name,
+)
 
-NOT_NULL: Final = "expect_column_values_to_not_be_null"
-IS_NULL: Final = "expect_column_values_to_be_null"
-IN_SET: Final = "expect_column_values_to_be_in_set"
-BETWEEN: Final = "expect_column_values_to_be_between"
-UNIQUE: Final = "expect_column_values_to_be_unique"
-COLUMNS: Final = "expect_table_columns_to_match_ordered_list"
 SUPPORTED: Final = frozenset({NOT_NULL, IS_NULL, IN_SET, BETWEEN, UNIQUE, COLUMNS})
 
 

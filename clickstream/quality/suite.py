@@ -50,6 +50,14 @@ INVALID_TYPES_COLUMN: Final = "_invalid_types"
 MIN_EVENT_TIME: Final = "min_event_time"  # suite parameters, supplied per run (interval bounds)
 MAX_EVENT_TIME: Final = "max_event_time"
 
+# The Great Expectations types the suite uses (and `compiled` knows how to evaluate).
+COLUMNS: Final = "expect_table_columns_to_match_ordered_list"
+NOT_NULL: Final = "expect_column_values_to_not_be_null"
+IS_NULL: Final = "expect_column_values_to_be_null"
+IN_SET: Final = "expect_column_values_to_be_in_set"
+BETWEEN: Final = "expect_column_values_to_be_between"
+UNIQUE: Final = "expect_column_values_to_be_unique"
+
 QUARANTINE: Final = "quarantine"
 FAIL_BATCH: Final = "fail_batch"
 DEDUPLICATE: Final = "deduplicate"
@@ -70,44 +78,37 @@ def build_suite() -> dict[str, Any]:
     required = [curated_name(f) for f in EVENT_FIELDS if f in REQUIRED_FIELDS]
     expectations = [
         _expectation(
-            "expect_table_columns_to_match_ordered_list",
+            COLUMNS,
             FAIL_BATCH,
             "the batch frame has exactly the contract's columns",
             column_list=list(FRAME_COLUMNS),
         ),
-        *(
-            _expectation(
-                "expect_column_values_to_not_be_null", QUARANTINE, "required by the event contract", column=col
-            )
-            for col in required
-        ),
+        *(_expectation(NOT_NULL, QUARANTINE, "required by the event contract", column=col) for col in required),
         _expectation(
-            "expect_column_values_to_be_null",
+            IS_NULL,
             QUARANTINE,
             "every present value has the contract's JSON type (strings, integers, numbers, RFC 3339 "
             "timestamps, an object for properties); the value lists the offending columns",
             column=INVALID_TYPES_COLUMN,
         ),
         _expectation(
-            "expect_column_values_to_be_in_set",
+            IN_SET,
             QUARANTINE,
             "event types of schema v1",
             column="event_type",
             value_set=list(EVENT_TYPES),
         ),
         _expectation(
-            "expect_column_values_to_be_between",
+            BETWEEN,
             QUARANTINE,
             "HTTP status codes",
             column="http_status",
             min_value=MIN_HTTP_STATUS,
             max_value=MAX_HTTP_STATUS,
         ),
+        _expectation(BETWEEN, QUARANTINE, "no negative prices", column="price", min_value=0),
         _expectation(
-            "expect_column_values_to_be_between", QUARANTINE, "no negative prices", column="price", min_value=0
-        ),
-        _expectation(
-            "expect_column_values_to_be_between",
+            BETWEEN,
             QUARANTINE,
             "at least one item, and fits the int32 column",
             column="quantity",
@@ -115,21 +116,21 @@ def build_suite() -> dict[str, Any]:
             max_value=MAX_QUANTITY,
         ),
         _expectation(
-            "expect_column_values_to_be_between",
+            BETWEEN,
             QUARANTINE,
             "time spent is not negative",
             column="duration_ms",
             min_value=0,
         ),
         _expectation(
-            "expect_column_values_to_be_in_set",
+            IN_SET,
             QUARANTINE,
             "the schema version this suite is written for",
             column="schema_version",
             value_set=[SCHEMA_VERSION],
         ),
         _expectation(
-            "expect_column_values_to_be_between",
+            BETWEEN,
             QUARANTINE,
             "event time within [interval start - allowed lateness, interval end + allowed clock skew]",
             column="event_time",
@@ -137,7 +138,7 @@ def build_suite() -> dict[str, Any]:
             max_value={"$PARAMETER": MAX_EVENT_TIME},
         ),
         _expectation(
-            "expect_column_values_to_be_unique",
+            UNIQUE,
             DEDUPLICATE,
             "event_id is the deduplication key; duplicates are reported here and removed, not quarantined",
             column="event_id",

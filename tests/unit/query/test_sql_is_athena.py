@@ -221,3 +221,12 @@ def test_the_statements_the_api_hands_out_for_the_engine_are_athena_sql() -> Non
     span = params.TimeRange(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 22, 6, tzinfo=UTC))
     for sql in (service.page_views_sql("/it's", span), service.top_pages_sql(span, 10)):
         assert athena_problems(sql) == [], sql
+
+
+def test_the_url_path_in_the_metric_files_is_the_one_url_dimension_sql() -> None:
+    from clickstream.metrics.definitions import URL_DIMENSION_SQL
+
+    files = [(rel, sql) for rel, sql in rendered_files() if "split_part(" in sql]
+    assert len(files) >= 2
+    for rel, sql in files:
+        assert f"{URL_DIMENSION_SQL} AS url_path" in sql, f"sql/{rel}: use definitions.URL_DIMENSION_SQL"
