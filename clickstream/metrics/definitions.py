@@ -60,6 +60,14 @@ FRESHNESS_EVENT: Final = "event#"  # + shard: newest event time applied (ISO 860
 RECENT_PK: Final = "meta#recent"  # sk = shard: that shard's newest accepted events (the live feed)
 
 
+COUNTER_PREFIXES: Final[tuple[str, ...]] = (*(f"{x}#" for x in DIMENSIONS), f"{BAD_PREFIX}#", DUPLICATES_PK)
+
+
+def is_counter_pk(pk: str) -> bool:
+    """A key of the additive counters (`all`, a dimension, `bad#…`, `dup#…`), not a sketch, claim or meta item."""
+    return pk == ALL or pk.startswith(COUNTER_PREFIXES)
+
+
 def pk(dimension: str, value: object) -> str:
     """`type#page_view`, `url#/cart`, `status#404`, `product#p123`."""
     return f"{dimension}#{value}"

@@ -21,11 +21,13 @@ from botocore.awsrequest import AWSResponse
 
 from clickstream.adapters import _clients
 from clickstream.adapters.dynamodb import CountersTable
+from clickstream.adapters.dynamodb.packed import logical_items
 from clickstream.adapters.s3 import BadRowsStore, LakeBucket
 from clickstream.adapters.streams import KinesisWriter, StreamRecord
 from clickstream.errors import RetryableError
 from clickstream.events.codec import encode_event
 from clickstream.events.validate import validate_event
+from clickstream.metrics.definitions import is_counter_pk
 from clickstream.metrics.sketch import RSE, estimate_uniques
 from clickstream.settings import Settings
 from clickstream.simulate.generator import SimConfig, generate
@@ -70,13 +72,13 @@ def table_items(settings: Settings, table: str | None = None) -> dict[tuple[str,
 
 
 def counters_only(items: dict[tuple[str, str], dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
-    """The counter attributes of counter items (no watermarks, sketches or claims)."""
-    fields = ("events", "errors", "revenue", "orders", "duration_ms", "timed_events")
-    return {
-        key: {f: item[f] for f in fields if f in item}
-        for key, item in items.items()
-        if not key[0].startswith(("uniq#", "top#", "order#", "meta#"))
-    }
+    """The logical counter items (summed from the window items; no watermarks, sketches or claims)."""
+    return {key: item for key, item in logical_items(items.values()).items() if is_counter_pk(key[0])}
+
+
+def window_items(items: dict[tuple[str, str], dict[str, Any]]) -> list[tuple[str, str]]:
+    """The keys of the physical window items (one per window and shard)."""
+    return [key for key in items if key[0].startswith("win#")]
 
 
 def processor(settings: Settings, *, client: Any = None, table: str | None = None) -> SpeedProcessor:
@@ -94,8 +96,9 @@ def fresh_dynamodb_client(settings: Settings) -> Any:
     return boto3.session.Session().client("dynamodb", endpoint_url=settings.endpoint_url, region_name=settings.region)
 
 
-class UpdateItemFaults:
-    """UpdateItem calls for which `fail(pk, sk, call_no_for_that_key)` is true come back throttled."""
+class WriteFaults:
+    """Writes (PutItem of window items, UpdateItem of sketches and freshness) for which
+    `fail(pk, sk, call_no_for_that_key)` is true come back throttled."""
 
     def __init__(self, client: Any, fail: Callable[[str, str, int], bool]) -> None:
         self.throttled = 0
@@ -103,10 +106,12 @@ class UpdateItemFaults:
         self._calls: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
         client.meta.events.register("before-call.dynamodb.UpdateItem", self._maybe_throttle)
+        client.meta.events.register("before-call.dynamodb.PutItem", self._maybe_throttle)
 
     def _maybe_throttle(self, params: dict[str, Any], **kwargs: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
-        request = json.loads(params["body"])  # the serialised UpdateItem request
-        key = (request["Key"]["pk"]["S"], request["Key"]["sk"]["S"])
+        request = json.loads(params["body"])  # the serialised request
+        keyed = request.get("Key") or request["Item"]
+        key = (keyed["pk"]["S"], keyed["sk"]["S"])
         with self._lock:
             n = self._calls.get(key, 0)
             self._calls[key] = n + 1
@@ -150,12 +155,12 @@ def test_the_same_batch_delivered_three_times_changes_nothing_after_the_first(se
     third = processor(settings).process("shardId-000000000000", records)  # a new Lambda environment too
 
     assert table_items(settings) == after_first
-    assert first.writes.applied == len(counters_only(after_first))
+    assert first.writes.applied == len(window_items(after_first)) > 0
     assert second.writes.applied == third.writes.applied == 0
     assert second.writes.skipped == third.writes.skipped == first.writes.applied
     # and the first application was right: every valid, distinct event counted once
     distinct = {e["event_id"]: e for e in events}
-    day = after_first[("all", "d#2026-11-22T00:00:00Z")]
+    day = counters_only(after_first)[("all", "d#2026-11-22T00:00:00Z")]
     assert day["events"] == len(distinct) == first.kept
     assert day["errors"] == sum(1 for e in distinct.values() if e["http_status"] >= 400)
     assert first.duplicates == len(events) - len(distinct) > 0
@@ -186,7 +191,7 @@ def test_full_replay_from_trim_horizon_with_other_batch_sizes_changes_nothing(se
             replay.process(shard, batch)
     assert table_items(settings) == applied
     # (the events may straddle midnight: every day item of `all` together)
-    days = [item["events"] for (pk, sk), item in applied.items() if pk == "all" and sk.startswith("d#")]
+    days = [item["events"] for (pk, sk), item in counters_only(applied).items() if pk == "all" and sk.startswith("d#")]
     assert sum(days) == len({e["event_id"] for e in events})
 
 
@@ -195,14 +200,14 @@ def test_a_partly_applied_batch_retried_as_a_larger_batch_counts_every_record_on
     records = as_records(events)
     shard = "shardId-000000000001"
 
-    # GIVEN url items are throttled past every retry in the first attempt at records[:40]
+    # GIVEN day windows are throttled past every retry in the first attempt at records[:40]
     client = fresh_dynamodb_client(settings)
-    UpdateItemFaults(client, fail=lambda pk, sk, n: pk.startswith("url#") and n < 6)
+    WriteFaults(client, fail=lambda pk, sk, n: pk.startswith("win#d#") and n < 6)
     with pytest.raises(RetryableError, match=THROTTLED):
         processor(settings, client=client).process(shard, records[:40])
     partial = counters_only(table_items(settings))
-    assert any(pk == "all" for pk, _ in partial)
-    assert not any(pk.startswith("url#") for pk, _ in partial)
+    assert any(pk == "all" and sk.startswith("h#") for pk, sk in partial)
+    assert not any(sk.startswith("d#") for _, sk in partial)
 
     # WHEN the shard is read again from the failed batch's first record with a larger batch,
     # and then the rest, by a new processor (another execution environment)
@@ -217,12 +222,36 @@ def test_a_partly_applied_batch_retried_as_a_larger_batch_counts_every_record_on
     assert counters_only(table_items(settings)) == counters_only(table_items(settings, clean_table))
 
 
+def test_an_owner_whose_memory_of_its_writes_went_stale_rereads_and_counts_once(settings: Settings) -> None:
+    events = sim_events(80, seed=9, error_rate=0.05)
+    records = as_records(events)
+    shard = "shardId-000000000002"
+    # GIVEN process A applied records[:20] and remembers what it wrote
+    a = processor(settings)
+    a.process(shard, records[:20])
+    # WHEN process B takes the shard over and applies records[:70], cut differently
+    processor(settings).process(shard, records[:70])
+    after_b = counters_only(table_items(settings))
+    # AND A, not knowing, applies its next batch records[20:60]
+    stale = a.process(shard, records[20:60])
+
+    # THEN A's conditions failed on the moved watermarks, it read the items again and skipped them
+    # all: writing what it remembered plus its batch would have lost B's records[60:70]
+    assert stale.writes.skipped > 0 and stale.writes.applied == stale.writes.partial == 0
+    assert counters_only(table_items(settings)) == after_b
+    # AND A's next batch applies only records[70:]: the table equals a clean single application
+    assert a.process(shard, records[60:]).writes.partial > 0
+    clean_table = create_twin_table(settings)
+    processor(settings, table=clean_table).process(shard, records)
+    assert counters_only(table_items(settings)) == counters_only(table_items(settings, clean_table))
+
+
 def test_throttling_is_retried_and_nothing_is_lost(settings: Settings) -> None:
     events = sim_events(30, seed=7)
     records = as_records(events)
     client = fresh_dynamodb_client(settings)
-    # every UpdateItem is throttled twice before it gets through
-    faults = UpdateItemFaults(client, fail=lambda pk, sk, n: n < 2)
+    # every write is throttled twice before it gets through
+    faults = WriteFaults(client, fail=lambda pk, sk, n: n < 2)
 
     result = processor(settings, client=client).process("shardId-000000000000", records)
 
@@ -269,7 +298,7 @@ def test_uniques_within_the_sketch_error_with_two_shards_merging_concurrently(se
             assert estimate.lower <= truth <= estimate.upper
     # each shard merged each of its 5 batches once: 10 writes per sketch item
     assert items[("uniq#users", "h#2026-11-22T10:00:00Z")]["version"] == 10
-    assert items[("all", "h#2026-11-22T10:00:00Z")]["events"] == 10_000
+    assert counters_only(items)[("all", "h#2026-11-22T10:00:00Z")]["events"] == 10_000
 
 
 # --- stream plumbing --------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.awsrequest import AWSResponse
 
 from clickstream.adapters import _clients
+from clickstream.adapters.dynamodb.packed import logical_items, physical_key
 from clickstream.constants import RAW_BAD_PREFIX
 from clickstream.events.codec import encode_event
 from clickstream.events.validate import validate_event
@@ -53,6 +54,11 @@ def load(name: str) -> dict[str, Any]:
 
 
 def table_items(settings: Settings) -> dict[tuple[str, str], dict[str, Any]]:
+    """The realtime table as readers see it: counters summed from the window items, the rest as stored."""
+    return logical_items(physical_items(settings).values())
+
+
+def physical_items(settings: Settings) -> dict[tuple[str, str], dict[str, Any]]:
     client = _clients.client("dynamodb", settings)
     deserialize = TypeDeserializer().deserialize
     out: dict[tuple[str, str], dict[str, Any]] = {}
@@ -119,7 +125,8 @@ def test_real_shaped_kinesis_event(settings: Settings) -> None:
     assert counters(items[("type#purchase", DAY)]) == {"events": 1, "revenue": Decimal("37")}
     assert counters(items[("product#p10438", DAY)]) == {"events": 2, "revenue": Decimal("37")}
     assert counters(items[("url#/checkout", "h#2026-11-22T14:00:00Z")]) == {"events": 1, "revenue": Decimal("37")}
-    assert items[("all", DAY)]["wm#shardId-000000000001"] == event["Records"][-1]["kinesis"]["sequenceNumber"]
+    day_item = physical_items(settings)[physical_key(DAY, "shardId-000000000001")]
+    assert day_item["wm"] == event["Records"][-1]["kinesis"]["sequenceNumber"].zfill(56)
     assert bad_rows(settings) == []
     # delivered again: nothing changes
     assert handler(event, None) == {"batchItemFailures": []}
@@ -131,7 +138,8 @@ def test_real_shaped_msk_event_gives_the_same_counters(settings: Settings) -> No
 
     items = table_items(settings)
     assert counters(items[("all", DAY)]) == SAMPLE_DAY
-    assert {"wm#clickstream-dev-events-0", "wm#clickstream-dev-events-3"} <= set(items[("all", DAY)])
+    shards = {sk.split("@")[1] for pk, sk in physical_items(settings) if pk.startswith("win#d#")}
+    assert {"clickstream-dev-events-0", "clickstream-dev-events-3"} <= shards
 
 
 def test_poison_records_go_to_bad_rows_and_the_batch_succeeds(settings: Settings) -> None:
@@ -154,21 +162,21 @@ def test_throttled_batch_is_reported_from_its_first_record_and_the_redelivery_co
     events = sim_events(40, seed=11)
     arrival = datetime(2026, 11, 22, 11, 5, tzinfo=UTC).timestamp()
     event = kinesis_event([encode_event(e) for e in events], arrival=arrival)
-    # GIVEN DynamoDB throttles every url item, past every retry
+    # GIVEN DynamoDB throttles every hour window item, past every retry
     client = _clients.client("dynamodb", settings)  # the very client the handler uses
 
     def throttle(params: dict[str, Any], **kwargs: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
-        if not json.loads(params["body"])["Key"]["pk"]["S"].startswith("url#"):
+        if not json.loads(params["body"])["Item"]["pk"]["S"].startswith("win#h#"):
             return None
         error = {"Code": "ProvisionedThroughputExceededException", "Message": "Rate exceeded"}
         return AWSResponse("http://fault-injection", 400, {}, None), {"Error": error, "ResponseMetadata": {}}
 
-    client.meta.events.register("before-call.dynamodb.UpdateItem", throttle)
+    client.meta.events.register("before-call.dynamodb.PutItem", throttle)
     speed_processor.deps().counters._base_delay = 0.001  # type: ignore[attr-defined]  # keep the backoff short
     try:
         response = handler(event, None)
     finally:
-        client.meta.events.unregister("before-call.dynamodb.UpdateItem", throttle)
+        client.meta.events.unregister("before-call.dynamodb.PutItem", throttle)
 
     # THEN the whole batch is reported for retry, from its first record
     assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["kinesis"]["sequenceNumber"]}]}

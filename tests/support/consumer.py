@@ -135,24 +135,32 @@ def read_counters(settings: Settings) -> Counters:
     """Every counter item of the realtime table (`all`, `type#`, `status#`, `url#`, `product#`)."""
     from boto3.dynamodb.types import TypeDeserializer
 
+    from clickstream.adapters.dynamodb.packed import logical_items
+
     des = TypeDeserializer().deserialize
     ddb = _clients.client("dynamodb", settings)
-    out: Counters = {}
+    raw_items: list[dict[str, Any]] = []
     for page in ddb.get_paginator("scan").paginate(TableName=settings.names.realtime_table, ConsistentRead=True):
-        for raw in page["Items"]:
-            item = {k: des(v) for k, v in raw.items()}
-            if COUNTER_PK.match(item["pk"]):
-                out[(item["pk"], item["sk"])] = {f: Decimal(item.get(f, 0)) for f in COUNTER_FIELDS}
+        raw_items.extend({k: des(v) for k, v in raw.items()} for raw in page["Items"])
+    out: Counters = {}
+    for (pk, sk), item in logical_items(raw_items).items():
+        if COUNTER_PK.match(pk):
+            out[(pk, sk)] = {f: Decimal(item.get(f, 0)) for f in COUNTER_FIELDS}
     return out
 
 
 def other_items(settings: Settings, prefix: str) -> list[str]:
     """pks of realtime items starting with `prefix` (bad#, dup#: none expected for clean input)."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    from clickstream.adapters.dynamodb.packed import logical_items
+
+    des = TypeDeserializer().deserialize
     ddb = _clients.client("dynamodb", settings)
-    pks: list[str] = []
+    raw_items: list[dict[str, Any]] = []
     for page in ddb.get_paginator("scan").paginate(TableName=settings.names.realtime_table):
-        pks.extend(item["pk"]["S"] for item in page["Items"] if item["pk"]["S"].startswith(prefix))
-    return pks
+        raw_items.extend({k: des(v) for k, v in raw.items()} for raw in page["Items"])
+    return [pk for pk, _ in logical_items(raw_items) if pk.startswith(prefix)]
 
 
 def assert_counters_equal(actual: Counters, expected: Counters) -> None:

@@ -1,54 +1,54 @@
 """DynamoDB adapter for the realtime table: exactly-once counter updates, sketches, order claims, reads.
 
-Exactly once per shard
-----------------------
-Every item written for a batch carries, per shard, the position (sequence number or offset) of
-the last record applied to it: a top-level attribute `wm#<shard>`, a zero-padded string so text
-order is number order (Kinesis sequence numbers have 56 digits, beyond a DynamoDB number's 38).
-A batch covers the contiguous positions [first, last] of one shard, and one item gets ONE
-`UpdateItem` per batch: `ADD` of the batch's deltas and `SET wm#<shard> = last`, conditional on
-`attribute_not_exists(wm#<shard>) OR wm#<shard> < first`. So per item:
+Counters: one item per (window, shard), every cell packed inside
+-----------------------------------------------------------------
+A shard's batch touches a few windows (a minute, its hour and day, and the windows of late
+events). Each gets ONE write per batch: the shard's item of that window (`packed`: pk
+`win#<resolution>`, sk `<window>@<shard>`) holds every counter cell the shard contributed to the
+window, and `wm`, the position of the last record applied to it (56-digit text, so text order is
+number order: Kinesis sequence numbers have 56 digits, beyond a DynamoDB number's 38). A batch
+covers the contiguous positions [first, last] of one shard. Per window item:
 
-- no record of the batch applied yet → applied (the common case: one request per item);
-- stored ≥ last → a retry or replay of what the item already has → ConditionalCheckFailed, skipped;
-- first ≤ stored < last → an earlier, *different* batch (a retry that re-read more records, a
-  bisected batch) applied the records up to `stored`: the item gets the deltas of the records
-  after `stored` only, conditional on `wm#<shard> = stored`.
+- no record of the batch applied yet (no item, or `wm` < first) → stored cells + the batch's
+  deltas, written with a PutItem conditional on the `wm` read (or on no item): the common case;
+- `wm` ≥ last → a retry or replay of what the item already has → skipped, no write;
+- first ≤ `wm` < last → an earlier, *different* batch (a retry that re-read more records, a
+  bisected batch) applied the records up to `wm`: the item gets the deltas of the records after
+  `wm` only.
 
-The stored position comes back with the ConditionalCheckFailed (ReturnValuesOnConditionCheckFailure
-= ALL_OLD), so the skip costs no read. Invariant: an item holds exactly the contributions of its
-shard's records up to its `wm#<shard>`, each once, whatever the retries, replays and batch
-boundaries, provided a shard is processed by one writer at a time, in order (Lambda's
-ParallelizationFactor = 1; one Kafka consumer per partition).
-
-Why flat `wm#<shard>` attributes and not a map `wm` with `SET wm.#s`: a nested path fails
-(ValidationException) until the map exists, which costs a second request for every new item
-(a two-step update) or a failed first one; and most items of a minute window are new in their
-first batch. Measured in docs/SPEED_LAYER.md; the flat attribute always takes one request.
+The item has one writer, its shard (Lambda's ParallelizationFactor = 1; one Kafka consumer per
+partition), so the process remembers what it last wrote and the next batch writes without
+reading first; a condition failure (another process took the shard over, TTL removed the item)
+drops that memory and reads the item again. Invariant: an item holds exactly the contributions
+of its shard's records up to its `wm`, each once, whatever the retries, replays and batch
+boundaries. Readers sum a window's items over shards (`get_items`, `query`: the same logical
+(pk, sk) items as before). Why this layout and its limits: docs/adr/0010-packed-window-counters.md.
 
 Sketch items (uniques, top items) are read-modify-write with optimistic concurrency on a
-`version` attribute and the same per-shard watermark; order claims are conditional puts.
+`version` attribute and a per-shard watermark `wm#<shard>`; order claims are conditional puts.
 
 The calls themselves (throttling retries, the bounded thread pool, request counts) and the
-reads are `PooledTable`'s, in `dynamodb_pool`.
+plain reads are `PooledTable`'s, in `dynamodb_pool`.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Final, Protocol
 
 from botocore.exceptions import ClientError
 
 from clickstream.adapters.aws_errors import error_code
+from clickstream.adapters.dynamodb import packed
 from clickstream.adapters.dynamodb.pool import PooledTable
 from clickstream.errors import RetryableError
 from clickstream.metrics import definitions as d
-from clickstream.metrics.aggregate import Cell, Counters, Key
-from clickstream.metrics.windows import expires_at
+from clickstream.metrics.aggregate import Counters, Key
+from clickstream.metrics.windows import TTL_SECONDS, expires_at
 from clickstream.resources import TTL_ATTRIBUTE
 
 POSITION_DIGITS: Final = 56  # Kinesis sequence numbers today; Kafka offsets (int64) fit too
@@ -58,6 +58,7 @@ VERSION: Final = "version"
 CLAIM: Final = "claim"
 MAX_ROUNDS: Final = 8  # conditional-write conflicts (another writer) before giving up
 CONDITION_FAILED: Final = "ConditionalCheckFailedException"
+WRITTEN_CACHE_ITEMS: Final = 4096  # window items whose last write a process remembers
 
 
 def encode_position(position: int) -> str:
@@ -107,94 +108,151 @@ class CountersTable(PooledTable):
 
     # --- counters ---------------------------------------------------------------------------
 
+    def __init__(self, name: str, *, client: Any, **kwargs: Any) -> None:
+        super().__init__(name, client=client, **kwargs)
+        # What this process last wrote to each window item: (wm, cells). One writer per shard,
+        # so the next batch of the shard can write without reading first; a stale entry (another
+        # process took the shard over) fails its condition and is read again.
+        self._written: OrderedDict[Key, tuple[str, packed.Cells]] = OrderedDict()
+
     def add_counters(
         self, counters_after: Callable[[int | None], Counters], *, shard: str, first: int, last: int
     ) -> WriteStats:
-        """Apply one batch's counter deltas exactly once per item (see the module docstring).
+        """Apply one batch's counter deltas exactly once per window item (see the module docstring).
 
         `counters_after(None)` gives the whole batch's deltas; `counters_after(p)` those of its
-        records after position p. Raises RetryableError when DynamoDB stays throttled; items
-        already written keep their update (a retry skips them).
+        records after position p. Each window the batch touches gets one conditional PutItem of
+        its shard's item (`packed`): the stored cells plus the deltas the item has not applied,
+        conditional on the stored watermark. Raises RetryableError when DynamoDB stays
+        throttled; items already written keep their update (a retry skips them).
         """
         stats = WriteStats()
         first_s, last_s = encode_position(first), encode_position(last)
-        whole = counters_after(None)
-        jobs: list[tuple[Key, Cell, str | None]] = [(key, cell, None) for key, cell in whole.items()]
-        after: dict[int, Counters] = {}
-        for round_ in range(MAX_ROUNDS):
-            results = self._map(lambda job: self._update_counter(job, shard, first_s, last_s), jobs)
-            jobs = []
-            for key, outcome, stored in results:
-                if outcome == "applied":
-                    stats.applied += round_ == 0
-                elif outcome == "skipped":
-                    stats.skipped += 1
-                elif stored is None:  # the item vanished meanwhile (TTL): apply the whole batch again
-                    jobs.append((key, whole[key], None))
-                else:
-                    stats.partial += round_ == 0
-                    position = int(stored)
-                    if position not in after:
-                        after[position] = counters_after(position)
-                    rest = after[position].get(key)
-                    if rest is not None and any(rest):
-                        jobs.append((key, rest, stored))
-            if not jobs:
-                return stats
-        raise RetryableError(f"{self.name}: {len(jobs)} counter items kept changing under shard {shard}")
+        windows = sorted(packed.by_window(counters_after(None)))
+        after: dict[int | None, dict[str, packed.Cells]] = {}
+        lock = threading.Lock()
 
-    def _update_counter(
-        self, job: tuple[Key, Cell, str | None], shard: str, first_s: str, last_s: str
-    ) -> tuple[Key, str, str | None]:
-        (pk, sk), cell, expected = job
-        names = {"#w": watermark_attribute(shard)}
-        values: dict[str, Any] = {":last": {"S": last_s}}
-        adds = []
-        for i, (field, value) in enumerate(zip(d.COUNTER_FIELDS, cell, strict=True)):
-            if value:
-                names[f"#a{i}"] = field
-                values[f":a{i}"] = {"N": _number(value)}
-                adds.append(f"#a{i} :a{i}")
-        if not adds:  # nothing to add (callers drop empty cells; stay total anyway)
-            return (pk, sk), "applied", None
-        sets = ["#w = :last"]
-        ttl = expires_at(sk)
+        def deltas(position: int | None, window: str) -> packed.Cells:
+            with lock:
+                if position not in after:
+                    after[position] = packed.by_window(counters_after(position))
+                return after[position].get(window, {})
+
+        outcomes = self._map(lambda w: self._apply_window(w, shard, first_s, last_s, deltas), windows)
+        for outcome in outcomes:
+            setattr(stats, outcome, getattr(stats, outcome) + 1)
+        return stats
+
+    def _apply_window(
+        self, window: str, shard: str, first_s: str, last_s: str, deltas: Callable[[int | None, str], packed.Cells]
+    ) -> str:
+        key = packed.physical_key(window, shard)
+        for round_ in range(MAX_ROUNDS):
+            stored = self._cached(key) if round_ == 0 else None
+            if stored is None:
+                stored = self._read_window(key)
+            wm, cells = stored if stored is not None else (None, {})
+            if wm is not None and wm >= last_s:
+                return "skipped"
+            partial = wm is not None and wm >= first_s
+            todo = deltas(int(wm), window) if partial and wm is not None else deltas(None, window)
+            if not any(any(cell) for cell in todo.values()):
+                return "partial"  # the records after the stored position add nothing here
+            merged = packed.added(cells, todo)
+            if self._put_window(key, window, merged, last_s, expected=wm):
+                with self._lock:
+                    self._written[key] = (last_s, merged)
+                    self._written.move_to_end(key)
+                    while len(self._written) > WRITTEN_CACHE_ITEMS:
+                        self._written.popitem(last=False)
+                return "partial" if partial else "applied"
+        raise RetryableError(f"{self.name}: window item {key} kept changing under shard {shard}")
+
+    def _cached(self, key: Key) -> tuple[str, packed.Cells] | None:
+        with self._lock:
+            return self._written.get(key)
+
+    def _read_window(self, key: Key) -> tuple[str, packed.Cells] | None:
+        item = self._get(key, consistent=True)
+        if not item or packed.WATERMARK not in item:
+            return None
+        return item[packed.WATERMARK]["S"], packed.decode_cells(item.get(packed.CELLS, {}).get("B"))
+
+    def _put_window(self, key: Key, window: str, cells: packed.Cells, last_s: str, *, expected: str | None) -> bool:
+        """One conditional PutItem of a window item; False when its watermark moved (reread)."""
+        blob = packed.encode_cells(cells)
+        item: dict[str, Any] = {
+            "pk": {"S": key[0]},
+            "sk": {"S": key[1]},
+            packed.WATERMARK: {"S": last_s},
+            packed.CELLS: {"B": blob},
+        }
+        size = sum(len(name) for name in item) + len(key[0]) + len(key[1]) + len(last_s) + len(blob)
+        if size > packed.MAX_ITEM_BYTES:
+            raise ValueError(
+                f"{self.name}: window item {key} would hold {size:,} bytes, over DynamoDB's 400 KB item "
+                "limit (docs/adr/0010-packed-window-counters.md, Limits)"
+            )
+        ttl = expires_at(window)
         if ttl is not None:
-            names["#x"] = TTL_ATTRIBUTE
-            values[":ttl"] = {"N": str(ttl)}
-            sets.append("#x = :ttl")
+            item[TTL_ATTRIBUTE] = {"N": str(ttl)}
         if expected is None:
-            condition = "attribute_not_exists(#w) OR #w < :first"
-            values[":first"] = {"S": first_s}
+            condition, values = "attribute_not_exists(#w)", None
         else:
-            condition = "#w = :expected"
-            values[":expected"] = {"S": expected}
+            condition, values = "#w = :expected", {":expected": {"S": expected}}
         try:
             self._call(
-                "update_item",
+                "put_item",
                 TableName=self.name,
-                Key={"pk": {"S": pk}, "sk": {"S": sk}},
-                UpdateExpression=f"ADD {', '.join(adds)} SET {', '.join(sets)}",
+                Item=item,
                 ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                ExpressionAttributeNames={"#w": packed.WATERMARK},
+                **({"ExpressionAttributeValues": values} if values else {}),
             )
         except ClientError as exc:
             if error_code(exc) != CONDITION_FAILED:
                 raise
-            stored = self._stored_position(exc, (pk, sk), names["#w"])
-            if stored is not None and stored >= last_s:
-                return (pk, sk), "skipped", stored
-            return (pk, sk), "partial", stored
-        return (pk, sk), "applied", None
+            with self._lock:
+                self._written.pop(key, None)
+            return False
+        return True
 
-    def _stored_position(self, exc: ClientError, key: Key, attribute: str) -> str | None:
-        item = exc.response.get("Item")
-        if item is None:  # a server without ReturnValuesOnConditionCheckFailure: read it
-            item = self._get(key, consistent=True) or {}
-        value = item.get(attribute)
-        return value["S"] if value else None
+    # --- reads: logical counter items from the window items ---------------------------------
+
+    def get_items(self, keys: Iterable[Key]) -> dict[Key, dict[str, Any]]:
+        """Items by key, counter keys (`definitions.is_counter_pk`) summed from their window's
+        items over shards; missing items are absent from the result."""
+        wanted = list(dict.fromkeys(keys))
+        counter_keys = [k for k in wanted if d.is_counter_pk(k[0])]
+        out = super().get_items(k for k in wanted if not d.is_counter_pk(k[0]))
+        windows = sorted({sk for _, sk in counter_keys})
+        groups = self._groups() if windows else []
+        jobs = [(packed.window_pk(w[0], g), w + packed.SHARD_SEPARATOR) for w in windows for g in groups]
+        found = packed.summed(item for items in self._map(lambda job: self._window_items(*job), jobs) for item in items)
+        for pk, sk in counter_keys:
+            cell = found.get((pk, sk))
+            if cell is not None and any(cell):
+                out[(pk, sk)] = packed.logical_item(pk, sk, cell)
+        return out
+
+    def query(self, pk: str, sk_prefix: str = "") -> list[dict[str, Any]]:
+        """Every item of `pk` whose sk starts with `sk_prefix`, in sk order (counter pks: summed
+        from the window items of every shard)."""
+        if not d.is_counter_pk(pk):
+            return super().query(pk, sk_prefix)
+        resolutions = [sk_prefix[0]] if sk_prefix else sorted(TTL_SECONDS)
+        jobs = [(packed.window_pk(res, g), sk_prefix) for res in resolutions for g in self._groups()]
+        found = packed.summed(item for items in self._map(lambda job: self._window_items(*job), jobs) for item in items)
+        return [packed.logical_item(p, sk, cell) for (p, sk), cell in sorted(found.items()) if p == pk and any(cell)]
+
+    def _groups(self) -> list[int]:
+        """The key groups of the shards that ever wrote (the freshness item names each one)."""
+        item = self._get((d.FRESHNESS_PK, d.FRESHNESS_SK), consistent=True) or {}
+        shards = [name[len(d.FRESHNESS_ARRIVAL) :] for name in item if name.startswith(d.FRESHNESS_ARRIVAL)]
+        return sorted({packed.group_of(shard) for shard in shards})
+
+    def _window_items(self, pk: str, sk_prefix: str) -> list[dict[str, Any]]:
+        return super().query(pk, sk_prefix)
 
     # --- order claims -----------------------------------------------------------------------
 
@@ -313,10 +371,10 @@ class NullCounters:
     def add_counters(
         self, counters_after: Callable[[int | None], Counters], *, shard: str, first: int, last: int
     ) -> WriteStats:
-        cells = counters_after(None)
-        self.items += len(cells)
-        self.bytes += sum(len(_number(value)) for cell in cells.values() for value in cell if value)  # encoding cost
-        return WriteStats(applied=len(cells))
+        windows = packed.by_window(counters_after(None))
+        self.items += len(windows)
+        self.bytes += sum(len(packed.encode_cells(cells)) for cells in windows.values())  # encoding cost
+        return WriteStats(applied=len(windows))
 
     def claim_orders(self, claims: Sequence[Claim], *, shard: str) -> set[tuple[str, str]]:
         return {(c.order_id, c.sk) for c in claims}
@@ -329,12 +387,3 @@ class NullCounters:
 
     def set_latest(self, *, shard: str, last: int, newest_event: str | None, newest_arrival_ms: int) -> None:
         pass
-
-
-def _number(value: int | Decimal) -> str:
-    return format(value, "f") if isinstance(value, Decimal) else str(value)
-
-
-def as_counts(item: Mapping[str, Any]) -> dict[str, Any]:
-    """The counter fields of a read item (missing = 0)."""
-    return {field: item.get(field, 0) for field in d.COUNTER_FIELDS}
