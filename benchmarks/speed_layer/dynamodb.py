@@ -1,4 +1,5 @@
-"""DynamoDB write requests per event: ours (one conditional UpdateItem per key per batch) beside a
+"""DynamoDB write requests per event: ours (one conditional PutItem per window item per batch: a
+shard's item of each window it touches, docs/adr/0010-packed-window-counters.md) beside a
 per-event-update baseline (one UpdateItem per key per event, as older clickstream tools do), both
 against the same private moto server in one run.
 
@@ -172,10 +173,10 @@ class ModelFeed:
 
 
 class RequestModel(NullCounters):
-    """Counts the requests `CountersTable` sends for a first application of each batch (no throttling,
-    no conflicts): one UpdateItem per counter item, a PutItem per order claim, a GetItem and (if
-    anything changes) an UpdateItem per sketch item, one or two UpdateItems for freshness; with
-    `ModelFeed`, the live feed's."""
+    """Counts the requests `CountersTable` sends for a first application of each batch by a warm
+    process (no throttling, no conflicts): one PutItem per window item, a PutItem per order claim,
+    a GetItem and (if anything changes) an UpdateItem per sketch sub-item, one or two UpdateItems
+    for freshness; with `ModelFeed`, the live feed's."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -185,7 +186,7 @@ class RequestModel(NullCounters):
         self, counters_after: Callable[[int | None], Counters], *, shard: str, first: int, last: int
     ) -> WriteStats:
         stats = super().add_counters(counters_after, shard=shard, first=first, last=last)
-        self.requests["update_item"] += stats.applied
+        self.requests["put_item"] += stats.applied
         return stats
 
     def claim_orders(self, claims: Sequence[Claim], *, shard: str) -> set[tuple[str, str]]:

@@ -86,6 +86,22 @@ def merge_top(stored: bytes | None, weights: Mapping[str, int]) -> bytes:
     return bytes(sketch.serialize())
 
 
+def union_uniques(blobs: Iterable[bytes]) -> bytes:
+    """One HLL sketch of the union of stored sketches (the shards' sub-items of a window)."""
+    union = hll_union(HLL_LG_K)
+    for blob in blobs:
+        union.update(hll_sketch.deserialize(blob))
+    return bytes(union.get_result(HLL_TYPE).serialize_compact())
+
+
+def union_top(blobs: Iterable[bytes]) -> bytes:
+    """One frequent-items sketch with the counts of stored sketches added (the shards' sub-items)."""
+    merged = frequent_strings_sketch(TOP_LG_MAX_K)
+    for blob in blobs:
+        merged.merge(frequent_strings_sketch.deserialize(blob))
+    return bytes(merged.serialize())
+
+
 def top_items(data: bytes | None, n: int) -> list[tuple[str, int]]:
     """Up to `n` (value, estimated count) pairs, largest first; none is missed that has a true
     count above the sketch's error bound (NO_FALSE_NEGATIVES)."""

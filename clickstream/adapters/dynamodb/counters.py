@@ -24,8 +24,9 @@ of its shard's records up to its `wm`, each once, whatever the retries, replays 
 boundaries. Readers sum a window's items over shards (`get_items`, `query`: the same logical
 (pk, sk) items as before). Why this layout and its limits: docs/adr/0010-packed-window-counters.md.
 
-Sketch items (uniques, top items) are read-modify-write with optimistic concurrency on a
-`version` attribute and a per-shard watermark `wm#<shard>`; order claims are conditional puts.
+Sketches (uniques, top items) follow the same rule: each shard keeps its own sub-item of a
+window's sketch (sk `<window>@<shard>`, a `wm` and a `version`), read-modify-written once per
+batch, and readers merge the sub-items. Order claims are conditional puts.
 
 The calls themselves (throttling retries, the bounded thread pool, request counts) and the
 plain reads are `PooledTable`'s, in `dynamodb_pool`.
@@ -52,8 +53,7 @@ from clickstream.metrics.windows import TTL_SECONDS, expires_at
 from clickstream.resources import TTL_ATTRIBUTE
 
 POSITION_DIGITS: Final = 56  # Kinesis sequence numbers today; Kafka offsets (int64) fit too
-WATERMARK_PREFIX: Final = "wm#"
-SKETCH: Final = "sketch"
+SKETCH: Final = packed.SKETCH
 VERSION: Final = "version"
 CLAIM: Final = "claim"
 MAX_ROUNDS: Final = 8  # conditional-write conflicts (another writer) before giving up
@@ -67,10 +67,6 @@ def encode_position(position: int) -> str:
     if len(text) != POSITION_DIGITS or position < 0:
         raise ValueError(f"position {position} does not fit {POSITION_DIGITS} digits")
     return text
-
-
-def watermark_attribute(shard: str) -> str:
-    return f"{WATERMARK_PREFIX}{shard}"
 
 
 class Claim(Protocol):
@@ -224,7 +220,10 @@ class CountersTable(PooledTable):
         items over shards; missing items are absent from the result."""
         wanted = list(dict.fromkeys(keys))
         counter_keys = [k for k in wanted if d.is_counter_pk(k[0])]
-        out = super().get_items(k for k in wanted if not d.is_counter_pk(k[0]))
+        sketch_keys = [k for k in wanted if packed.is_sketch_pk(k[0])]
+        out = super().get_items(k for k in wanted if not d.is_counter_pk(k[0]) and not packed.is_sketch_pk(k[0]))
+        sub_items = self._map(lambda key: self._window_items(key[0], key[1] + packed.SHARD_SEPARATOR), sketch_keys)
+        out.update(packed.merged_sketches(item for items in sub_items for item in items))
         windows = sorted({sk for _, sk in counter_keys})
         groups = self._groups() if windows else []
         jobs = [(packed.window_pk(w[0], g), w + packed.SHARD_SEPARATOR) for w in windows for g in groups]
@@ -238,6 +237,8 @@ class CountersTable(PooledTable):
     def query(self, pk: str, sk_prefix: str = "") -> list[dict[str, Any]]:
         """Every item of `pk` whose sk starts with `sk_prefix`, in sk order (counter pks: summed
         from the window items of every shard)."""
+        if packed.is_sketch_pk(pk):
+            return [item for _, item in sorted(packed.merged_sketches(super().query(pk, sk_prefix)).items())]
         if not d.is_counter_pk(pk):
             return super().query(pk, sk_prefix)
         resolutions = [sk_prefix[0]] if sk_prefix else sorted(TTL_SECONDS)
@@ -287,16 +288,18 @@ class CountersTable(PooledTable):
     # --- sketches ---------------------------------------------------------------------------
 
     def merge_sketches(self, updates: Sequence[SketchUpdate], *, shard: str, last: int) -> int:
-        """Read-modify-write each sketch item (optimistic concurrency on `version`), at most once
-        per shard and batch: an item whose `wm#<shard>` ≥ last is left alone. Returns items written."""
+        """Read-modify-write the shard's sub-item of each sketch (pk, `<window>@<shard>`), at most
+        once per batch: a sub-item whose `wm` ≥ last is left alone (conditional on `version`, which
+        only a takeover of the shard can move meanwhile). Returns items written."""
         last_s = encode_position(last)
         return sum(self._map(lambda u: self._merge_sketch(u, shard, last_s), updates))
 
     def _merge_sketch(self, update: SketchUpdate, shard: str, last_s: str) -> bool:
-        pk, sk = update.key
-        wm = watermark_attribute(shard)
+        pk, window = update.key
+        sk = packed.shard_sk(window, shard)  # the shard's own sub-item: one writer, no contention
+        wm = packed.WATERMARK
         for round_ in range(MAX_ROUNDS):
-            item = self._get(update.key, consistent=True) or {}
+            item = self._get((pk, sk), consistent=True) or {}
             stored_wm = item.get(wm, {}).get("S")
             if stored_wm is not None and stored_wm >= last_s:
                 return False
@@ -307,7 +310,7 @@ class CountersTable(PooledTable):
             names = {"#s": SKETCH, "#v": VERSION, "#w": wm}
             values: dict[str, Any] = {":b": {"B": merged}, ":last": {"S": last_s}, ":one": {"N": "1"}}
             sets = ["#s = :b", "#w = :last"]
-            ttl = expires_at(sk)
+            ttl = expires_at(window)
             if ttl is not None:
                 names["#x"] = TTL_ATTRIBUTE
                 values[":ttl"] = {"N": str(ttl)}

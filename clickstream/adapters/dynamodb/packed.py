@@ -42,6 +42,8 @@ ZLIB_LEVEL: Final = 6
 # the item sizes measured in docs/adr/0010 (a partition key takes at most 1,000 WCU/s). Raising it
 # later is safe for readers (they ask every group a shard maps to); lowering it is not.
 KEY_GROUPS: Final = 16
+SKETCH: Final = "sketch"
+SKETCH_PREFIXES: Final = (f"{d.UNIQUES_PREFIX}#", f"{d.TOP_PREFIX}#")
 
 Cells = dict[str, Cell]  # logical pk → counter cell, one window of one shard
 
@@ -57,7 +59,16 @@ def window_pk(resolution: str, group: int) -> str:
 
 
 def physical_key(window_sk: str, shard: str) -> Key:
-    return window_pk(window_sk[0], group_of(shard)), f"{window_sk}{SHARD_SEPARATOR}{shard}"
+    return window_pk(window_sk[0], group_of(shard)), shard_sk(window_sk, shard)
+
+
+def shard_sk(window_sk: str, shard: str) -> str:
+    return f"{window_sk}{SHARD_SEPARATOR}{shard}"
+
+
+def is_sketch_pk(pk: str) -> bool:
+    """`uniq#…` and `top#…`: sketches, one sub-item per shard (sk `<window>@<shard>`), merged on read."""
+    return pk.startswith(SKETCH_PREFIXES)
 
 
 def window_of(physical_sk: str) -> str:
@@ -132,18 +143,40 @@ def summed(items: Iterable[Mapping[str, Any]]) -> dict[Key, Cell]:
     return out
 
 
+def merged_sketches(items: Iterable[Mapping[str, Any]]) -> dict[Key, dict[str, Any]]:
+    """Sketch sub-items (deserialized, sk `<window>@<shard>`) → logical (pk, window) items whose
+    `sketch` is the union (HLL) or merge (frequent items) of every shard's."""
+    from clickstream.metrics.sketch import union_top, union_uniques
+
+    blobs: dict[Key, list[bytes]] = {}
+    for item in items:
+        blob = _blob(item.get(SKETCH))
+        if blob:
+            blobs.setdefault((str(item["pk"]), window_of(str(item["sk"]))), []).append(blob)
+    out: dict[Key, dict[str, Any]] = {}
+    for (pk, sk), parts in blobs.items():
+        merge = union_uniques if pk.startswith(f"{d.UNIQUES_PREFIX}#") else union_top
+        out[(pk, sk)] = {"pk": pk, "sk": sk, SKETCH: merge(parts)}
+    return out
+
+
 def logical_items(items: Iterable[Mapping[str, Any]]) -> dict[Key, dict[str, Any]]:
     """A scan of the realtime table (deserialized items) as readers see it: window items unpacked
-    into logical counter items summed over shards; every other item as it is."""
+    into logical counter items summed over shards, sketch sub-items merged; every other item as it is."""
     windows: list[Mapping[str, Any]] = []
+    sketches: list[Mapping[str, Any]] = []
     out: dict[Key, dict[str, Any]] = {}
     for item in items:
-        if is_window_item(str(item["pk"])):
+        pk = str(item["pk"])
+        if is_window_item(pk):
             windows.append(item)
+        elif is_sketch_pk(pk):
+            sketches.append(item)
         else:
-            out[(str(item["pk"]), str(item["sk"]))] = dict(item)
+            out[(pk, str(item["sk"]))] = dict(item)
     for (pk, sk), cell in summed(windows).items():
         out[(pk, sk)] = logical_item(pk, sk, cell)
+    out.update(merged_sketches(sketches))
     return out
 
 

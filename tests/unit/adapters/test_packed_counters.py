@@ -7,6 +7,7 @@ from typing import Any
 
 from clickstream.adapters.dynamodb import packed
 from clickstream.metrics.aggregate import new_cell
+from clickstream.metrics.sketch import estimate_uniques, merge_top, merge_uniques, top_items, uniques_sketch
 
 HOUR = "h#2026-11-22T14:00:00Z"
 MINUTE = "m#2026-11-22T14:02:00Z"
@@ -51,12 +52,27 @@ def test_logical_items_sum_every_shard_of_a_window_and_pass_other_items_through(
         window_item(HOUR, "shard-a", {"all": cell(2, "10"), "url#/cart": cell(1)}),
         window_item(HOUR, "shard-b", {"all": cell(3, "0.5"), "url#/": cell(3)}),
         window_item(MINUTE, "shard-a", {"all": cell(1)}),
-        {"pk": "uniq#users", "sk": HOUR, "sketch": b"\x01"},
+        {"pk": "meta#freshness", "sk": "latest", "arrival#shard-a": 1},
     ]
     logical = packed.logical_items(items)
     assert logical[("all", HOUR)] == {"pk": "all", "sk": HOUR, "events": 5, "revenue": Decimal("10.5")}
     assert logical[("url#/cart", HOUR)] == {"pk": "url#/cart", "sk": HOUR, "events": 1}
     assert logical[("url#/", HOUR)]["events"] == 3
     assert logical[("all", MINUTE)]["events"] == 1
-    assert logical[("uniq#users", HOUR)] == {"pk": "uniq#users", "sk": HOUR, "sketch": b"\x01"}
+    assert logical[("meta#freshness", "latest")] == {"pk": "meta#freshness", "sk": "latest", "arrival#shard-a": 1}
     assert len(logical) == 5
+
+
+def test_sketch_sub_items_of_every_shard_merge_into_one_sketch_per_window() -> None:
+    users = [
+        {"pk": "uniq#users", "sk": f"{HOUR}@shard-a", "sketch": merge_uniques(None, uniques_sketch(["u1", "u2"]))},
+        {"pk": "uniq#users", "sk": f"{HOUR}@shard-b", "sketch": merge_uniques(None, uniques_sketch(["u2", "u3"]))},
+    ]
+    tops = [
+        {"pk": "top#url", "sk": f"{HOUR}@shard-a", "sketch": merge_top(None, {"/": 3, "/cart": 1})},
+        {"pk": "top#url", "sk": f"{HOUR}@shard-b", "sketch": merge_top(None, {"/": 2})},
+    ]
+    logical = packed.logical_items([*users, *tops])
+    assert round(estimate_uniques(logical[("uniq#users", HOUR)]["sketch"]).estimate) == 3
+    assert top_items(logical[("top#url", HOUR)]["sketch"], 2) == [("/", 5), ("/cart", 1)]
+    assert set(logical) == {("uniq#users", HOUR), ("top#url", HOUR)}
