@@ -115,6 +115,12 @@ LATE_OBJECT_LOOKBACK_HOURS = STREAM_RETENTION_HOURS
 QUALITY_PREFIX = "quality"  # Great Expectations results per run (JSON + Data Docs HTML)
 ATHENA_RESULTS_PREFIX = "athena-results"
 
+# The realtime table's window items are spread over this many partition keys per resolution
+# (`win#<m|h|d>#<group>`, group = CRC-32 of the shard mod this; docs/adr/0010): at 200 shards about
+# 13 shards share one. A partition key takes at most 1,000 WCU/s. Raising it later keeps old items
+# readable (readers ask every group a shard maps to); lowering it does not.
+REALTIME_KEY_GROUPS = 16
+
 # --- Athena's limits (AWS docs: Athena "Service Quotas", "CTAS and INSERT INTO limitations") -----
 # What the batch layer and the query engine must respect in AWS, named once.
 ATHENA_MAX_PARTITIONS_PER_WRITE = 100  # one CTAS, INSERT INTO or UNLOAD writes at most 100 partitions

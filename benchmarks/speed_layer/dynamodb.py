@@ -206,6 +206,36 @@ class RequestModel(NullCounters):
         self.requests["update_item"] += 1 + (newest_event is not None)
 
 
+def window_item_sizes(events: list[dict[str, Any]], *, batch_size: int) -> dict[str, Any]:
+    """The stored size of the window items (`packed`) after all of `events`, per resolution:
+    how many items, the largest one's bytes and cells, and bytes per cell (what DynamoDB bills a
+    write of the item by: one write unit per started KB)."""
+    from clickstream.adapters.dynamodb import packed
+    from clickstream.settings import Limits
+    from clickstream.speed.batch import prepare_batch
+    from clickstream.speed.lambda_events import shard_batches
+
+    items: dict[tuple[str, str], packed.Cells] = {}
+    for event in kinesis_events(events, batch_size=batch_size):
+        for group in shard_batches(event, now_ms=0):
+            batch = prepare_batch(group.shard, group.records, limits=Limits())
+            for window, cells in packed.by_window(batch.counters()).items():
+                items[(window, group.shard)] = packed.added(items.get((window, group.shard), {}), cells)
+    out: dict[str, Any] = {}
+    for resolution in "mhd":
+        sized = sorted(
+            (len(packed.encode_cells(cells)), len(cells)) for (w, _), cells in items.items() if w[0] == resolution
+        )
+        largest_bytes, largest_cells = sized[-1]
+        out[resolution] = {
+            "items": len(sized),
+            "largest_bytes": largest_bytes,
+            "largest_cells": largest_cells,
+            "bytes_per_cell": round(largest_bytes / largest_cells, 1),
+        }
+    return out
+
+
 def modelled(events: list[dict[str, Any]], *, batch_size: int) -> dict[str, Any]:
     """Requests per 10k events for one batch size, from the request model (no server)."""
     model = RequestModel()

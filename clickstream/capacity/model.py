@@ -31,13 +31,18 @@ class Workload:
     distinct_products: int = 100
     distinct_statuses: int = 8
     product_share: float = 0.25  # share of events that carry a product_id
-    counter_item_bytes: int = 400  # one realtime item (counts + watermark): under 1 KB = 1 write unit
+    # A shard's window item holds one cell per (dimension, value) of the window: about 10-11 bytes per
+    # cell compressed (benchmarks.speed_layer window_item_sizes, BENCHMARKS.md), plus its key,
+    # watermark and TTL (~160 bytes). DynamoDB bills a write per started KB of the item.
+    bytes_per_cell: float = 11.0
+    window_item_overhead_bytes: int = 160
     sketch_item_bytes: int = 2700  # an HLL_4 lg_k=12 sketch serialises to ~2.6 KB (clickstream.metrics.sketch)
     gzip_ratio: float = 0.2  # compressed / raw size of NDJSON clickstream events (assumption)
     collector_ms_per_request: float = 15.0
     collector_memory_mb: int = 512
     processor_ms_per_batch: float = 40.0
     processor_ms_per_event: float = 0.05
+    dynamodb_ms_per_request: float = 10.0  # one DynamoDB round trip from Lambda (single-digit ms typical)
     alarms: int = 13  # tests/infra checks this equals the alarms the Observability stack defines
     speed: SpeedLayerDefaults = field(default_factory=SpeedLayerDefaults)
     collector_api: CollectorApiDefaults = field(default_factory=CollectorApiDefaults)
@@ -100,12 +105,18 @@ class HotKey:
 
 @dataclass(frozen=True)
 class DynamoDbEstimate:
-    counter_keys_per_batch: float
-    item_updates_per_batch: float
+    counter_keys_per_batch: float  # logical (dimension, value) keys one batch touches
+    item_updates_per_batch: float  # write requests per batch: window items, sketch sub-items, freshness
+    writes_per_event: float
+    window_item_bytes: dict[str, int]  # a shard's minute / hour / day item, at the end of the window
     wcu_per_s_peak: float
     wcu_per_s_average: float
     wcu_per_s_if_per_event: float  # what one update per event per key would cost
-    hot_key: HotKey
+    hot_key: HotKey  # the hottest item: written by one shard, once per batch
+    hot_partition_key: HotKey  # the hottest partition key: a resolution's group of shards
+    key_groups: int
+    batch_ms_with_dynamodb: float  # one batch's processing, DynamoDB round trips included
+    shard_events_per_s_capacity: float  # what one shard's invocations sustain at that time per batch
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from clickstream.capacity.model import (
 )
 from clickstream.capacity.pricing import DAYS_PER_MONTH, GIB, PRICES_NOTE, Prices, monthly_costs
 from clickstream.constants import EVENT_TYPES, PUT_RECORDS_MAX
+from clickstream.constants import REALTIME_KEY_GROUPS as KEY_GROUPS
 from clickstream.deployment_defaults import SpeedLayerDefaults
 from clickstream.metrics.definitions import TOP_DIMENSIONS, TOP_RESOLUTIONS, UNIQUE_FIELDS, UNIQUE_RESOLUTIONS
 
@@ -37,10 +38,12 @@ KINESIS_SHARD_RECORDS_PER_S = 1_000  # Kinesis: 1 000 records/s written per shar
 KINESIS_SHARD_BYTES_PER_S = 1024 * 1024  # Kinesis: 1 MB/s (1 MiB) written per shard, data + partition key
 DYNAMODB_PARTITION_WCU_PER_S = 1_000  # DynamoDB: 1 000 write units/s per partition (so per item)
 DYNAMODB_WRITE_UNIT_BYTES = 1024  # one write unit covers an item of up to 1 KB
+DYNAMODB_ITEM_MAX_BYTES = 400 * 1024  # DynamoDB: an item is at most 400 KB, names and values included
+HOT_WARNING = 0.5  # warn when an item or a partition key takes half of its 1 000 WCU/s
 THROTTLE_HEADROOM = 1.25  # the collector throttle should clear the peak by this much
 LAMBDA_POLL_INTERVAL_S = 1.0  # without a batching window the event source mapping polls a shard ~once a second
 FIREHOSE_ACTIVE_PARTITIONS_LIMIT = 500  # Firehose dynamic partitioning: active partitions per stream (default quota)
-# Realtime items per counter key: minute, hour and day windows (docs/METRICS.md "Windows and lateness").
+# Window items a batch writes per shard: minute, hour and day (docs/METRICS.md "Windows and lateness").
 WINDOWS_PER_KEY = 3
 # Besides counters, each batch merges these sketch items (uniques per h/d, top URLs/statuses per h)
 # and writes one freshness item: all of them once per batch, like the `all` counters.
@@ -88,33 +91,7 @@ def estimate(w: Workload, prices: Prices | None = None) -> Estimate:
     shards, by_records, by_bytes = shards_needed(peak, record_bytes)
     at_peak = batching(peak, shards, w.speed)
     on_average = batching(w.rps, shards, w.speed)
-    items_peak = WINDOWS_PER_KEY * counter_keys_per_batch(w, at_peak.events_per_batch)
-    items_avg = WINDOWS_PER_KEY * counter_keys_per_batch(w, on_average.events_per_batch)
-    wcu_per_item = math.ceil(w.counter_item_bytes / DYNAMODB_WRITE_UNIT_BYTES)
-    wcu_per_sketch = math.ceil(w.sketch_item_bytes / DYNAMODB_WRITE_UNIT_BYTES)
-    # Per batch: the counter items, the sketch merges and the freshness item.
-    fixed_wcu = SKETCH_ITEMS_PER_BATCH * wcu_per_sketch + wcu_per_item
-    # The `all` counters, every sketch and the freshness item take one write per batch: the hottest
-    # keys. The heaviest of them decides the risk.
-    heaviest = max(wcu_per_item, wcu_per_sketch)
-    hot_wcu = at_peak.batches_per_s * heaviest
-    utilisation = hot_wcu / DYNAMODB_PARTITION_WCU_PER_S
-    risk = "low" if utilisation < 0.5 else "medium" if utilisation < 1 else "high"
-    dynamodb = DynamoDbEstimate(
-        counter_keys_per_batch=round(items_peak / WINDOWS_PER_KEY, 2),
-        item_updates_per_batch=round(items_peak + SKETCH_ITEMS_PER_BATCH + 1, 2),
-        wcu_per_s_peak=round(at_peak.batches_per_s * (items_peak * wcu_per_item + fixed_wcu), 1),
-        wcu_per_s_average=round(on_average.batches_per_s * (items_avg * wcu_per_item + fixed_wcu), 1),
-        wcu_per_s_if_per_event=round(peak * WINDOWS_PER_KEY * 4 * wcu_per_item, 1),  # all, type, url, status
-        hot_key=HotKey(
-            "uniq#users (sketch)" if wcu_per_sketch > wcu_per_item else "all (counters)",
-            round(at_peak.batches_per_s, 2),
-            round(hot_wcu, 2),
-            DYNAMODB_PARTITION_WCU_PER_S,
-            round(utilisation, 4),
-            risk,
-        ),
-    )
+    dynamodb, dynamodb_warnings = _dynamodb(w, shards, peak, at_peak, on_average)
     requests_peak = peak / w.events_per_request
     rate_limit = w.collector_api.rate_limit_rps
     rate_needed = max(100, math.ceil(requests_peak * THROTTLE_HEADROOM / 100) * 100)
@@ -129,7 +106,7 @@ def estimate(w: Workload, prices: Prices | None = None) -> Estimate:
         collector_rate_limit_rps=rate_limit,
         collector_rate_limit_needed_rps=rate_needed,
     )
-    warnings = []
+    warnings = list(dynamodb_warnings)
     if requests_peak * THROTTLE_HEADROOM > rate_limit:
         warnings.append(
             f"the collector API throttles at {rate_limit:,} requests/s, and the peak is {requests_peak:,.0f} "
@@ -161,6 +138,110 @@ def estimate(w: Workload, prices: Prices | None = None) -> Estimate:
         pricing_assumptions=[PRICES_NOTE, *p.listed()],
         assumptions=_assumptions(w),
         warnings=warnings,
+    )
+
+
+def window_cells(w: Workload, events: float) -> float:
+    """Expected cells in one shard's window item after `events` events: all, event types, statuses,
+    URLs and products seen (uniform draws)."""
+    return counter_keys_per_batch(w, events)
+
+
+def window_item_bytes(w: Workload, events: float) -> int:
+    return math.ceil(w.window_item_overhead_bytes + w.bytes_per_cell * window_cells(w, events))
+
+
+def write_units(item_bytes: int) -> int:
+    return max(1, math.ceil(item_bytes / DYNAMODB_WRITE_UNIT_BYTES))
+
+
+def _dynamodb(
+    w: Workload, shards: int, peak: float, at_peak: Batching, on_average: Batching
+) -> tuple[DynamoDbEstimate, list[str]]:
+    """The realtime table (docs/adr/0010-packed-window-counters.md): a batch writes its shard's
+    minute, hour and day items once each, the sketch sub-items and the freshness item."""
+    per_shard_peak = peak / shards
+    per_shard_avg = w.rps / shards
+    sizes = {  # the items at the end of their window; minute and hour at the peak rate, day on average
+        "minute": window_item_bytes(w, per_shard_peak * 60),
+        "hour": window_item_bytes(w, per_shard_peak * 3600),
+        "day": window_item_bytes(w, per_shard_avg * 86400),
+    }
+    wcu_sketch = write_units(w.sketch_item_bytes)
+    fixed_wcu = SKETCH_ITEMS_PER_BATCH * wcu_sketch + 1  # the sketch sub-items and the freshness item
+    window_wcu = sum(write_units(b) for b in sizes.values())
+    writes_per_batch = WINDOWS_PER_KEY + SKETCH_ITEMS_PER_BATCH + 1
+    # One writer per item: an item takes one write per batch of its own shard.
+    shard_batches_per_s = at_peak.batches_per_s / shards
+    heaviest_window = max(sizes, key=lambda k: sizes[k])
+    hot_wcu_item = write_units(sizes[heaviest_window])
+    hot_item, hot_item_wcu = (
+        (f"a shard's {heaviest_window} item (win#)", hot_wcu_item)
+        if hot_wcu_item >= wcu_sketch
+        else ("a shard's uniq#users sub-item (sketch)", wcu_sketch)
+    )
+    hot = _hot(hot_item, shard_batches_per_s, shard_batches_per_s * hot_item_wcu)
+    # A partition key `win#<res>#<group>` holds the items of about shards / KEY_GROUPS shards.
+    shards_per_key = math.ceil(shards / KEY_GROUPS)
+    hot_key = _hot(
+        f"win#{heaviest_window[0]}#<group> ({shards_per_key} shards of {shards} share one of {KEY_GROUPS} groups)",
+        shards_per_key * shard_batches_per_s,
+        shards_per_key * shard_batches_per_s * hot_wcu_item,
+    )
+    # DynamoDB round trips of one batch, in order: claims, window items, sketch reads, sketch
+    # writes, two freshness writes, the live feed; each phase fans out on 8 threads.
+    round_trips = 1 + 1 + 2 + 2 + 1
+    batch_ms = (
+        w.processor_ms_per_batch
+        + w.processor_ms_per_event * at_peak.events_per_batch
+        + round_trips * w.dynamodb_ms_per_request
+    )
+    capacity = w.speed.batch_size / (batch_ms / 1000)
+    estimate_ = DynamoDbEstimate(
+        counter_keys_per_batch=round(counter_keys_per_batch(w, at_peak.events_per_batch), 2),
+        item_updates_per_batch=writes_per_batch,
+        writes_per_event=round(writes_per_batch / at_peak.events_per_batch, 4) if at_peak.events_per_batch else 0.0,
+        window_item_bytes=sizes,
+        wcu_per_s_peak=round(at_peak.batches_per_s * (window_wcu + fixed_wcu), 1),
+        wcu_per_s_average=round(on_average.batches_per_s * (window_wcu + fixed_wcu), 1),
+        wcu_per_s_if_per_event=round(peak * WINDOWS_PER_KEY * 4 * 1, 1),  # all, type, url, status; 1 KB items
+        hot_key=hot,
+        hot_partition_key=hot_key,
+        key_groups=KEY_GROUPS,
+        batch_ms_with_dynamodb=round(batch_ms, 1),
+        shard_events_per_s_capacity=round(capacity, 1),
+    )
+    warnings = []
+    if sizes["day"] > DYNAMODB_ITEM_MAX_BYTES:
+        warnings.append(
+            f"a shard's day item would hold about {sizes['day']:,} bytes, over DynamoDB's 400 KB item limit: "
+            "its batches would fail. Deploy more shards (fewer distinct values per shard) or drop the day "
+            "resolution for URLs and products (docs/adr/0010-packed-window-counters.md)"
+        )
+    if hot.utilisation >= HOT_WARNING:
+        warnings.append(
+            f"{hot.item} takes {hot.wcu_per_s:g} WCU/s, {hot.utilisation:.0%} of the 1,000 one item can take: "
+            "fewer distinct URLs or products per shard (more shards) keep it smaller"
+        )
+    if hot_key.utilisation >= HOT_WARNING:
+        warnings.append(
+            f"{hot_key.item} takes {hot_key.wcu_per_s:g} WCU/s, {hot_key.utilisation:.0%} of a partition's 1,000: "
+            f"raise KEY_GROUPS (clickstream/adapters/dynamodb/packed.py, now {KEY_GROUPS}) before it reaches 1,000"
+        )
+    if capacity < per_shard_peak:
+        warnings.append(
+            f"one shard's invocations sustain about {capacity:,.0f} events/s with {w.dynamodb_ms_per_request:g} ms per "
+            f"DynamoDB round trip, below the {per_shard_peak:,.0f} events/s a shard receives at the peak: the "
+            "iterator age would grow. Deploy more shards"
+        )
+    return estimate_, warnings
+
+
+def _hot(item: str, updates_per_s: float, wcu_per_s: float) -> HotKey:
+    utilisation = wcu_per_s / DYNAMODB_PARTITION_WCU_PER_S
+    risk = "low" if utilisation < HOT_WARNING else "medium" if utilisation < 1 else "high"
+    return HotKey(
+        item, round(updates_per_s, 2), round(wcu_per_s, 2), DYNAMODB_PARTITION_WCU_PER_S, round(utilisation, 4), risk
     )
 
 
@@ -206,11 +287,13 @@ def _assumptions(w: Workload) -> list[str]:
         f"speed layer: batch size {s.batch_size}, batching window {s.batching_window_s} s, "
         f"parallelization factor {s.parallelization_factor}, {s.memory_mb} MB, "
         f"{w.processor_ms_per_batch} ms + {w.processor_ms_per_event} ms/event per batch",
-        f"realtime counters: one update per (key, window) per batch, {WINDOWS_PER_KEY} windows (m|h|d) per key; "
-        f"keys: all, {len(EVENT_TYPES)} event types, {w.distinct_urls} URLs, {w.distinct_statuses} statuses, "
-        f"{w.distinct_products} products on {w.product_share:.0%} of events (uniform draws)",
-        f"counter item {w.counter_item_bytes} B, sketch item {w.sketch_item_bytes} B (1 write unit per started KB); "
-        f"{SKETCH_ITEMS_PER_BATCH} sketch merges and 1 freshness write per batch",
+        f"realtime counters: per batch, one write of the shard's minute, hour and day item each, holding a cell "
+        f"per key seen in the window: all, {len(EVENT_TYPES)} event types, {w.distinct_urls} URLs, "
+        f"{w.distinct_statuses} statuses, {w.distinct_products} products on {w.product_share:.0%} of events "
+        f"(uniform draws); {w.bytes_per_cell:g} B per cell + {w.window_item_overhead_bytes} B per item",
+        f"sketch sub-item {w.sketch_item_bytes} B (1 write unit per started KB); {SKETCH_ITEMS_PER_BATCH} sketch "
+        f"merges and 1 freshness write per batch; {w.dynamodb_ms_per_request:g} ms per DynamoDB round trip, "
+        f"{KEY_GROUPS} partition-key groups per resolution",
         f"collector: {w.events_per_request} events per request, {w.collector_ms_per_request} ms, "
         f"{w.collector_memory_mb} MB per request",
         f"Firehose buffer {d.buffer_mib} MiB / {d.buffer_interval_s} s, partitions dt/hour of arrival, "

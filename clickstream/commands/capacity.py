@@ -78,12 +78,19 @@ def render(e: Estimate) -> list[str]:
         f"{lam.events_per_batch:g} events per batch every {lam.batch_interval_s:g} s, {lam.batches_per_s:g} batches/s",
         f"  collector               {lam.collector_concurrency} concurrent at {lam.collector_requests_per_s:g} requests/s "
         f"(API throttle {lam.collector_rate_limit_rps:,}/s; needs {lam.collector_rate_limit_needed_rps:,}/s)",
-        "DynamoDB (realtime counters, pre-aggregated per batch)",
-        f"  keys per batch          {d.counter_keys_per_batch:g} ({d.item_updates_per_batch:g} item updates)",
+        "DynamoDB (realtime counters: one item per window and shard, docs/adr/0010)",
+        f"  writes per batch        {d.item_updates_per_batch:g} ({d.writes_per_event:g} per event; "
+        f"{d.counter_keys_per_batch:g} counter keys packed in 3 window items)",
+        "  window item size        "
+        + ", ".join(f"{name} {size / 1024:,.1f} KB" for name, size in d.window_item_bytes.items()),
         f"  write units/s           peak {d.wcu_per_s_peak:g}, average {d.wcu_per_s_average:g} "
         f"(one update per event would be {d.wcu_per_s_if_per_event:g})",
-        f"  hot key                 {hot.item}: {hot.updates_per_s:g} updates/s = {hot.wcu_per_s:g} WCU/s of the "
-        f"{hot.partition_limit_wcu_per_s} WCU/s partition limit ({hot.utilisation:.1%}, risk {hot.risk})",
+        f"  hottest item            {hot.item}: {hot.updates_per_s:g} writes/s = {hot.wcu_per_s:g} WCU/s of "
+        f"{hot.partition_limit_wcu_per_s} ({hot.utilisation:.1%}, risk {hot.risk})",
+        f"  hottest partition key   {d.hot_partition_key.item}: {d.hot_partition_key.wcu_per_s:g} WCU/s "
+        f"({d.hot_partition_key.utilisation:.1%}, risk {d.hot_partition_key.risk})",
+        f"  one batch               {d.batch_ms_with_dynamodb:g} ms with DynamoDB: a shard sustains about "
+        f"{d.shard_events_per_s_capacity:,.0f} events/s",
         "Firehose (raw/events/dt=/hour=)",
         f"  active partitions       {f.active_partitions_steady} ({f.active_partitions_at_hour_boundary} at an hour "
         f"boundary; quota {f.active_partitions_limit})",

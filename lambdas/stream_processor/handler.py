@@ -8,8 +8,8 @@ Why not Powertools' `BatchProcessor`: it runs a handler per record and reports t
 raised. Our unit of work is the whole batch (one UpdateItem per key per batch, not per record),
 poison records never fail (they go to bad rows), and the only failure, DynamoDB or S3 throttled
 past the retries, is batch-wide. So the response is built directly: a failed shard is reported
-from its first record, and Lambda redelivers the whole batch. That is safe because each counter
-item applies a shard's records at most once (its `wm#<shard>` watermark) and skips, item by
+from its first record, and Lambda redelivers the whole batch. That is safe because each window
+item of the shard applies its records at most once (its `wm` watermark) and skips, item by
 item, what an earlier attempt already wrote; see `clickstream.adapters.dynamodb.counters`. Powertools'
 Logger, Metrics and Tracer still wrap the handler (`lambdas.observability`).
 

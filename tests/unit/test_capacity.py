@@ -77,34 +77,24 @@ def test_batches_close_when_full_or_when_the_window_passes() -> None:
     assert (lam.events_per_batch, lam.batch_interval_s, lam.batches_per_s) == (20, 2, 0.5)
 
 
-@pytest.mark.parametrize(
-    ("rps", "updates_per_s", "risk"),
-    [
-        (100_000, 100, "low"),  # 100 shards x 1 batch/s
-        (500_000, 500, "medium"),
-        (1_000_000, 1_000, "high"),  # the `all` item takes 1 000 WCU/s: one partition's whole limit
-    ],
-)
-def test_hot_key_is_one_update_per_batch_per_shard(rps: float, updates_per_s: float, risk: str) -> None:
-    # 100-byte events: 1 000 records/s per shard decides; each shard closes a 1 000-event batch per second.
-    # Every item here fits one write unit (sketches of 1 000 B).
-    w = Workload(rps=rps, bytes_per_event=100, retention_days=7, peak_factor=1, sketch_item_bytes=1_000)
-    e = estimate(w)
-    hot = e.dynamodb.hot_key
-    assert e.kinesis.shards == rps / 1_000
-    assert hot.updates_per_s == updates_per_s
-    assert hot.utilisation == updates_per_s / 1_000
-    assert hot.risk == risk
+@pytest.mark.parametrize(("rps", "shards"), [(24_000, 24), (200_000, 200), (1_000_000, 1_000)])
+def test_the_hottest_item_has_one_writer_whatever_the_shard_count(rps: float, shards: int) -> None:
+    # 100-byte events: 1 000 records/s per shard decides; each shard closes a 1 000-event batch per
+    # second, and each of its items takes one write per batch (docs/adr/0010)
+    e = estimate(Workload(rps=rps, bytes_per_event=100, retention_days=7, peak_factor=1))
+    d = e.dynamodb
+    assert e.kinesis.shards == shards
+    assert d.hot_key.updates_per_s == 1
+    assert d.hot_key.wcu_per_s == math.ceil(max(*d.window_item_bytes.values(), 2_700) / 1024)
+    assert d.hot_key.wcu_per_s < 500
+    # a partition key holds the items of ceil(shards / 16) shards
+    assert d.hot_partition_key.updates_per_s == math.ceil(shards / c.REALTIME_KEY_GROUPS)
+    assert d.item_updates_per_batch == 3 + SKETCH_ITEMS_PER_BATCH + 1
+    assert d.writes_per_event == pytest.approx(10 / 1_000)
 
 
-def test_a_multi_kilobyte_sketch_is_the_hottest_item() -> None:
-    # 100 shards x 1 batch/s; the users HLL (~2.6 KB) costs 3 write units per merge: 300 WCU/s
-    hot = estimate(Workload(rps=100_000, bytes_per_event=100, retention_days=7, peak_factor=1)).dynamodb.hot_key
-    assert (hot.item, hot.updates_per_s, hot.wcu_per_s, hot.risk) == ("uniq#users (sketch)", 100, 300, "low")
-
-
-def test_write_units_count_distinct_keys_per_batch_not_events() -> None:
-    # GIVEN one URL, one status, one product on every event: keys = all + ~8 types + 3
+def test_window_items_hold_a_cell_per_key_seen_and_writes_bill_their_size() -> None:
+    # GIVEN one URL, one status, one product on every event: cells = all + ~8 types + 3
     w = Workload(
         rps=1_000,
         bytes_per_event=100,
@@ -116,18 +106,34 @@ def test_write_units_count_distinct_keys_per_batch_not_events() -> None:
         product_share=1.0,
     )
     d = estimate(w).dynamodb
-    keys = 1 + distinct_expected(8, 1_000) + 3
-    # per batch, besides counters: 6 sketch merges (users/sessions x h/d, top url/status x h) of
-    # 2 700 B = 3 write units each, and 1 freshness write
-    fixed = SKETCH_ITEMS_PER_BATCH * 3 + 1
-    assert SKETCH_ITEMS_PER_BATCH == 6
-    assert d.counter_keys_per_batch == pytest.approx(keys, abs=0.01)
-    assert d.item_updates_per_batch == pytest.approx(3 * keys + 7, abs=0.01)  # minute, hour, day windows
-    assert d.wcu_per_s_peak == pytest.approx(3 * keys + fixed, abs=0.1)  # one batch per second
+    cells = 1 + distinct_expected(8, 1_000) + 3
+    assert d.counter_keys_per_batch == pytest.approx(cells, abs=0.01)
+    assert d.window_item_bytes["minute"] == math.ceil(160 + 11 * (1 + distinct_expected(8, 60_000) + 3))
+    # per batch (one a second): 3 window items of 1 write unit, 6 sketch merges of 2 700 B = 3
+    # write units each, and 1 freshness write
+    assert d.wcu_per_s_peak == pytest.approx(3 + SKETCH_ITEMS_PER_BATCH * 3 + 1, abs=0.1)
     assert d.wcu_per_s_if_per_event == 1_000 * 3 * 4
-    # a counter item over 1 KB costs two write units per update
-    bigger = estimate(replace(w, counter_item_bytes=1_500)).dynamodb
-    assert bigger.wcu_per_s_peak == pytest.approx(6 * keys + fixed + 1, abs=0.1)
+    # 20 000 URLs: each window item grows past 1 KB and costs a write unit per started KB
+    wide = estimate(replace(w, distinct_urls=20_000)).dynamodb
+    units = sum(math.ceil(b / 1024) for b in wide.window_item_bytes.values())
+    assert units > 3
+    assert wide.wcu_per_s_peak == pytest.approx(units + SKETCH_ITEMS_PER_BATCH * 3 + 1, abs=0.1)
+
+
+def test_a_day_item_past_dynamodbs_item_limit_is_a_warning_that_says_what_to_do() -> None:
+    e = estimate(Workload(rps=1_000, bytes_per_event=100, retention_days=7, distinct_urls=100_000))
+    assert e.dynamodb.window_item_bytes["day"] > 400 * 1024
+    assert any("400 KB item limit" in w and "more shards" in w for w in e.warnings)
+
+
+def test_dynamodb_latency_bounds_what_a_shard_sustains() -> None:
+    quick = estimate(Workload(rps=1_000, bytes_per_event=100, retention_days=7)).dynamodb
+    slow_w = Workload(rps=1_000, bytes_per_event=100, retention_days=7, dynamodb_ms_per_request=200.0)
+    slow = estimate(slow_w)
+    # seven DynamoDB round trips per batch (claims, window items, sketch reads and writes, freshness x2, feed)
+    assert slow.dynamodb.batch_ms_with_dynamodb == pytest.approx(quick.batch_ms_with_dynamodb + 7 * 190)
+    assert slow.dynamodb.shard_events_per_s_capacity < 1_000
+    assert any("iterator age would grow" in w for w in slow.warnings)
 
 
 @pytest.mark.parametrize(("k", "n", "expected"), [(8, 1, 1.0), (1, 1_000, 1.0), (200, 10**6, 200.0), (5, 0, 0.0)])

@@ -29,6 +29,7 @@ from typing import Any, Final
 
 import orjson
 
+from clickstream.constants import REALTIME_KEY_GROUPS
 from clickstream.metrics import definitions as d
 from clickstream.metrics.aggregate import REVENUE, Cell, Counters, Key
 
@@ -38,10 +39,7 @@ CELLS: Final = "cells"
 WATERMARK: Final = "wm"
 MAX_ITEM_BYTES: Final = 400 * 1024  # DynamoDB's item size limit, names and values included
 ZLIB_LEVEL: Final = 6
-# Partition-key groups per resolution: at 200 shards, 12-13 shards share one, about 400 WCU/s at
-# the item sizes measured in docs/adr/0010 (a partition key takes at most 1,000 WCU/s). Raising it
-# later is safe for readers (they ask every group a shard maps to); lowering it is not.
-KEY_GROUPS: Final = 16
+KEY_GROUPS: Final = REALTIME_KEY_GROUPS
 SKETCH: Final = "sketch"
 SKETCH_PREFIXES: Final = (f"{d.UNIQUES_PREFIX}#", f"{d.TOP_PREFIX}#")
 
