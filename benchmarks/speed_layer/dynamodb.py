@@ -173,10 +173,11 @@ class ModelFeed:
 
 
 class RequestModel(NullCounters):
-    """Counts the requests `CountersTable` sends for a first application of each batch by a warm
-    process (no throttling, no conflicts): one PutItem per window item, a PutItem per order claim,
-    a GetItem and (if anything changes) an UpdateItem per sketch sub-item, one or two UpdateItems
-    for freshness; with `ModelFeed`, the live feed's."""
+    """Counts the writes `CountersTable` sends for a first application of each batch (no
+    throttling, no conflicts): one PutItem per window item, a PutItem per order claim, an
+    UpdateItem per sketch sub-item that changes, one or two UpdateItems for freshness; with
+    `ModelFeed`, the live feed's. Reads are not modelled: a process reads a window item or sketch
+    sub-item only the first time it writes it (afterwards it remembers what it wrote)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -196,7 +197,6 @@ class RequestModel(NullCounters):
     def merge_sketches(self, updates: Sequence[SketchUpdate], *, shard: str, last: int) -> int:
         written = 0
         for update in updates:
-            self.requests["get_item"] += 1
             if update.merge(None, None) is not None:
                 self.requests["update_item"] += 1
                 written += 1

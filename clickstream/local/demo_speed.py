@@ -34,7 +34,12 @@ MILLIONTH = Decimal("0.000001")
 
 
 class FreshnessProbe:
-    """Samples ingest → visible latency in a background thread while traffic flows."""
+    """Samples ingest → visible latency in a background thread while traffic flows.
+
+    A sample taken at t resolves when every shard has applied a record that arrived after t. So
+    sampling starts only once every shard has applied a record that arrived after the probe
+    started: a moment before the first event reaches the stream would otherwise measure the
+    simulator's start-up (2-3 s in `make demo`), not the speed layer."""
 
     def __init__(self, reader: Any, *, shards: int, clock: Callable[[], float] = time.time) -> None:
         self._reader, self._shards, self._clock = reader, shards, clock
@@ -64,10 +69,16 @@ class FreshnessProbe:
 
     def _run(self) -> None:
         pending: list[float] = []
+        started_ms = self._clock() * 1000
         next_sample = self._clock()
+        flowing = False
         while True:
             now = self._clock()
-            if not self._stop.is_set() and now >= next_sample:
+            if not flowing:
+                applied_now = self._applied_ms()
+                flowing = applied_now is not None and applied_now >= started_ms
+                next_sample = now
+            if flowing and not self._stop.is_set() and now >= next_sample:
                 pending.append(now)
                 next_sample = now + PROBE_EVERY_SECONDS
             if pending:

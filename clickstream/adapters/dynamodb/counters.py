@@ -110,6 +110,7 @@ class CountersTable(PooledTable):
         # so the next batch of the shard can write without reading first; a stale entry (another
         # process took the shard over) fails its condition and is read again.
         self._written: OrderedDict[Key, tuple[str, packed.Cells]] = OrderedDict()
+        self._sketches_written: OrderedDict[Key, dict[str, Any]] = OrderedDict()  # the same, for sketch sub-items
 
     def add_counters(
         self, counters_after: Callable[[int | None], Counters], *, shard: str, first: int, last: int
@@ -290,7 +291,9 @@ class CountersTable(PooledTable):
     def merge_sketches(self, updates: Sequence[SketchUpdate], *, shard: str, last: int) -> int:
         """Read-modify-write the shard's sub-item of each sketch (pk, `<window>@<shard>`), at most
         once per batch: a sub-item whose `wm` ≥ last is left alone (conditional on `version`, which
-        only a takeover of the shard can move meanwhile). Returns items written."""
+        only a takeover of the shard can move meanwhile). As for window items, the process
+        remembers what it last wrote and reads only when that memory fails the condition.
+        Returns items written."""
         last_s = encode_position(last)
         return sum(self._map(lambda u: self._merge_sketch(u, shard, last_s), updates))
 
@@ -299,7 +302,9 @@ class CountersTable(PooledTable):
         sk = packed.shard_sk(window, shard)  # the shard's own sub-item: one writer, no contention
         wm = packed.WATERMARK
         for round_ in range(MAX_ROUNDS):
-            item = self._get((pk, sk), consistent=True) or {}
+            with self._lock:
+                cached = self._sketches_written.get((pk, sk)) if round_ == 0 else None
+            item = cached if cached is not None else self._get((pk, sk), consistent=True) or {}
             stored_wm = item.get(wm, {}).get("S")
             if stored_wm is not None and stored_wm >= last_s:
                 return False
@@ -333,8 +338,20 @@ class CountersTable(PooledTable):
             except ClientError as exc:
                 if error_code(exc) != CONDITION_FAILED:
                     raise
-                self._sleep(random.uniform(0, self._base_delay * 2**round_))  # another shard won: reread
+                with self._lock:
+                    self._sketches_written.pop((pk, sk), None)
+                self._sleep(random.uniform(0, self._base_delay * 2**round_))  # another process wrote: reread
                 continue
+            version = int(item[VERSION]["N"]) + 1 if VERSION in item else 1
+            with self._lock:
+                self._sketches_written[(pk, sk)] = {
+                    wm: {"S": last_s},
+                    SKETCH: {"B": merged},
+                    VERSION: {"N": str(version)},
+                }
+                self._sketches_written.move_to_end((pk, sk))
+                while len(self._sketches_written) > WRITTEN_CACHE_ITEMS:
+                    self._sketches_written.popitem(last=False)
             return True
         raise RetryableError(f"{self.name}: sketch {pk} {sk} kept changing (optimistic concurrency)")
 
