@@ -12,13 +12,15 @@ from __future__ import annotations
 import cProfile
 import pstats
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from clickstream.adapters.dynamodb import NullCounters
 from clickstream.events.codec import decode_event
+from clickstream.events.stored import decode_stored
 from clickstream.events.validate import validate_event
 from clickstream.settings import Limits
 from clickstream.speed.batch import prepare_batch
@@ -38,6 +40,37 @@ class DropBadRows:
     def put(self, rows: Sequence[dict[str, Any]], *, received_at: datetime, source: str) -> str | None:
         self.rows += len(rows)
         return None
+
+
+def validating_decode(data: bytes) -> tuple[dict[str, Any] | None, object, list[Any]]:
+    """The speed layer's decode step before `events.stored` (2026-12-06): JSON into a dict, then
+    the collector's full validation again (`validate_event`), received when the record arrived.
+    `old_path` swaps it in, so the old and the new path run side by side over the same records."""
+    from clickstream.events.fields import FieldError
+    from clickstream.events.schema import INVALID_VALUE, NOT_AN_OBJECT
+
+    try:
+        raw = decode_event(data)
+    except ValueError as exc:
+        return None, data, [FieldError("", NOT_AN_OBJECT if data.lstrip()[:1] == b"[" else INVALID_VALUE, str(exc))]
+    result = validate_event(raw, received_at=_OLD_RECEIVED)
+    return result.event, raw, list(result.errors)
+
+
+_OLD_RECEIVED = datetime(2026, 11, 22, 11, 0, tzinfo=UTC)  # fixtures.START + 1 h: when their records arrive
+
+
+@contextmanager
+def old_path() -> Iterator[None]:
+    """`clickstream.speed.batch` with the validating decode step, for the length of the block."""
+    from clickstream.speed import batch
+
+    new = batch._decode
+    batch._decode = validating_decode  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        batch._decode = new  # type: ignore[assignment]
 
 
 def handler_run(lambda_events: list[dict[str, Any]], *, repeats: int = 2) -> dict[str, Any]:
@@ -90,9 +123,16 @@ def _stage_costs(lambda_events: list[dict[str, Any]]) -> dict[str, float]:
     groups = timed("parse event + base64", lambda: [g for e in lambda_events for g in shard_batches(e, now_ms=0)])
     raws = timed("JSON decode (orjson)", lambda: [decode_event(r.data) for g in groups for r in g.records])
     received = datetime.fromtimestamp(groups[0].records[0].arrival_ms / 1000, UTC)
-    timed("validate_event", lambda: [validate_event(raw, received_at=received) for raw in raws])
+    timed(
+        "validate_event (the old path's second validation)",
+        lambda: [validate_event(raw, received_at=received) for raw in raws],
+    )
+    timed(
+        "decode_stored (msgspec + checks: the new decode step)",
+        lambda: [decode_stored(r.data) for g in groups for r in g.records],
+    )
     batches = timed(
-        "prepare_batch (decode + validate + lateness + dedupe)",
+        "prepare_batch (decode + check + lateness + dedupe)",
         lambda: [prepare_batch(g.shard, g.records, limits=limits) for g in groups],
     )
     counters = timed("aggregate (counters of a batch)", lambda: [b.counters() for b in batches])

@@ -1,7 +1,8 @@
 """One shard's batch of stream records → what the speed layer writes. Pure: no I/O, no clock.
 
-`prepare_batch` decodes and validates every record, applies the lateness bound, drops producer
-duplicates, and returns a `PreparedBatch` from which every write is derived: counters (per
+`prepare_batch` decodes every record as a stored event (`events.stored`: the collector's
+canonical form, typed and checked, not validated a second time), applies the lateness bound,
+drops producer duplicates, and returns a `PreparedBatch` from which every write is derived: counters (per
 item, optionally only from records after a given position: see `counters`), the order claims,
 the uniques and top-items inputs, the bad rows.
 
@@ -19,14 +20,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
+import msgspec
 import orjson
 
 from clickstream.events.badrow import bad_row
-from clickstream.events.codec import decode_event
 from clickstream.events.fields import FieldError
-from clickstream.events.schema import INVALID_VALUE, NOT_AN_OBJECT, OUT_OF_RANGE, TOO_LATE
+from clickstream.events.schema import INVALID_VALUE, OUT_OF_RANGE, TOO_LATE
+from clickstream.events.stored import StoredEventError, decode_stored
 from clickstream.events.timestamps import format_timestamp
-from clickstream.events.validate import validate_event
 from clickstream.metrics import aggregate as agg
 from clickstream.metrics import definitions as d
 from clickstream.metrics.windows import window_end, window_sks
@@ -116,7 +117,7 @@ _INDEX = {"m": 0, "h": 1, "d": 2}
 
 
 class _Arrival(NamedTuple):
-    received_at: datetime  # one object per second: validate_event caches its Clock by identity
+    received_at: datetime  # the bad rows' received_at: one object per second
     text: str
     cutoff: str  # events with an earlier timestamp are too late
 
@@ -129,17 +130,19 @@ def prepare_batch(
     seen: FirstSeen = _NOTHING,
     source: str = "kinesis",
 ) -> PreparedBatch:
-    """Decode, validate, bound lateness and deduplicate one shard's batch (records in stream order).
+    """Decode, check, bound lateness and deduplicate one shard's batch (records in stream order).
 
-    - undecodable or non-object JSON, and events failing `validate_event`: bad rows, with reasons;
+    - bytes that are not JSON, and records that are not a stored event of this schema version
+      (`events.stored.decode_stored`: shape, types, version, event type, times, ranges): bad
+      rows, with reasons;
     - a valid event older than its record's arrival - `limits.lateness_seconds`: a bad row
       with reason `too_late`;
     - a revenue beyond what the counters hold (`definitions.MAX_EVENT_REVENUE`): out_of_range;
     - an event_id first carried by a record at another position (earlier in this batch, or in
       `seen`: recent committed batches): a producer duplicate, dropped.
     Each reject is counted under `bad#<reason>` (duplicates under `dup#event_id`) in the windows
-    of its arrival time. Validation uses the arrival time (to the next whole second) as
-    received_at, so the in-future rule has the same skew allowance as at the collector.
+    of its arrival time. The collector's rules that depend on its clock (the in-future bound)
+    were applied when it accepted the event; they are not applied again here.
     """
     batch = PreparedBatch(shard, source, records[0].position if records else 0, records[-1].position if records else 0)
     arrivals: dict[int, _Arrival] = {}
@@ -156,24 +159,21 @@ def prepare_batch(
                 received, format_timestamp(received), format_timestamp(received - lateness)
             )
         batch.newest_arrival_ms = max(batch.newest_arrival_ms, record.arrival_ms)
-        raw, errors = _decode(record.data)
-        if not errors:
-            result = validate_event(raw, received_at=arrival.received_at, limits=limits)
-            errors = list(result.errors)
-            event = result.event
-            if event is not None:
-                if event["timestamp"] < arrival.cutoff:
-                    batch.too_late += 1
-                    errors = [FieldError("timestamp", TOO_LATE, _too_late(event["timestamp"], arrival, limits))]
-                elif d.revenue_of(event) is None:
-                    errors = [FieldError("price", OUT_OF_RANGE, _REVENUE_MESSAGE)]
-                elif _first_carrier(event["event_id"], ids, seen, record.position) != record.position:
-                    batch.duplicates += 1
-                    batch.rejects.append((record.position, d.DUPLICATES_PK, arrival.text))
-                    continue
-                else:
-                    _keep(batch, record.position, event, ids, claimed, limits)
-                    continue
+        event, raw, errors = _decode(record.data)
+        if event is not None:
+            raw = event
+            if event["timestamp"] < arrival.cutoff:
+                batch.too_late += 1
+                errors = [FieldError("timestamp", TOO_LATE, _too_late(event["timestamp"], arrival, limits))]
+            elif d.revenue_of(event) is None:
+                errors = [FieldError("price", OUT_OF_RANGE, _REVENUE_MESSAGE)]
+            elif _first_carrier(event["event_id"], ids, seen, record.position) != record.position:
+                batch.duplicates += 1
+                batch.rejects.append((record.position, d.DUPLICATES_PK, arrival.text))
+                continue
+            else:
+                _keep(batch, record.position, event, ids, claimed, limits)
+                continue
         batch.rejects.append((record.position, d.bad_pk(errors[0].reason), arrival.text))
         batch.bad_rows.append(bad_row(raw, errors, received_at=arrival.received_at, source=label))
         if batch.bad_rows_received_at is None:
@@ -191,14 +191,15 @@ def _too_late(timestamp: str, arrival: _Arrival, limits: Limits) -> str:
     )
 
 
-def _decode(data: bytes) -> tuple[object, list[FieldError]]:
+def _decode(data: bytes) -> tuple[dict[str, Any] | None, object, list[FieldError]]:
+    """(the stored event, None, []) or (None, what arrived, why it is not one)."""
     try:
-        return decode_event(data), []
-    except orjson.JSONDecodeError as exc:
+        return decode_stored(data), None, []
+    except msgspec.DecodeError as exc:
         text = data.decode("utf-8", "backslashreplace")
-        return text, [FieldError("", INVALID_VALUE, f"record is not JSON ({exc})")]
-    except ValueError as exc:  # JSON, but not an object
-        return orjson.loads(data), [FieldError("", NOT_AN_OBJECT, str(exc))]
+        return None, text, [FieldError("", INVALID_VALUE, f"record is not JSON ({exc})")]
+    except StoredEventError as exc:
+        return None, orjson.loads(data), [FieldError(exc.field, exc.reason, exc.message)]
 
 
 def _first_carrier(event_id: str, ids: dict[str, int], seen: FirstSeen, position: int) -> int:

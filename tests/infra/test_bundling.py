@@ -26,6 +26,7 @@ HANDLERS = ("lambdas.collector.handler", "lambdas.stream_processor.handler")
 # Import name of each package in lambdas/requirements.txt that the code imports itself...
 IMPORTED = {
     "orjson": "orjson",
+    "msgspec": "msgspec",
     "ua-parser": "ua_parser",
     "datasketches": "datasketches",
     "aws-lambda-powertools": "aws_lambda_powertools",

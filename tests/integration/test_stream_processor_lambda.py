@@ -144,16 +144,19 @@ def test_real_shaped_msk_event_gives_the_same_counters(settings: Settings) -> No
 
 def test_poison_records_go_to_bad_rows_and_the_batch_succeeds(settings: Settings) -> None:
     good = load("kinesis_stream_event.json")["Records"][0]["kinesis"]["data"]
-    datas = [b"\x89PNG\r\n\x1a\n", base64.b64decode(good), b'{"event_type": "teleport", "user_id": "u"}']
+    teleport = {**json.loads(base64.b64decode(good)), "event_id": "t1", "event_type": "teleport"}
+    old_writer = {**json.loads(base64.b64decode(good)), "event_id": "v0", "schema_version": 0}
+    datas = [b"\x89PNG\r\n\x1a\n", base64.b64decode(good), encode_event(teleport), encode_event(old_writer)]
     arrival = datetime(2026, 11, 22, 14, 4, tzinfo=UTC).timestamp()
 
     assert handler(kinesis_event(datas, arrival=arrival), None) == {"batchItemFailures": []}
 
     rows = bad_rows(settings)
-    assert sorted(r["reason"] for r in rows) == ["invalid_value", "unknown_event_type"]
+    assert sorted(r["reason"] for r in rows) == ["invalid_value", "invalid_value", "unknown_event_type"]
+    assert sorted(r["errors"][0]["field"] for r in rows) == ["", "event_type", "schema_version"]
     assert all(r["source"] == "stream:kinesis:shardId-000000000000" for r in rows)
     items = table_items(settings)
-    assert items[("bad#invalid_value", "m#2026-11-22T14:04:00Z")]["events"] == 1
+    assert items[("bad#invalid_value", "m#2026-11-22T14:04:00Z")]["events"] == 2  # not JSON; schema version 0
     assert items[("bad#unknown_event_type", DAY)]["events"] == 1
     assert items[("all", DAY)]["events"] == 1  # the good record still counts
 

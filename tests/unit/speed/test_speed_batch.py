@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
+from clickstream.events.validate import validate_event
 from clickstream.metrics.aggregate import ORDERS, aggregate, as_dict
 from clickstream.settings import Limits
 from clickstream.speed.batch import InRecord, PreparedBatch, prepare_batch
@@ -22,8 +23,13 @@ def ev(n: int, ts: str = "2026-11-23T13:59:30.000Z", **fields: Any) -> dict[str,
 
 
 def rec(position: int, payload: dict[str, Any] | bytes, arrival_ms: int = ARRIVAL_MS) -> InRecord:
-    data = payload if isinstance(payload, bytes) else orjson.dumps(payload)
-    return InRecord(position, arrival_ms, data)
+    """A stream record as the collector writes it: a dict payload is validated into the stored
+    event (received when it arrived); one the collector would refuse goes on the stream as it is."""
+    if isinstance(payload, bytes):
+        return InRecord(position, arrival_ms, payload)
+    received = datetime.fromtimestamp(arrival_ms / 1000, UTC)
+    stored = validate_event(payload, received_at=received, limits=Limits(clock_skew_seconds=10**9)).event
+    return InRecord(position, arrival_ms, orjson.dumps(stored if stored is not None else payload))
 
 
 def prepare(*records: InRecord, seen: dict[str, int] | None = None, limits: Limits = LIMITS) -> PreparedBatch:
@@ -81,9 +87,43 @@ def test_lateness_bound_is_configurable_and_measured_from_each_records_arrival()
     assert prepare(rec(1, event, ARRIVAL_MS - 3_600_000), limits=one_hour).too_late == 0
 
 
-def test_in_future_is_judged_against_the_arrival_time() -> None:
-    batch = prepare(rec(1, ev(1, "2026-11-23T14:10:00.000Z")))  # 10 min after arrival, skew allows 5
-    assert [row["reason"] for row in batch.bad_rows] == ["in_future"]
+def stored(n: int, **fields: Any) -> dict[str, Any]:
+    """A stored event as the collector writes it, with `fields` changed after validation."""
+    received = datetime.fromtimestamp(ARRIVAL_MS / 1000, UTC)
+    event = validate_event(ev(n), received_at=received).event
+    assert event is not None
+    return {**event, **fields}
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "reason"),
+    [
+        ({"schema_version": 2}, "schema_version", "invalid_value"),  # a newer writer's events
+        ({"http_status": "200"}, "http_status", "invalid_type"),
+        ({"user_id": None}, "user_id", "missing"),
+        ({"surprise": 1}, "surprise", "invalid_value"),  # a field the schema does not have
+        ({"event_type": "teleport"}, "event_type", "unknown_event_type"),
+        ({"timestamp": "2026-11-23T13:59:30Z"}, "timestamp", "invalid_value"),  # not the stored form
+        ({"quantity": 0}, "price", "out_of_range"),
+    ],
+)
+def test_a_record_that_is_not_a_stored_event_of_this_version_is_a_bad_row_never_counted(
+    change: dict[str, Any], field: str, reason: str
+) -> None:
+    batch = prepare(rec(1, orjson.dumps(stored(1, **change))), rec(2, orjson.dumps(stored(2))))
+    (row,) = batch.bad_rows
+    assert (row["reason"], row["errors"][0]["field"]) == (reason, field)
+    assert [p for p, _ in batch.kept] == [2]
+    got = counts(batch)
+    assert got[("all", "d#2026-11-23T00:00:00Z")] == {"events": 1}
+    assert got[(f"bad#{reason}", "d#2026-11-23T00:00:00Z")] == {"events": 1}
+
+
+def test_the_stored_event_is_taken_as_the_collector_wrote_it() -> None:
+    # the collector's clock rules (in the future beyond the skew) were applied when it accepted
+    # the event; the speed layer does not judge them again against the record's arrival
+    batch = prepare(rec(1, orjson.dumps(stored(1, timestamp="2026-11-23T14:10:00.000Z"))))
+    assert batch.bad_rows == [] and [p for p, _ in batch.kept] == [1]
 
 
 def test_revenue_beyond_the_counters_bound_is_rejected() -> None:

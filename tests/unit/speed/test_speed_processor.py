@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import pytest
 
 from clickstream.adapters.dynamodb import NullCounters, WriteStats
 from clickstream.errors import RetryableError
+from clickstream.events.validate import validate_event
 from clickstream.speed.batch import InRecord
 from clickstream.speed.processor import SpeedProcessor
 
@@ -75,9 +76,10 @@ def test_poison_only_batch_succeeds_and_goes_to_bad_rows() -> None:
 
 def test_committed_ids_drop_a_later_duplicate_but_not_a_redelivery() -> None:
     processor = SpeedProcessor(NullCounters(), ListSink())
-    event = {"event_id": "e1", "event_type": "click", "user_id": "u", "timestamp": "2026-11-22T14:00:00Z"}
-    data = json.dumps(event).encode()
+    raw = {"event_id": "e1", "event_type": "click", "user_id": "u", "timestamp": "2026-11-22T14:00:00Z"}
     arrival = 1_795_356_238_000
+    event = validate_event(raw, received_at=datetime.fromtimestamp(arrival / 1000, UTC)).event
+    data = json.dumps(event).encode()  # as the collector puts it on the stream
 
     assert processor.process("s", [InRecord(1, arrival, data)]).kept == 1
     assert processor.process("s", [InRecord(1, arrival, data)]).kept == 1  # the same record again

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from clickstream.adapters.dynamodb import NullCounters
+from clickstream.events.schema import EVENT_FIELDS
 from clickstream.metrics import recent
 from clickstream.speed.batch import InRecord
 from clickstream.speed.processor import SpeedProcessor
@@ -89,7 +90,8 @@ def records(first: int, events: list[dict[str, Any]]) -> list[InRecord]:
     now = "2026-11-22T10:00:00.000Z"
     out = []
     for i, e in enumerate(events):
-        event = {**base, **e, "timestamp": now, "received_at": now}
+        # the stored form the collector writes: every field, schema_version set
+        event = {f: None for f in EVENT_FIELDS} | base | e | {"timestamp": now, "received_at": now, "schema_version": 1}
         out.append(InRecord(first + i, ARRIVAL_MS, orjson.dumps(event)))
     return out
 
