@@ -190,6 +190,33 @@ def test_get_records_answers_as_moto_does(kinesis: Any, after: str | None, limit
     )
 
 
+def test_put_records_numbers_records_as_moto_does() -> None:
+    from moto.kinesis.models import Shard
+
+    def sequence_numbers(*, patched: bool) -> list[str]:
+        saved = Shard.get_max_sequence_number, Shard.get_min_sequence_number
+        if not patched:
+            Shard.get_max_sequence_number = saved[0].__wrapped__  # type: ignore[attr-defined, method-assign]
+            Shard.get_min_sequence_number = saved[1].__wrapped__  # type: ignore[attr-defined, method-assign]
+        try:
+            with mock_aws():
+                client = boto3.client("kinesis", region_name="us-east-1")
+                client.create_stream(StreamName="s", ShardCount=2)
+                out = []
+                for start in range(0, 90, 30):
+                    records = [{"Data": b"x", "PartitionKey": f"k{i}"} for i in range(start, start + 30)]
+                    out += [r["SequenceNumber"] for r in client.put_records(StreamName="s", Records=records)["Records"]]
+                shard = client.list_shards(StreamName="s")["Shards"][0]["ShardId"]
+                at = client.get_shard_iterator(StreamName="s", ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+                out.append(str(len(client.get_records(ShardIterator=at["ShardIterator"])["Records"])))
+                return out
+        finally:
+            Shard.get_max_sequence_number, Shard.get_min_sequence_number = saved  # type: ignore[method-assign]
+
+    assert patch_moto() == []
+    assert sequence_numbers(patched=True) == sequence_numbers(patched=False)
+
+
 def test_get_records_after_a_split_answers_as_moto_does(kinesis: Any) -> None:
     assert patch_moto() == []
     parent = kinesis.list_shards(StreamName="s")["Shards"][0]
