@@ -14,10 +14,11 @@ import pstats
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from benchmarks.speed_layer import fixtures
 from clickstream.adapters.dynamodb import NullCounters
 from clickstream.events.codec import decode_event
 from clickstream.events.stored import decode_stored
@@ -57,7 +58,7 @@ def validating_decode(data: bytes) -> tuple[dict[str, Any] | None, object, list[
     return result.event, raw, list(result.errors)
 
 
-_OLD_RECEIVED = datetime(2026, 11, 22, 11, 0, tzinfo=UTC)  # fixtures.START + 1 h: when their records arrive
+_OLD_RECEIVED = fixtures.START + timedelta(hours=1)  # when the fixtures' records arrive (fixtures.kinesis_events)
 
 
 @contextmanager

@@ -32,8 +32,10 @@ class Workload:
     distinct_statuses: int = 8
     product_share: float = 0.25  # share of events that carry a product_id
     # A shard's window item holds one cell per (dimension, value) of the window: about 10-11 bytes per
-    # cell compressed (benchmarks.speed_layer window_item_sizes, BENCHMARKS.md), plus its key,
-    # watermark and TTL (~160 bytes). DynamoDB bills a write per started KB of the item.
+    # cell compressed (benchmarks.speed_layer window_item_sizes, BENCHMARKS.md), plus what the rest
+    # of the item holds: about 135 bytes counted from its attributes (the names, a pk, an sk with a
+    # 20-character Kinesis shard id, the 56-digit wm, the TTL), rounded up to 160 for longer shard
+    # names. DynamoDB bills a write per started KB of the item.
     bytes_per_cell: float = 11.0
     window_item_overhead_bytes: int = 160
     sketch_item_bytes: int = 2700  # an HLL_4 lg_k=12 sketch serialises to ~2.6 KB (clickstream.metrics.sketch)

@@ -14,12 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from clickstream.metrics import definitions as d
 from clickstream.metrics.windows import minute_sks, window_sks
 
 Key = tuple[str, str]  # (pk, sk)
+K = TypeVar("K")
 Cell = list[Any]  # one value per COUNTER_FIELDS entry: ints, and a Decimal for revenue
 Counters = dict[Key, Cell]
 
@@ -117,8 +118,8 @@ def count_at(counters: Counters, pk: str, timestamp: str) -> Counters:
     return counters
 
 
-def merge(into: Counters, other: Mapping[Key, Cell]) -> Counters:
-    """Add `other` into `into` (both keep their own cells)."""
+def merge(into: dict[K, Cell], other: Mapping[K, Cell]) -> dict[K, Cell]:
+    """Add `other` into `into`, cell by cell (both keep their own cells), whatever the keys."""
     for key, cell in other.items():
         _add(into, key, cell)
     return into

@@ -31,7 +31,7 @@ import orjson
 
 from clickstream.constants import REALTIME_KEY_GROUPS
 from clickstream.metrics import definitions as d
-from clickstream.metrics.aggregate import REVENUE, Cell, Counters, Key
+from clickstream.metrics.aggregate import REVENUE, Cell, Counters, Key, merge
 
 WINDOW_PK_PREFIX: Final = "win#"
 SHARD_SEPARATOR: Final = "@"
@@ -104,15 +104,7 @@ def decode_cells(blob: bytes | bytearray | None) -> Cells:
 
 def added(stored: Mapping[str, Cell], deltas: Mapping[str, Cell]) -> Cells:
     """stored + deltas, cell by cell (new lists: the stored cells are not changed)."""
-    out = {pk: list(cell) for pk, cell in stored.items()}
-    for pk, delta in deltas.items():
-        cell = out.get(pk)
-        if cell is None:
-            out[pk] = list(delta)
-        else:
-            for i, value in enumerate(delta):
-                cell[i] += value
-    return out
+    return merge({pk: list(cell) for pk, cell in stored.items()}, deltas)
 
 
 def logical_item(pk: str, sk: str, cell: Cell) -> dict[str, Any]:
@@ -130,14 +122,7 @@ def summed(items: Iterable[Mapping[str, Any]]) -> dict[Key, Cell]:
     out: dict[Key, Cell] = {}
     for item in items:
         window = window_of(str(item["sk"]))
-        for pk, cell in decode_cells(_blob(item.get(CELLS))).items():
-            key = (pk, window)
-            total = out.get(key)
-            if total is None:
-                out[key] = list(cell)
-            else:
-                for i, value in enumerate(cell):
-                    total[i] += value
+        merge(out, {(pk, window): cell for pk, cell in decode_cells(_blob(item.get(CELLS))).items()})
     return out
 
 
