@@ -151,35 +151,54 @@ def test_in_process_every_event_counted_exactly_once_checkpointed_and_leases_rel
     print(f"\n{len(events)} events, {stats.batches} batches in {elapsed:.1f} s ({len(events) / elapsed:.0f} events/s)")
 
 
+def _in_flight(settings: Settings, since: dict[str, int | None]) -> bool:
+    """A batch is between its lease record and its checkpoint, on a shard that moved past `since`."""
+    done = _checkpoints(settings)
+    return any(
+        lease.batch_last is not None
+        and done.get(shard) != since.get(shard)
+        and lease.batch_last > (done.get(shard) or 0)
+        for shard, lease in _leases(settings).load().items()
+    )
+
+
 def test_sigkill_five_times_during_an_8k_event_run_then_counters_are_exact(
     settings: Settings, real_handler: Any, tmp_path: Path, procs: Procs
 ) -> None:
-    """The key test: 8,000 events put on the stream while the consumer runs; SIGKILL it at random
-    points 5 times, restarting it each time (alternately as the same worker, which reclaims its
-    leases at once, and as a new one, which waits for them to expire); then drain. Every counter
-    must equal the independent recomputation, exactly. (The volume is what the embedded server
-    applies in about a minute: every kill still lands mid-run, between batches or inside one.)"""
+    """The key test: 8,000 events put on the stream in six parts, one before each run of the
+    consumer and the rest before the drain. It is SIGKILLed 5 times and restarted each time
+    (alternately as the same worker, which reclaims its leases at once, and as a new one, which
+    waits for them to expire). Runs 0, 2 and 4 die at a random point after their first checkpoint;
+    runs 1 and 3 die while a batch is in flight (recorded on the lease, not yet checkpointed), so
+    the next holder must replay it. Every counter must equal the independent recomputation,
+    exactly. (Each run gets its own part: the consumer drains 8,000 events in a few seconds, so
+    a single upfront put would leave the later runs nothing to do.)"""
     events = make_events(8_000, seed=7)
     records = stream_records(events)
+    parts = [records[i * 1_400 : (i + 1) * 1_400] for i in range(5)] + [records[5 * 1_400 :]]
     rng = random.Random(20261122)
     log = tmp_path / "consumer.log"
-    args = ["--batch-size", "400", "--lease-seconds", "4", "--progress-seconds", "1"]
+    args = ["--batch-size", "150", "--lease-seconds", "4", "--progress-seconds", "1"]
 
-    putter = threading.Thread(target=_put, args=(settings, records), daemon=True)
     started = time.monotonic()
-    putter.start()
-    kills = []
     for run in range(5):
         before = _checkpoints(settings)
         proc = procs.spawn(MODULE, *args, "--worker-id", f"w{run // 2}", log=log)
-        # let it make some progress (a checkpoint moves), then kill it at a random point
+        _put(settings, parts[run])
         wait_for(lambda b=before: _checkpoints(settings) != b, timeout=120, what=f"progress in run {run}", log=log)
-        time.sleep(rng.uniform(0.0, 1.5))
+        if run % 2:
+            wait_for(
+                lambda b=before: _in_flight(settings, b),
+                timeout=60,
+                what=f"a batch in flight in run {run}",
+                log=log,
+                poll=0.0,
+            )
+        else:
+            time.sleep(rng.uniform(0.0, 1.5))
         assert proc.poll() is None, log.read_text()[-3000:]
         kill(proc)
-        kills.append(sum(p or 0 for p in _checkpoints(settings).values()) > 0)
-    putter.join(timeout=240)
-    assert not putter.is_alive()
+    _put(settings, parts[5])
     final = procs.spawn(MODULE, *args, "--worker-id", "w-final", "--until-idle", "2", log=log)
     wait_exit(final, log, timeout=300)
     elapsed = time.monotonic() - started
@@ -189,7 +208,7 @@ def test_sigkill_five_times_during_an_8k_event_run_then_counters_are_exact(
     assert not other_items(settings, "bad#") and not other_items(settings, "dup#")
     assert _checkpoints(settings) == _stream_ends(settings)
     text = log.read_text()
-    assert text.count("replaying the batch") >= 1, "at least one kill landed between a batch's start and its checkpoint"
+    assert text.count("replaying the batch") >= 1, "a kill landed between a batch's lease record and its checkpoint"
     print(
         f"\n{len(events)} events, 5 SIGKILLs, {len(expected)} counter items exact in {elapsed:.0f} s: {headline(expected)}"
     )
