@@ -11,9 +11,10 @@ Two fixed tables come from the event contract (`clickstream.events.schema`):
   `timestamp` field is the column `event_time` here (`timestamp` is a reserved word in
   Athena/Trino SQL; every query would need quotes).
 
-Metric tables (`metric_<name>` over `curated/metrics/<name>/dt=…/`) are written by the batch
-metrics job; their columns are whatever the SQL in `sql/metrics/<name>.sql` selects, so the job
-registers them from the result schema (`metric_table`).
+Metric tables (`metric_<name>` over `curated/metrics/<name>/v=<version>/dt=…/`) are written by
+the batch metrics job, an UNLOAD per run, and versioned like `events`; their columns are whatever
+the SQL in `sql/metrics/<name>.sql` selects, so the job registers them from the result schema
+(`metric_table`).
 """
 
 from __future__ import annotations
@@ -120,4 +121,5 @@ def metric_table(name: str, columns: tuple[Column, ...]) -> TableDef:
         partition_keys=DAY_PARTITION_KEYS,
         format="parquet",
         description=f"Batch metric {name} (sql/metrics/{name}.sql), by event-time day",
+        versioned=True,
     )

@@ -107,6 +107,7 @@ CURATED_EVENTS_PREFIX = "curated/events"
 CURATED_METRICS_PREFIX = "curated/metrics"
 QUARANTINE_PREFIX = "quarantine"
 COMPACTION_JOB = "compact_raw_events"  # the compaction's job and DAG id; names its manifests
+BATCH_METRICS_JOB = "batch_metrics"  # the batch metrics job; names its manifests (retired versions)
 MANIFESTS_PREFIX = "manifests"  # compaction's record of the raw objects each arrival hour had
 STREAM_RETENTION_HOURS = 24  # the Kinesis stream keeps records this long (resources.StreamSpec)
 # How far back each compaction run looks for raw objects that landed after their arrival hour was

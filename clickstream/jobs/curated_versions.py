@@ -7,8 +7,12 @@ ADR 0008 (docs/adr/0008-curated-table-format.md). Each publish of a partition wr
 and then re-points the partition's Glue location to it, so a reader (Athena, the local engine, the
 API) resolves each partition once and reads it whole, old or new, never a mix.
 
+The batch metric tables (`metric_<name>`) are versioned the same way, by day: the batch metrics
+job UNLOADs each run's days into a new version and re-points their partitions.
+
 A version that readers may still hold is deleted later, never at once: a **retirement** object
-(`manifests/compact_raw_events/retired/…`) names the version and when it may go. Before a
+(`manifests/compact_raw_events/retired/…` for events, `retired_root(table)` for each table)
+names the version and when it may go. Before a
 partition's new version is written, the job retires both the new version (so a run that dies
 before its Glue swap leaves nothing behind for long) and the current one (or the files of a
 partition published before versions existed); after the swap it withdraws the new version's.
@@ -53,6 +57,14 @@ def version_name(now: datetime, safe_run: str) -> str:
     return f"{now.astimezone(UTC):{_STAMP}}-{safe_run}"
 
 
+def retired_root(table: TableDef) -> str:
+    """Where the retirements of `table`'s versions are kept: the compaction job's folder for the
+    events, one folder per metric table under the batch metrics job's."""
+    if table.prefix == c.CURATED_EVENTS_PREFIX:
+        return RETIRED_PREFIX
+    return f"{c.MANIFESTS_PREFIX}/{c.BATCH_METRICS_JOB}/retired/{table.name}/"
+
+
 @dataclass(frozen=True)
 class Retired:
     """A version (or the unversioned files of a partition) to delete once `due`, unless current."""
@@ -61,10 +73,11 @@ class Retired:
     prefix: str  # key prefix of the version; for `legacy`, the partition prefix
     due: datetime
     legacy: bool = False  # only the partition's own files, none of its v=… folders
+    root: str = RETIRED_PREFIX  # retired_root(table)
 
     def key(self) -> str:
         name = "legacy" if self.legacy else version_of(self.prefix)
-        return f"{RETIRED_PREFIX}{self.due:{_STAMP}}/{'/'.join(self.partition)}/{name}.json"
+        return f"{self.root}{self.due:{_STAMP}}/{'/'.join(self.partition)}/{name}.json"
 
     def body(self) -> bytes:
         fields = {"partition": list(self.partition), "prefix": self.prefix, "due": self.due.isoformat()}
@@ -114,7 +127,8 @@ def sweep_retired(
     retirement still pending (replaced again, or retired twice) waits for that one. Returns the
     deleted prefixes.
     """
-    entries = [(k, *_parse_key(k)) for k in sorted(store.list_keys(RETIRED_PREFIX))]
+    root = retired_root(table)
+    entries = [(k, *_parse_key(k, root)) for k in sorted(store.list_keys(root))]
     latest: dict[tuple[tuple[str, ...], str], datetime] = {}
     for _, due, partition, name in entries:
         latest[(partition, name)] = max(due, latest.get((partition, name), due))
@@ -140,9 +154,9 @@ def sweep_retired(
     return deleted
 
 
-def _parse_key(key: str) -> tuple[datetime, tuple[str, ...], str]:
+def _parse_key(key: str, root: str) -> tuple[datetime, tuple[str, ...], str]:
     """(due, partition values, version name or "legacy") of a retirement object's key."""
-    parts = key[len(RETIRED_PREFIX) :].split("/")
+    parts = key[len(root) :].split("/")
     due = datetime.strptime(parts[0], _STAMP).replace(tzinfo=UTC)
     return due, tuple(parts[1:-1]), parts[-1].removesuffix(".json")
 
@@ -155,9 +169,15 @@ def version_of(key: str) -> str:
 
 
 def retirements(
-    partition: Sequence[str], *, new_prefix: str, old_prefix: str | None, legacy: bool, now: datetime
+    partition: Sequence[str],
+    *,
+    new_prefix: str,
+    old_prefix: str | None,
+    legacy: bool,
+    now: datetime,
+    root: str = RETIRED_PREFIX,
 ) -> tuple[Retired, Retired | None]:
     """(the new version's own retirement, due if its swap never happens; the replaced one's)."""
-    mine = Retired(tuple(partition), new_prefix, now + RETIRE_AFTER)
-    old = Retired(tuple(partition), old_prefix, now + RETIRE_AFTER, legacy) if old_prefix else None
+    mine = Retired(tuple(partition), new_prefix, now + RETIRE_AFTER, root=root)
+    old = Retired(tuple(partition), old_prefix, now + RETIRE_AFTER, legacy, root=root) if old_prefix else None
     return mine, old

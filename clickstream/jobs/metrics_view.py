@@ -10,7 +10,8 @@ and attribute names it reads from the realtime table (see `clickstream.adapters.
 - uniques (`uniques.sql`): pk `uniq#users` / `uniq#sessions` with the exact `count`
   (sessions: distinct session_id, the speed layer's definition; `count_with_inferred` adds the
   gap-sessionized sessions of events without one);
-- engagement (`sessions.sql`): pk `engagement#all`, per window of the sessions' first event.
+- engagement (`sql/batch_view/engagement.sql` over `metric_sessions`): pk `engagement#all`, per
+  hour of the sessions' first event, and per day as the sum of its hours.
 """
 
 from __future__ import annotations
@@ -101,44 +102,36 @@ def unique_items(uniques: pa.Table) -> list[Item]:
     return items
 
 
-def engagement_items(sessions: pa.Table) -> list[Item]:
-    """`engagement#all` items per day and hour of the sessions' first event, from `sessions.sql` rows."""
-    windows: dict[str, Item] = {}
-    for row in _rows(sessions):
+def engagement_items(windows: pa.Table) -> list[Item]:
+    """`engagement#all` items per hour of the sessions' first event and per day (the sum of its
+    hours), from the rows of `sql/batch_view/engagement.sql`: one row per (dt, start_hour)."""
+    items: dict[str, Item] = {}
+    for row in _rows(windows):
         day = date.fromisoformat(row["dt"])
         for sk in (day_sk(day), hour_sk(day, int(row["start_hour"]))):
-            item = windows.get(sk)
+            item = items.get(sk)
             if item is None:
-                item = windows[sk] = {"pk": ENGAGEMENT_PK, "sk": sk, **{f: 0 for f in ENGAGEMENT_FIELDS}}
+                item = items[sk] = {"pk": ENGAGEMENT_PK, "sk": sk, **{f: 0 for f in ENGAGEMENT_FIELDS}}
                 item["revenue"] = Decimal(0)
-            _add_session(item, row)
-    return [windows[sk] for sk in sorted(windows)]
+            for f in ENGAGEMENT_FIELDS:
+                item[f] += row[f] or 0
+    return [items[sk] for sk in sorted(items)]
 
 
-def _add_session(item: Item, row: dict[str, Any]) -> None:
-    item["sessions"] += 1
-    item["bounces"] += 1 if row["is_bounce"] else 0
-    item["session_duration_ms"] += row["duration_ms"]
-    item["page_views"] += row["page_views"]
-    item["clicks"] += row["clicks"]
-    purchased, carted = row["purchases"] > 0, row["add_to_carts"] > 0
-    item["converted_sessions"] += 1 if purchased else 0
-    item["cart_sessions"] += 1 if carted else 0
-    item["abandoned_sessions"] += 1 if carted and not purchased else 0
-    item["revenue"] += row["revenue"]
-    for step, name in enumerate(FUNNEL_STEPS, start=1):
-        item[f"funnel_{name}"] += 1 if row["funnel_step"] >= step else 0
+VIEW_INPUTS: Final[tuple[str, ...]] = ("counters", "uniques", "engagement")
 
 
-def view_items(results: dict[str, pa.Table], start: date, end: date) -> list[Item]:
-    """Every batch-view item of one run: counters, uniques and engagement (those present in `results`)."""
+def view_items(inputs: dict[str, pa.Table], start: date, end: date) -> list[Item]:
+    """Every batch-view item of one run, from the rows the job fetches (`VIEW_INPUTS`, those
+    present): `metric_counters` and `metric_uniques` of the run's days, and the engagement
+    windows (`sql/batch_view/engagement.sql`)."""
     items: list[Item] = []
-    if "counters" in results:
-        items.extend(counter_items(results["counters"], start, end))
-    if "uniques" in results:
-        items.extend(unique_items(results["uniques"]))
-    if "sessions" in results:
-        items.extend(engagement_items(results["sessions"]))
+    if "counters" in inputs:
+        items.extend(counter_items(inputs["counters"], start, end))
+    if "uniques" in inputs:
+        items.extend(unique_items(inputs["uniques"]))
+    if "engagement" in inputs:
+        items.extend(engagement_items(inputs["engagement"]))
     return items
 
 

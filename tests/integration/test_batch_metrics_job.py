@@ -3,7 +3,8 @@ the batch view in DynamoDB out; a re-run changes nothing; a day whose events are
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import re
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from clickstream.adapters import _clients
 from clickstream.adapters.dynamodb import ENGAGEMENT_PK, BatchView, latest_run
 from clickstream.adapters.glue import glue_catalog
 from clickstream.adapters.query.local import LocalEngine
+from clickstream.jobs import curated_versions as cv
 from clickstream.jobs.batch_metrics import compute_batch_metrics, metric_names
 from clickstream.metrics import definitions as d
 from clickstream.metrics.aggregate import aggregate
@@ -30,6 +32,26 @@ def events(settings: Settings) -> list[dict[str, Any]]:
     events = distinct(sim_events(600, start=START, hours=6, seed=11, error_rate=0.05))
     write_curated(settings, events)
     return events
+
+
+T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
+
+
+def locations(settings: Settings, table: str) -> dict[tuple[str, ...], str]:
+    """{(dt,): key prefix} of the table's registered partitions."""
+    located = glue_catalog(settings).partition_locations(settings.names.glue_database, table)
+    bucket = f"s3://{settings.names.bucket}/"
+    return {values: location.removeprefix(bucket) for values, location in located.items()}
+
+
+def metric_rows(settings: Settings) -> dict[str, list[dict[str, Any]]]:
+    """Every metric table's rows as a reader sees them, in a stable order."""
+    engine = LocalEngine(settings)
+    out = {}
+    for name in metric_names():
+        table = engine.execute(f"SELECT * FROM metric_{name}")
+        out[name] = sorted(table.to_pylist(), key=repr)
+    return out
 
 
 def batch_items(settings: Settings) -> dict[tuple[str, str], dict[str, Any]]:
@@ -61,9 +83,15 @@ def test_metric_tables_glue_and_batch_view_are_written(settings: Settings, event
     for name in metric_names():
         assert glue.table(database, f"metric_{name}") is not None, name
         assert glue.partitions(database, f"metric_{name}") == [{"dt": "2026-11-22"}, {"dt": "2026-11-23"}], name
+    # AND each day partition is a version the engine wrote (UNLOAD), where Glue points
     keys = lake_objects(settings)
-    assert "curated/metrics/engagement/dt=2026-11-22/data.parquet" in keys
+    located = locations(settings, "metric_engagement")
+    assert set(located) == {("2026-11-22",), ("2026-11-23",)}
+    for (dt,), prefix in located.items():
+        assert re.fullmatch(rf"curated/metrics/engagement/v=[^/]+/dt={dt}/", prefix), prefix
+        assert [k for k in keys if k.startswith(prefix) and k.endswith(".parquet")], prefix
     assert {m.name for m in report.metrics} == set(metric_names())
+    assert all(m.rows > 0 for m in report.metrics), "rows counted from the written files' footers"
 
     # AND the metric tables read back through the local engine (Glue → S3 Parquet)
     engine = LocalEngine(settings)
@@ -105,16 +133,34 @@ def test_metric_tables_glue_and_batch_view_are_written(settings: Settings, event
     assert run is not None and run["status"] == "success" and run["interval"] == "2026-11-22/2026-11-23"
 
 
-def test_a_rerun_rewrites_the_same_files_and_items(settings: Settings, events: list[dict[str, Any]]) -> None:
-    compute_batch_metrics(settings, DAY1, DAY2)
-    objects, items = lake_objects(settings), batch_items(settings)
+def test_a_rerun_publishes_the_same_rows_and_items_and_old_versions_go_once_due(
+    settings: Settings, events: list[dict[str, Any]]
+) -> None:
+    compute_batch_metrics(settings, DAY1, DAY2, now=lambda: T0)
+    first_versions = {name: locations(settings, f"metric_{name}") for name in metric_names()}
+    rows, items = metric_rows(settings), batch_items(settings)
 
-    compute_batch_metrics(settings, DAY1, DAY2)
+    compute_batch_metrics(settings, DAY1, DAY2, now=lambda: T0 + timedelta(minutes=5))
 
-    assert lake_objects(settings) == objects
+    # the same rows under new versions: readers moved to them, the old ones wait for their queries
+    assert metric_rows(settings) == rows
     rerun = batch_items(settings)
     runs = {k for k in rerun if k[0].startswith("run#")}
     assert {k: v for k, v in rerun.items() if k not in runs} == {k: v for k, v in items.items() if k not in runs}
+    for name, located in first_versions.items():
+        now_at = locations(settings, f"metric_{name}")
+        assert set(now_at) == set(located) and all(now_at[p] != located[p] for p in located), name
+    keys = lake_objects(settings)
+    assert all(
+        any(k.startswith(prefix) for k in keys) for located in first_versions.values() for prefix in located.values()
+    )
+
+    # a run after the longest query timeout deletes the replaced versions, and only those
+    compute_batch_metrics(settings, DAY1, DAY2, now=lambda: T0 + cv.RETIRE_AFTER + timedelta(minutes=10))
+    keys = lake_objects(settings)
+    for located in first_versions.values():
+        assert not [k for k in keys for prefix in located.values() if k.startswith(prefix)]
+    assert metric_rows(settings) == rows
 
 
 def test_a_day_without_events_any_more_is_emptied(settings: Settings, events: list[dict[str, Any]]) -> None:
@@ -130,8 +176,10 @@ def test_a_day_without_events_any_more_is_emptied(settings: Settings, events: li
 
     compute_batch_metrics(settings, DAY1, DAY2)
 
-    assert not [k for k in lake_objects(settings) if "/dt=2026-11-23/" in k]
-    assert glue_catalog(settings).partitions(settings.names.glue_database, "metric_products") == [{"dt": "2026-11-22"}]
+    for name in metric_names():  # the day is gone from every metric table for readers
+        assert set(locations(settings, f"metric_{name}")) == {("2026-11-22",)}, name
+    engine = LocalEngine(settings)
+    assert engine.execute("SELECT count(*) AS n FROM metric_products WHERE dt = '2026-11-23'")["n"].to_pylist() == [0]
     assert BatchView(settings).get("all", "d#2026-11-23T00:00:00Z")["events"] == 0
     # the second day's dimension, uniques and engagement items are gone; its `all` items say "closed, 0"
     left = {k for k in batch_items(settings) if k[1][2:12] == "2026-11-23" and not k[0].startswith(("run#", "view#"))}

@@ -156,5 +156,8 @@ def test_metric_table_registered_by_ensure_table(settings: Settings) -> None:
         format="parquet",
         partitioning=ds.partitioning(pa.schema([("dt", pa.string())]), flavor="hive"),
     )
+    # a metric table is versioned: its job registers each day's partition, and readers read those
+    assert query_engine(settings).execute("SELECT dt FROM metric_daily").num_rows == 0
+    glue.upsert_partitions(db, table, bucket, [{"dt": "2026-11-22"}])
     out = query_engine(settings).execute("SELECT dt, events, revenue FROM metric_daily")
     assert out.to_pylist() == [{"dt": "2026-11-22", "events": 5, "revenue": None}]

@@ -81,7 +81,7 @@ def test_every_sql_file_runs_on_the_local_engine(settings: Settings, rel: str) -
     assert not unknown, f"sql/{rel}: add a default for {unknown} to DEFAULT_PARAMS in this test"
     _seed_events(settings)
     name = rel.removeprefix("metrics/").removesuffix(".sql")
-    if rel.startswith("metrics/") and upstream(name):
+    if (rel.startswith("metrics/") and upstream(name)) or rel.startswith("batch_view/"):
         # the tables it reads (metric_sessions) are the batch job's: `clickstream query -f` needs a run first
         compute_batch_metrics(
             settings, date.fromisoformat(DEFAULT_PARAMS["start_dt"]), date.fromisoformat(DEFAULT_PARAMS["end_dt"])

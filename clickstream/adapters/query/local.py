@@ -3,7 +3,9 @@
 Each `execute` opens a fresh in-memory DuckDB connection (cheap, and safe to call from several
 threads), registers the tables the statement names (`clickstream.adapters.query.sources`), runs
 it with `TimeZone='UTC'` and returns Arrow. `CREATE EXTERNAL TABLE` registers the table in Glue,
-which is what Athena does with it, so every file in `sql/` runs here.
+which is what Athena does with it, so every file in `sql/` runs here. `UNLOAD` (`unload.Unload`)
+streams the result, batch by batch, into Parquet under the location, as Athena writes it: the
+caller never holds the rows.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from clickstream.adapters.query.engine import (
 )
 from clickstream.adapters.query.pruning import partition_filters
 from clickstream.adapters.query.sources import GlueTableInfo, s3_filesystem, table_source
+from clickstream.adapters.query.unload import MAX_PARTITIONS, Unload
 from clickstream.settings import Settings
 
 DUCKDB_DIALECT = "duckdb"
@@ -73,24 +76,17 @@ class LocalEngine:
         """Run one Athena statement; SELECTs return Arrow, `CREATE EXTERNAL TABLE` registers the table in Glue."""
         from sqlglot import exp
 
+        try:
+            unload = Unload.parse(sql)
+        except ValueError as exc:
+            raise QueryError(str(exc)) from exc
+        if unload is not None:
+            return self._unload(unload, timeout_s)
         statement = parse_one(sql)
         if isinstance(statement, exp.Create) and statement.args.get("kind", "").upper() == "TABLE":
             return self._create_external_table(statement)
         with self._connection(statement) as (con, duck_sql):
-            timer = threading.Timer(timeout_s, con.interrupt) if timeout_s else None
-            if timer:
-                timer.start()
-            try:
-                return _fetch(con, duck_sql, max_rows)
-            except Exception as exc:
-                if timer and not timer.is_alive() and "interrupt" in str(exc).lower():
-                    raise QueryTimeoutError(
-                        f"query cancelled after {timeout_s:g} s: narrow the dt range or raise the timeout"
-                    ) from exc
-                raise _query_error(exc) from exc
-            finally:
-                if timer:
-                    timer.cancel()
+            return _timed(con, timeout_s, lambda: _fetch(con, duck_sql, max_rows))
 
     def explain(self, sql: str) -> str:
         """DuckDB's physical plan of the translated statement."""
@@ -152,6 +148,67 @@ class LocalEngine:
         assert self._settings is not None, "an engine made with LocalEngine.over() has no Glue catalog"
         return glue_catalog(self._settings)
 
+    def _unload(self, unload: Unload, timeout_s: float | None) -> pa.Table:
+        """Write the SELECT's rows as Parquet under `unload.location`, streamed (see `unload`).
+
+        As on Athena: the location must be empty, and at most MAX_PARTITIONS partitions are written."""
+        import pyarrow.fs as pafs
+
+        fs, base = self._target(unload.location)
+        found = fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
+        if any(info.type == pafs.FileType.File for info in found):
+            raise QueryError(f"UNLOAD: {unload.location} is not empty (Athena writes only to an empty location)")
+        with self._connection(parse_one(unload.select)) as (con, duck_sql):
+
+            def write() -> pa.Table:
+                reader = con.sql(duck_sql).to_arrow_reader(BATCH_ROWS)
+                missing = [p for p in unload.partitioned_by if p not in reader.schema.names]
+                if missing:
+                    raise QueryError(f"UNLOAD: the SELECT has no partition column {', '.join(missing)}")
+                keys = pa.schema([reader.schema.field(p) for p in unload.partitioned_by])
+                seen: set[str] = set()
+
+                def batches() -> Any:
+                    for batch in reader:
+                        if keys:
+                            seen.update(_partition_values(batch, keys.names))
+                            if len(seen) > MAX_PARTITIONS:
+                                raise QueryError(
+                                    f"UNLOAD writes at most {MAX_PARTITIONS} partitions (Athena's limit): "
+                                    "split the statement's range"
+                                )
+                        yield batch
+
+                ds.write_dataset(
+                    pa.RecordBatchReader.from_batches(reader.schema, batches()),
+                    base,
+                    filesystem=fs,
+                    format="parquet",
+                    partitioning=ds.partitioning(keys, flavor="hive") if keys else None,
+                    basename_template="part-{i}.parquet",
+                    existing_data_behavior="overwrite_or_ignore",
+                    file_options=ds.ParquetFileFormat().make_write_options(compression=unload.compression.lower()),
+                    max_partitions=MAX_PARTITIONS + 1,
+                )
+                return pa.table({})
+
+            return _timed(con, timeout_s, write)
+
+    def _target(self, location: str) -> tuple[Any, str]:
+        """(filesystem, base path) of an UNLOAD location: s3:// on the lake's endpoint; a local
+        directory for an engine over local sources (benchmarks)."""
+        import pyarrow.fs as pafs
+
+        if location.startswith("s3://"):
+            if self._settings is None:
+                raise QueryError("UNLOAD to s3:// needs the lake: use LocalEngine(settings)")
+            with self._lock:
+                if self._fs is None:
+                    self._fs = s3_filesystem(self._settings)
+                fs = self._fs
+            return fs, location.removeprefix("s3://").rstrip("/")
+        return pafs.LocalFileSystem(), str(Path(location.removeprefix("file://")).resolve())
+
     def _create_external_table(self, statement: Any) -> pa.Table:
         from clickstream.sqlfiles import table_from_ddl
 
@@ -185,6 +242,34 @@ class _Connection:
 
     def __exit__(self, *exc: object) -> None:
         self._con.close()
+
+
+def _timed(con: Any, timeout_s: float | None, run: Any) -> pa.Table:
+    """`run()` on `con`, interrupted after `timeout_s` (QueryTimeoutError); engine errors → QueryError."""
+    timer = threading.Timer(timeout_s, con.interrupt) if timeout_s else None
+    if timer:
+        timer.start()
+    try:
+        result: pa.Table = run()
+        return result
+    except Exception as exc:
+        if timer and not timer.is_alive() and "interrupt" in str(exc).lower():
+            raise QueryTimeoutError(
+                f"query cancelled after {timeout_s:g} s: narrow the dt range or raise the timeout"
+            ) from exc
+        raise _query_error(exc) from exc
+    finally:
+        if timer:
+            timer.cancel()
+
+
+def _partition_values(batch: pa.RecordBatch, names: list[str]) -> set[str]:
+    import pyarrow.compute as pc
+
+    if len(names) == 1:
+        return {str(v) for v in pc.unique(batch.column(names[0])).to_pylist()}
+    rows = zip(*(batch.column(n).to_pylist() for n in names), strict=True)
+    return {"/".join(map(str, row)) for row in set(rows)}
 
 
 def _fetch(con: Any, duck_sql: str, max_rows: int | None) -> pa.Table:

@@ -7,9 +7,11 @@ from decimal import Decimal
 
 import pyarrow as pa
 
+from clickstream.adapters.query.local import LocalEngine
 from clickstream.jobs.metrics_view import counter_items, engagement_items, window_sks
 from clickstream.jobs.reconcile import compare_counters, compare_uniques, drift_items
 from clickstream.metrics.sketch import RSE, Estimate
+from clickstream.sqlfiles import load, render
 
 DAY = date(2026, 11, 22)
 
@@ -77,7 +79,13 @@ def test_engagement_items_count_a_session_in_the_day_and_hour_it_started() -> No
         "add_to_carts": 0,
         "funnel_step": 1,
     }
-    items = {i["sk"]: i for i in engagement_items(pa.Table.from_pylist([session, bounce]))}
+    # the job fetches the engagement windows, never the sessions: the view's SQL, then its items
+    sessions = pa.Table.from_pylist([session, bounce])
+    engine = LocalEngine.over({"metric_sessions": sessions})
+    sql = render(load("batch_view/engagement.sql"), {"start_dt": "2026-11-22", "end_dt": "2026-11-22"})
+    windows = engine.execute(sql)
+    assert windows.num_rows == 2, "one row per hour window, not per session"
+    items = {i["sk"]: i for i in engagement_items(windows)}
     day = items["d#2026-11-22T00:00:00Z"]
     assert (
         day["sessions"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -142,7 +143,8 @@ def test_projection_follows_the_partition_keys() -> None:
     raw = sqlfiles.projection_parameters(RAW_EVENTS, "s3://b/raw/events/")
     assert raw["storage.location.template"] == "s3://b/raw/events/dt=${dt}/hour=${hour}/"
     assert raw["projection.hour.digits"] == "2"
-    daily = sqlfiles.projection_parameters(metric_table("d", (Column("n", "bigint"),)), "s3://b/m/")
+    day_table = replace(metric_table("d", (Column("n", "bigint"),)), versioned=False)
+    daily = sqlfiles.projection_parameters(day_table, "s3://b/m/")
     assert daily["storage.location.template"] == "s3://b/m/dt=${dt}/"
     assert "projection.hour.type" not in daily
     assert sqlfiles.storage_format(RAW_EVENTS).serde == "org.openx.data.jsonserde.JsonSerDe"
@@ -152,6 +154,7 @@ def test_the_versioned_events_table_has_no_projection_athena_reads_its_registere
     # a projection's template cannot name a partition's version, and Athena reads a location with
     # everything below it: every version at once (docs/adr/0008-curated-table-format.md)
     assert EVENTS.versioned and not RAW_EVENTS.versioned
+    assert metric_table("d", (Column("n", "bigint"),)).versioned, "the batch metrics job UNLOADs versions too"
     assert sqlfiles.projection_parameters(EVENTS, "s3://b/curated/events/") == {}
     assert sqlfiles.version_parameters(EVENTS) == {"clickstream.versioned": "true"}
     assert sqlfiles.version_parameters(RAW_EVENTS) == {}

@@ -118,7 +118,7 @@ ATHENA_FUNCTIONS = frozenset(
     ]
 )
 # Words that are followed by "(" in DDL without being functions.
-DDL_WORDS = frozenset({"tblproperties", "serdeproperties"})
+DDL_WORDS = frozenset({"tblproperties", "serdeproperties", "unload"})
 # Tokens sqlglot's Athena reader accepts but Athena does not run.
 DUCKDB_ONLY_TOKENS = {TokenType.DCOLON: "`::` cast", TokenType.ILIKE: "ILIKE", TokenType.L_BRACE: "a {...} literal"}
 DUCKDB_ONLY_WORDS = {"qualify": "QUALIFY", "exclude": "SELECT * EXCLUDE", "sample": "USING SAMPLE"}
@@ -230,3 +230,21 @@ def test_the_url_path_in_the_metric_files_is_the_one_url_dimension_sql() -> None
     assert len(files) >= 2
     for rel, sql in files:
         assert f"{URL_DIMENSION_SQL} AS url_path" in sql, f"sql/{rel}: use definitions.URL_DIMENSION_SQL"
+
+
+def test_the_statements_the_batch_metrics_job_sends_are_athena_sql() -> None:
+    # the job does not send the files as they are: a LIMIT 0 probe, an UNLOAD per metric, and the
+    # batch view's reads (the same text runs on the local engine)
+    from datetime import date
+
+    from clickstream.jobs import batch_metrics as job
+    from clickstream.jobs.metrics_view import VIEW_INPUTS
+
+    day = date(2026, 11, 22)
+    location = "s3://bucket/curated/metrics/x/v=20261122T000000000000Z-run/"
+    for name in job.metric_names():
+        unload = job.unload_sql(name, day, day, ["a", "b", "dt"], location)
+        assert unload.startswith("UNLOAD (SELECT") and "partitioned_by = ARRAY['dt']" in unload
+        assert athena_problems(unload) == [], name
+    for name in VIEW_INPUTS:
+        assert athena_problems(job._view_sql(name, day, day)) == [], name

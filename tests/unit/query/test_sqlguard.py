@@ -101,6 +101,8 @@ HOSTILE = [
     ("SELECT getenv('HOME') FROM events", ""),
     ("SELECT current_setting('home_directory') FROM events", ""),
     ("SELECT * FROM events, LATERAL read_csv('/etc/passwd')", ""),
+    # the engines run UNLOAD for the batch jobs (it writes to S3): never through the read-only path
+    ("UNLOAD (SELECT * FROM events) TO 's3://lake/x/' WITH (format = 'PARQUET', compression = 'ZSTD')", "UNLOAD"),
     # tables outside the allowed set
     ("SELECT * FROM secrets", "unknown table"),
     ("SELECT * FROM information_schema.tables", "Glue database"),

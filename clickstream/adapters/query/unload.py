@@ -1,0 +1,79 @@
+"""Athena's `UNLOAD`, the statement both engines run to write a query's result into the lake.
+
+    UNLOAD (SELECT …, dt FROM …) TO 's3://<bucket>/<prefix>/'
+    WITH (format = 'PARQUET', compression = 'ZSTD', partitioned_by = ARRAY['dt'])
+
+Athena writes the result as Parquet under the location, one `dt=<value>/` folder per partition
+value, without the partition columns in the files; the location must be empty, and one UNLOAD
+writes at most `ATHENA_MAX_PARTITIONS_PER_WRITE` partitions. The local engine runs the same text
+(`LocalEngine.execute`): DuckDB streams the result into pyarrow's dataset writer on the same S3
+endpoint, batch by batch, so neither engine's caller holds the result.
+
+sqlglot has no grammar for UNLOAD (it parses it as a `Command`), so the statement is written and
+read here, in the one form the jobs generate.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from clickstream import constants as c
+
+FORMAT: Final = "PARQUET"
+COMPRESSION: Final = "ZSTD"
+MAX_PARTITIONS: Final = c.ATHENA_MAX_PARTITIONS_PER_WRITE
+
+_STATEMENT: Final = re.compile(
+    r"^\s*UNLOAD\s*\((?P<select>.*)\)\s*TO\s*'(?P<location>[^']+)'\s*"
+    r"WITH\s*\(\s*format\s*=\s*'(?P<format>\w+)'\s*,\s*compression\s*=\s*'(?P<compression>\w+)'"
+    r"(?:\s*,\s*partitioned_by\s*=\s*ARRAY\[(?P<partitioned_by>[^\]]*)\])?\s*\)\s*;?\s*$",
+    re.DOTALL | re.IGNORECASE,
+)
+_IDENTIFIER: Final = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Unload:
+    """One UNLOAD: the SELECT (Athena dialect, partition columns last), where, and how."""
+
+    select: str
+    location: str  # s3://bucket/prefix/ (a local directory for an engine over local sources)
+    partitioned_by: tuple[str, ...] = ()
+    compression: str = COMPRESSION
+
+    def __post_init__(self) -> None:
+        if "'" in self.location or not self.location.endswith("/"):
+            raise ValueError(f"UNLOAD location must end with / and hold no quote: {self.location!r}")
+        for column in self.partitioned_by:
+            if not _IDENTIFIER.match(column):
+                raise ValueError(f"UNLOAD partition column {column!r} is not a plain lower-case identifier")
+
+    def sql(self) -> str:
+        options = f"format = '{FORMAT}', compression = '{self.compression}'"
+        if self.partitioned_by:
+            options += f", partitioned_by = ARRAY[{', '.join(repr(p) for p in self.partitioned_by)}]"
+        return f"UNLOAD ({self.select.strip().rstrip(';')}) TO '{self.location}' WITH ({options})"
+
+    @classmethod
+    def parse(cls, text: str) -> Unload | None:
+        """The UNLOAD `text` states, or None when `text` is not an UNLOAD."""
+        if text.lstrip()[:6].upper() != "UNLOAD":
+            return None
+        m = _STATEMENT.match(text)
+        if m is None or m["format"].upper() != FORMAT:
+            raise ValueError(
+                "UNLOAD must read: UNLOAD (<select>) TO 's3://…/' WITH (format = 'PARQUET', "
+                "compression = '…'[, partitioned_by = ARRAY['col', …]])"
+            )
+        columns = tuple(p.strip().strip("'\"") for p in (m["partitioned_by"] or "").split(",") if p.strip())
+        return cls(m["select"], m["location"], columns, m["compression"].upper())
+
+
+def partitions_select(select: str, columns: Sequence[str], partitioned_by: Sequence[str]) -> str:
+    """`select` with its columns listed, partition columns last (Athena's UNLOAD requires it)."""
+    rest = [col for col in columns if col not in partitioned_by]
+    listed = ", ".join(f'"{col}"' for col in [*rest, *partitioned_by])
+    return f"SELECT {listed} FROM ({select.strip().rstrip(';')}) AS unloaded"

@@ -1,0 +1,88 @@
+"""Athena's UNLOAD as both engines run it: the statement's text, and the local engine writing Parquet
+the way Athena does (Hive folders, partition columns out of the files, an empty location, at most
+100 partitions)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from clickstream.adapters.query import QueryError
+from clickstream.adapters.query.local import LocalEngine
+from clickstream.adapters.query.unload import MAX_PARTITIONS, Unload, partitions_select
+
+
+def test_the_statement_reads_back_as_written() -> None:
+    unload = Unload("SELECT a, dt FROM t WHERE x = 'y'", "s3://b/p/v=1/", ("dt",))
+    text = unload.sql()
+    assert text == (
+        "UNLOAD (SELECT a, dt FROM t WHERE x = 'y') TO 's3://b/p/v=1/' "
+        "WITH (format = 'PARQUET', compression = 'ZSTD', partitioned_by = ARRAY['dt'])"
+    )
+    assert Unload.parse(text) == unload
+    assert Unload.parse("SELECT 1") is None
+    with pytest.raises(ValueError, match="UNLOAD must read"):
+        Unload.parse("UNLOAD (SELECT 1) TO 's3://b/p/' WITH (format = 'JSON', compression = 'GZIP')")
+    with pytest.raises(ValueError, match="must end with /"):
+        Unload("SELECT 1", "s3://b/p", ())
+
+
+def test_partition_columns_go_last_as_athena_requires() -> None:
+    assert partitions_select("SELECT * FROM t;", ["dt", "a", "b"], ["dt"]) == (
+        'SELECT "a", "b", "dt" FROM (SELECT * FROM t) AS unloaded'
+    )
+
+
+def _engine() -> LocalEngine:
+    rows = pa.table(
+        {
+            "dt": ["2026-11-22", "2026-11-22", "2026-11-23"],
+            "n": [1, 2, 3],
+            "url": ["/a", "/b", "/a"],
+        }
+    )
+    return LocalEngine.over({"t": rows})
+
+
+def test_the_local_engine_writes_hive_folders_without_the_partition_column(tmp_path: Path) -> None:
+    location = f"{tmp_path}/out/"
+    select = partitions_select("SELECT dt, n, url FROM t WHERE n > 0", ["dt", "n", "url"], ["dt"])
+
+    out = _engine().execute(Unload(select, location, ("dt",)).sql())
+
+    assert out.num_rows == 0, "like Athena: the rows are in the location, not in a result set"
+    files = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.parquet"))
+    assert files == ["dt=2026-11-22/part-0.parquet", "dt=2026-11-23/part-0.parquet"]
+    first = pq.read_table(tmp_path / "out" / files[0])
+    assert first.column_names == ["n", "url"] and sorted(first["n"].to_pylist()) == [1, 2]
+    back = ds.dataset(str(tmp_path / "out"), format="parquet", partitioning="hive").to_table()
+    assert sorted(back["n"].to_pylist()) == [1, 2, 3]
+
+
+def test_a_location_that_holds_files_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "out" / "dt=2026-11-22").mkdir(parents=True)
+    (tmp_path / "out" / "dt=2026-11-22" / "old.parquet").write_bytes(b"x")
+    select = partitions_select("SELECT dt, n FROM t", ["dt", "n"], ["dt"])
+    with pytest.raises(QueryError, match="not empty"):
+        _engine().execute(Unload(select, f"{tmp_path}/out/", ("dt",)).sql())
+
+
+def test_more_partitions_than_athena_writes_in_one_statement_are_refused(tmp_path: Path) -> None:
+    many = pa.table({"k": [f"{i:04d}" for i in range(MAX_PARTITIONS + 1)], "n": list(range(MAX_PARTITIONS + 1))})
+    engine = LocalEngine.over({"t": many})
+    select = partitions_select("SELECT k, n FROM t", ["k", "n"], ["k"])
+    with pytest.raises(QueryError, match=f"at most {MAX_PARTITIONS} partitions"):
+        engine.execute(Unload(select, f"{tmp_path}/out/", ("k",)).sql())
+    # and exactly the limit is fine
+    engine = LocalEngine.over({"t": many.slice(0, MAX_PARTITIONS)})
+    engine.execute(Unload(select, f"{tmp_path}/ok/", ("k",)).sql())
+    assert len(list((tmp_path / "ok").glob("k=*"))) == MAX_PARTITIONS
+
+
+def test_a_select_without_the_partition_column_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(QueryError, match="no partition column dt"):
+        _engine().execute(Unload("SELECT n FROM t", f"{tmp_path}/out/", ("dt",)).sql())
