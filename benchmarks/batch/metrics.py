@@ -13,9 +13,10 @@ apart) and computes each metric family with vectorised groupbys; the row counts 
 printed side by side as a sanity check (the exact equality is the unit tests' job:
 tests/unit/jobs/test_metrics_sql.py).
 
-The files run in the job's order (`run_order`), each result registered as `metric_<name>` for the
-files after it, as the job writes it: `engagement`, `funnel` and `commerce` read
-`metric_sessions`. Beside each of those, the "resessionized" column times the same file with
+The files run in the job's order (`run_order`) and the way the job runs them: a `LIMIT 0` probe
+for the columns, then an UNLOAD (`batch_metrics.unload_sql`), here into a local directory that
+the files after it read as `metric_<name>` (`engagement`, `funnel` and `commerce` read
+`metric_sessions`). The lake is laid out as the compaction job writes it (`write_lake`). Beside each of those, the "resessionized" column times the same file with
 `sessions.sql` inlined in place of the table: what the file costs when every file sessionizes
 the events again (the layout before 2026-12-06), measured in the same run.
 """
@@ -94,14 +95,29 @@ def _hours(text: np.ndarray) -> np.ndarray:
 
 
 def write_lake(table: pa.Table, root: Path) -> None:
-    ds.write_dataset(
-        table,
-        root,
-        format="parquet",
-        partitioning=ds.partitioning(pa.schema([("dt", pa.string()), ("hour", pa.string())]), flavor="hive"),
-        existing_data_behavior="delete_matching",
-        max_rows_per_file=2_000_000,
-    )
+    """As the compaction job lays the curated table out: per (dt, hour) partition, its rows sorted
+    (`compact_write.sort_rows`) into files of one row group each, zstd 7 (`parquet_files`).
+
+    (Before 2026-12-07 this was pyarrow's `write_dataset` of the whole table, which left row
+    groups of a few hundred rows: scans of such files cost about 4x the job's, see BENCHMARKS.md.)"""
+    import pyarrow.compute as pc
+
+    from clickstream.jobs.compact_write import SORT_KEYS, parquet_files
+
+    order = pc.sort_indices(table, sort_keys=[(k, "ascending", "at_end") for k in ("dt", "hour", *SORT_KEYS)])
+    table = table.take(order)
+    keys = pc.binary_join_element_wise(table["dt"], table["hour"], "/")
+    counts = pc.value_counts(keys)  # in order of first appearance: the sorted order
+    offset = 0
+    for entry in counts:
+        dt, hour = entry["values"].as_py().split("/")
+        n = entry["counts"].as_py()
+        part = table.slice(offset, n).drop_columns(["dt", "hour"])
+        offset += n
+        folder = root / f"dt={dt}" / f"hour={hour}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, body in enumerate(parquet_files(part)):
+            (folder / f"part-{i:05d}.parquet").write_bytes(body)
 
 
 # --- pandas: the same metric families, vectorised -------------------------------------------
@@ -263,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from clickstream.adapters.query.local import LocalEngine
-    from clickstream.jobs.batch_metrics import metric_names, metric_sql, run_order, upstream
+    from clickstream.jobs.batch_metrics import metric_names, metric_sql, result_schema, run_order, unload_sql, upstream
 
     names = run_order(args.only.split(",") if args.only else metric_names())
     root = args.data or Path(tempfile.mkdtemp(prefix="bench-metrics-"))
@@ -291,11 +307,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{'metric':<16}{'sql rows':>10}{'sql s':>9}{'resessionized s':>17}"
             f"{'pandas rows':>13}{'pandas s':>10}{'pandas/sql':>12}"
         )
+        out_dir = Path(tempfile.mkdtemp(prefix="bench-metrics-out-"))
         for name in names:
+            # the job's path: the LIMIT 0 probe for the table's columns, then the UNLOAD, here into
+            # a local directory that the files after it read as metric_<name>
             began = time.perf_counter()
-            result = engine.execute(metric_sql(name, START, END))
+            schema = result_schema(engine, metric_sql(name, START, END))
+            location = out_dir / name
+            engine.execute(unload_sql(name, START, END, schema.names, f"{location}/"))
             sql_s = time.perf_counter() - began
-            engine.add_source(f"metric_{name}", result)
+            engine.add_source(f"metric_{name}", location)
+            result = engine.execute(f"SELECT count(*) AS n FROM metric_{name}")
+            result_rows = result.column("n")[0].as_py()
             again_s = None
             if upstream(name) == {"sessions"}:
                 inlined = f"FROM ({metric_sql('sessions', START, END)}) AS metric_sessions"
@@ -310,13 +333,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             ratio = f"{pd_s / sql_s:.2f}x" if pd_s else "-"
             again = f"{again_s:.2f}" if again_s is not None else "-"
             print(
-                f"{name:<16}{result.num_rows:>10,}{sql_s:>9.2f}{again:>17}"
-                f"{pd_rows or 0:>13,}{pd_s or 0:>10.2f}{ratio:>12}"
+                f"{name:<16}{result_rows:>10,}{sql_s:>9.2f}{again:>17}{pd_rows or 0:>13,}{pd_s or 0:>10.2f}{ratio:>12}"
             )
             rows.append(
                 {
                     "metric": name,
-                    "sql_rows": result.num_rows,
+                    "sql_rows": result_rows,
                     "sql_s": sql_s,
                     "resessionized_s": again_s,
                     "pandas_rows": pd_rows,
@@ -343,4 +365,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if not args.keep and args.data is None:
             shutil.rmtree(root, ignore_errors=True)
+        if "out_dir" in locals():
+            shutil.rmtree(out_dir, ignore_errors=True)
     return 0

@@ -3,8 +3,9 @@
     .venv/bin/python -m benchmarks.batch sql-ab sessions --before fc367b6 --events 2000000
       [--rounds 3] [--data DIR]
 
-The earlier version is `git show <before>:sql/metrics/<name>.sql`, rendered the way the job renders
-today's (its includes spliced in, the same days). Both run on `LocalEngine.over` over the metrics
+The earlier version is `git show <before>:sql/metrics/<name>.sql` with the includes it names as they
+were at `<before>` (`git show <before>:sql/include/…`), rendered the way the job renders today's
+(the same days): so a change to an include (`include/sessionize.sql`) is measured too. Both run on `LocalEngine.over` over the metrics
 benchmark's synthetic events (`benchmarks.batch.metrics.synthetic`, local Parquet), in alternating
 order; the results must be equal, row for row, or the run fails.
 """
@@ -12,6 +13,7 @@ order; the results must be equal, row for row, or the run fails.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import statistics
 import subprocess
@@ -33,11 +35,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     from benchmarks.batch.metrics import END, START, synthetic, write_lake
     from clickstream.adapters.query.local import LocalEngine
     from clickstream.jobs.batch_metrics import metric_sql
-    from clickstream.sqlfiles import render
+    from clickstream.sqlfiles import INCLUDE, render
 
     old_text = subprocess.run(
         ["git", "show", f"{args.before}:sql/metrics/{args.name}.sql"], check=True, capture_output=True, text=True
     ).stdout
+
+    def earlier(match: re.Match[str]) -> str:  # the fragment as it was at --before
+        rel = match.group(1)
+        shown = subprocess.run(["git", "show", f"{args.before}:sql/{rel}"], check=True, capture_output=True, text=True)
+        return shown.stdout
+
+    old_text = INCLUDE.sub(earlier, old_text)
     dates = {"start_dt": START.isoformat(), "end_dt": END.isoformat()}
     versions = {"before": render(old_text, dates), "now": metric_sql(args.name, START, END)}
     root = args.data or Path(tempfile.mkdtemp(prefix="bench-sql-ab-"))

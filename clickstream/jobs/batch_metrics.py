@@ -226,7 +226,7 @@ def _compute(
     tag = f"{start:%Y%m%d}-{end:%Y%m%d}"
     for name in run_order():
         began_metric = time.perf_counter()
-        table = metric_table_of(name, _result_schema(engine, metric_sql(name, start, end)))
+        table = metric_table_of(name, result_schema(engine, metric_sql(name, start, end)))
         if glue.ensure_table(settings.names.glue_database, table, store.bucket):
             created.append(table.name)
         written, rows = _unload_days(settings, engine, store, glue, table, name, run_days, now=now(), tag=tag)
@@ -247,7 +247,7 @@ def _compute(
     )
 
 
-def _result_schema(engine: QueryEngine, sql: str) -> pa.Schema:
+def result_schema(engine: QueryEngine, sql: str) -> pa.Schema:
     """The columns and types `sql` gives, without its rows: what `metric_<name>` declares in Glue."""
     probe = engine.execute(f"SELECT * FROM ({sql.strip().rstrip(';')}) AS probe LIMIT 0", timeout_s=DML_TIMEOUT_S)
     if PARTITION_COLUMN not in probe.column_names:

@@ -6,22 +6,30 @@
 -- A session is the events of one session_id; events without a session_id are sessionized per
 -- user: ordered by event time (then event_id), a gap of session_gap_ms or more starts a new
 -- session (constants.SESSION_GAP_SECONDS * 1000, filled in by render).
---   gaps:  scoped + new_session (1 when the event starts an inferred session, else 0)
---   keyed: gaps + session_key = the session_id, else 'inferred#<user_id>#<n>'
+--   gaps:  the events without a session_id + new_session (1 when the event starts an inferred
+--          session, else 0)
+--   keyed: every event of scoped + new_session (0 with a session_id) + session_key = the
+--          session_id, else 'inferred#<user_id>#<n>'
 gaps AS (
+    -- only the events without a session_id are ordered per user: the window functions sort a
+    -- fifth of the events, not all of them (an event with a session_id is keyed by it)
     SELECT *,
-           CASE WHEN session_id IS NOT NULL THEN 0
-                WHEN lag(event_time) OVER (PARTITION BY user_id, session_id ORDER BY event_time, event_id) IS NULL THEN 1
+           CASE WHEN lag(event_time) OVER (PARTITION BY user_id ORDER BY event_time, event_id) IS NULL THEN 1
                 WHEN date_diff('millisecond',
-                               lag(event_time) OVER (PARTITION BY user_id, session_id ORDER BY event_time, event_id),
+                               lag(event_time) OVER (PARTITION BY user_id ORDER BY event_time, event_id),
                                event_time) >= {{ session_gap_ms }} THEN 1
                 ELSE 0 END AS new_session
     FROM scoped
+    WHERE session_id IS NULL
 ),
 keyed AS (
+    SELECT *, 0 AS new_session, session_id AS session_key
+    FROM scoped
+    WHERE session_id IS NOT NULL
+    UNION ALL
     SELECT *,
-           coalesce(session_id, concat('inferred#', user_id, '#', cast(
-               sum(new_session) OVER (PARTITION BY user_id, session_id ORDER BY event_time, event_id
-                                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS varchar))) AS session_key
+           concat('inferred#', user_id, '#', cast(
+               sum(new_session) OVER (PARTITION BY user_id ORDER BY event_time, event_id
+                                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS varchar)) AS session_key
     FROM gaps
 )
