@@ -1,11 +1,20 @@
-"""`python -m benchmarks.batch compaction|metrics|table-format|sql-ab|late-merge|gate-spike|parquet-size [options]` (each prints its own --help)."""
+"""`python -m benchmarks.batch compaction|metrics|table-format|sql-ab|late-merge|gate-spike|parse-spike|parquet-size [options]` (each prints its own --help)."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
 
-BENCHMARKS = ("compaction", "metrics", "table-format", "sql-ab", "late-merge", "gate-spike", "parquet-size")
+BENCHMARKS = (
+    "compaction",
+    "metrics",
+    "table-format",
+    "sql-ab",
+    "late-merge",
+    "gate-spike",
+    "parse-spike",
+    "parquet-size",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -19,6 +28,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from benchmarks.batch.metrics import main as run
     elif args[0] == "parquet-size":
         from benchmarks.batch.parquet_size import main as run
+    elif args[0] == "parse-spike":
+        from benchmarks.batch.parse_spike import main as run
     elif args[0] == "gate-spike":
         from benchmarks.batch.gate_spike import main as run
     elif args[0] == "late-merge":
