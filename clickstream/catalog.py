@@ -29,6 +29,9 @@ RAW_EVENTS_TABLE: Final = "raw_events"
 EVENTS_TABLE: Final = "events"
 METRIC_TABLE_PREFIX: Final = "metric_"
 EVENT_TIME: Final = "event_time"  # curated name of the contract's `timestamp`
+# the parsed frame's column listing the fields present with a JSON type their logical type does
+# not allow (sql/include/parse_event.sql, the quality suite's type rule)
+INVALID_TYPES_COLUMN: Final = "_invalid_types"
 CURATED_RENAMES: Final[dict[str, str]] = {"timestamp": EVENT_TIME}
 PARTITION_KEYS: Final[tuple[str, ...]] = ("dt", "hour")  # dt=YYYY-MM-DD, hour=HH (strings, UTC)
 DAY_PARTITION_KEYS: Final[tuple[str, ...]] = ("dt",)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from clickstream.catalog import FIXED_TABLES, Column, Format, TableDef
+from clickstream.catalog import FIXED_TABLES, INVALID_TYPES_COLUMN, Column, Format, TableDef
 from clickstream.constants import SESSION_GAP_SECONDS
 from clickstream.errors import ClickstreamError
 
@@ -299,10 +299,130 @@ def ddl_files() -> dict[str, str]:
     return {f"{DDL_DIR}/{t.name}.sql": render_ddl(t) for t in FIXED_TABLES}
 
 
+# --- The event parse: raw NDJSON lines → the contract's typed columns -----------------------------
+
+PARSE_INCLUDE: Final = f"{INCLUDE_DIR}/parse_event.sql"
+# The first character of a JSON value's text, for the logical types whose JSON type it decides.
+_JSON_FIRST: Final[dict[str, str]] = {"string": '"', "timestamp": '"', "json": "{"}
+_JSON_INTEGER: Final = "^-?[0-9]+$"  # a JSON integer: no fraction, no exponent (404.0 is not one)
+_JSON_NUMBER: Final = "^-?[0-9]"
+_JSON_OBJECT_LINE: Final = r"^[ \t\r\n]*[{]"  # blanks, then `{`: only such a line is parsed
+
+
+def parse_event_fragment() -> str:
+    """`sql/include/parse_event.sql`: the contract's JSON-type rules (`jobs/compact_parse.py`) as
+    Athena SQL, after a `raw` CTE with a `line` column. Generated from the event schema."""
+    from clickstream.catalog import curated_name
+    from clickstream.events.schema import EVENT_FIELDS, FIELD_TYPES
+
+    extracts, texts, values, flags = [], [], [], []
+    for f in EVENT_FIELDS:
+        kind, col, v, t = FIELD_TYPES[f], curated_name(f), f'"v_{f}"', f'"t_{f}"'
+        extracts.append(f"json_extract(event_json, '$.{f}') AS {v}")
+        texts.append(f"json_format({v}) AS {t}")
+        if kind in _JSON_FIRST:
+            ok = f"substr({t}, 1, 1) = '{_JSON_FIRST[kind]}'"
+        else:
+            ok = f"regexp_like({t}, '{_JSON_NUMBER if kind == 'double' else _JSON_INTEGER}')"
+        scalar = f"json_extract_scalar({v}, '$')"
+        if kind == "string":
+            value = f"CASE WHEN {ok} THEN {scalar} END"
+        elif kind == "timestamp":
+            value = f"try(from_iso8601_timestamp(CASE WHEN {ok} THEN {scalar} END))"
+        elif kind == "json":
+            value = f"CASE WHEN {ok} THEN {t} END"
+        elif kind == "double":
+            value = f"CASE WHEN {ok} THEN try_cast({t} AS double) END"
+        else:
+            value = f"CASE WHEN {ok} THEN try_cast({t} AS bigint) END"
+        values.append(f'{value} AS "{col}",\n           coalesce({t} <> \'null\', false) AS "h_{f}"')
+        flags.append(f"""CASE WHEN "h_{f}" AND "{col}" IS NULL THEN '{col}' END""")
+    sep = ",\n           "
+    return f"""-- Generated from clickstream/events/schema.py by `python -m clickstream.sqlfiles`; do not edit.
+-- The event parse: raw NDJSON lines → the contract's typed columns, with its JSON-type rules
+-- (clickstream/jobs/compact_parse.py). Not a query on its own: a statement defines a `raw` CTE
+-- with a `line` column, then includes this (sql/README.md "Includes"). It defines
+--   json_values: raw + event_json (the parsed line; NULL unless the line is a JSON object)
+--   json_fields: + v_<field> (each field's JSON value), json_texts: + t_<field> (its JSON text)
+--   json_typed:  + each typed column (NULL unless its JSON type is allowed) + h_<field> (a value
+--                is present: not missing, not JSON null)
+--   parsed:      + {INVALID_TYPES_COLUMN} (the columns present with a type not allowed),
+--                is_object, bad_line (the line, when it is not a JSON object)
+-- A JSON value's text starts with `"` for a string, `{{` for an object; integers must be JSON
+-- integers, doubles any JSON number; a timestamp is an ISO 8601 string.
+json_values AS (
+    SELECT *,
+           CASE WHEN regexp_like(line, '{_JSON_OBJECT_LINE}') THEN try(json_parse(line)) END AS event_json
+    FROM raw
+),
+json_fields AS (
+    SELECT *,
+           {sep.join(extracts)}
+    FROM json_values
+),
+json_texts AS (
+    SELECT *,
+           {sep.join(texts)}
+    FROM json_fields
+),
+json_typed AS (
+    SELECT *,
+           {sep.join(values)}
+    FROM json_texts
+),
+parsed AS (
+    SELECT *,
+           nullif(array_join(filter(ARRAY[{", ".join(flags)}], x -> x IS NOT NULL), ','), '')
+               AS {INVALID_TYPES_COLUMN},
+           event_json IS NOT NULL AS is_object,
+           CASE WHEN event_json IS NULL THEN line END AS bad_line
+    FROM json_typed
+)
+"""
+
+
+COMPACTION_PARSE: Final = "compaction/parse.sql"
+RAW_LINES_KEYS: Final[tuple[str, ...]] = ("_row", "_obj", "_rec")  # = compact_parse's ROW/OBJ/REC columns
+
+
+def compaction_parse_statement() -> str:
+    """`sql/compaction/parse.sql`: the compaction job's parse of one batch of lines."""
+    from clickstream.catalog import curated_name
+    from clickstream.events.schema import EVENT_FIELDS
+
+    keys = ", ".join(f'"{k}"' for k in RAW_LINES_KEYS)
+    row, obj, rec = (f'"{k}"' for k in RAW_LINES_KEYS)
+    columns = ",\n       ".join(f'"{curated_name(f)}"' for f in EVENT_FIELDS)
+    return f"""-- Generated from clickstream/events/schema.py by `python -m clickstream.sqlfiles`; do not edit.
+-- The compaction job's parse (clickstream/jobs/compact_parse.py): one batch of raw lines, as the
+-- job numbers them ({row}: in the batch, {obj}: the raw object, {rec}: the line in it), → the
+-- typed frame, with the rules of include/parse_event.sql. The job runs it on the local engine
+-- over its lines as `raw_lines`; docs/adr/0011-compaction-as-sql.md says what comes next.
+WITH raw AS (
+    SELECT {keys}, line FROM raw_lines
+),
+{{{{> {PARSE_INCLUDE} }}}}
+SELECT {row},
+       {columns},
+       {INVALID_TYPES_COLUMN},
+       {obj},
+       {rec},
+       is_object,
+       bad_line
+FROM parsed
+"""
+
+
+def generated_files() -> dict[str, str]:
+    """{relative path: text} of every generated file in sql/: the DDL and the event parse."""
+    return {**ddl_files(), PARSE_INCLUDE: parse_event_fragment(), COMPACTION_PARSE: compaction_parse_statement()}
+
+
 def write_ddl() -> list[Path]:
-    """(Re)write `sql/ddl/*.sql` from the catalog."""
+    """(Re)write the generated files in sql/ (`generated_files`): the DDL from the catalog, the
+    event parse from the event schema."""
     written = []
-    for rel, text in ddl_files().items():
+    for rel, text in generated_files().items():
         path = sql_dir() / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")

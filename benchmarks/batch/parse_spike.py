@@ -1,23 +1,24 @@
-"""Spike: the compaction's parse step as Athena SQL over raw lines, beside the job's DuckDB-only parse.
+"""Spike: the compaction's parse as Athena SQL (the job's now), beside its earlier DuckDB-only parse.
 
     .venv/bin/python -m benchmarks.batch parse-spike [--events 1000000] [--rounds 3]
 
 Compaction as SQL (issue 17) needs its first step, NDJSON line → typed columns with the contract's
 JSON-type rules (`compact_parse`), in Athena's dialect, so that Athena runs it in AWS and DuckDB,
-after sqlglot, on the laptop. The job's parse uses DuckDB's `json_transform` and `json_type`, which
-Athena does not have. This spike writes it with what both engines share: `json_parse` once per
-line (only a line that starts with `{`), `json_extract(m, '$.<field>')` per field, and the
-value's JSON text (`json_format`), whose first character says its JSON type (integers: a
-`regexp_like`). The local engine reads the fields of one JSON value in one DuckDB multi-path
-extract (`local.shared_json_extracts`). A first form, `CAST(... AS MAP(VARCHAR, JSON))` with
-`element_at` per field, was dropped: DuckDB's JSON-to-MAP cast took 5.7 s per 100,000 lines
-(docs/adr/0011-compaction-as-sql.md).
+after sqlglot, on the laptop. The job's parse used DuckDB's `json_transform` and `json_type`,
+which Athena does not have (kept here, `duckdb_parse_sql`, as the baseline). The job now runs
+`sql/compaction/parse.sql` (rules in `sql/include/parse_event.sql`), written with what both
+engines share: `json_parse` once per line (only a line that starts with `{`),
+`json_extract(m, '$.<field>')` per field, and the value's JSON text (`json_format`), whose first
+character says its JSON type (integers: a `regexp_like`). The local engine reads the fields of one
+JSON value in one DuckDB multi-path extract (`local.shared_json_extracts`). A first form,
+`CAST(... AS MAP(VARCHAR, JSON))` with `element_at` per field, was dropped: DuckDB's JSON-to-MAP
+cast took 5.7 s per 100,000 lines (docs/adr/0011-compaction-as-sql.md).
 
 Input: the compaction benchmark's raw lines (`compaction.raw_lines`), with faults mixed in: one
 line in 500 each of invalid JSON, a JSON array, a string where an integer belongs, a float where
 an integer belongs, an object where a string belongs, and a timestamp that does not parse. Both
-parses run on the same Arrow table of lines (`_row`, `_obj`, `_rec`, `line`) on the local engine,
-in alternating rounds; the run fails unless both give the same frame and the same malformed rows.
+parses run on the same Arrow table of lines (`_row`, `_obj`, `_rec`, `line`), in alternating
+rounds; the run fails unless both give the same frame and the same malformed rows.
 """
 
 from __future__ import annotations
@@ -36,57 +37,56 @@ from clickstream.catalog import curated_name
 from clickstream.events.schema import EVENT_FIELDS, FIELD_TYPES
 from clickstream.quality.suite import INVALID_TYPES_COLUMN, ROW_COLUMN
 
-# the first character of a JSON value's text, by the JSON types each logical type accepts
-_FIRST: Final[dict[str, str]] = {"string": '"', "timestamp": '"', "json": "{"}
-_INTEGER: Final = "^-?[0-9]+$"
-_NUMBER: Final = "^-?[0-9]"
+OBJ_COLUMN: Final = "_obj"
+REC_COLUMN: Final = "_rec"
+
+# The job's parse before 2026-12-07 (DuckDB only: json_transform, json_type), kept as the baseline.
+_JSON_TYPES: Final[dict[str, tuple[str, ...]]] = {
+    "string": ("VARCHAR",),
+    "timestamp": ("VARCHAR",),
+    "json": ("OBJECT",),
+    "int8": ("BIGINT", "UBIGINT"),
+    "int16": ("BIGINT", "UBIGINT"),
+    "int32": ("BIGINT", "UBIGINT"),
+    "int64": ("BIGINT", "UBIGINT"),
+    "double": ("BIGINT", "UBIGINT", "DOUBLE"),
+}
 
 
-def athena_parse_sql(table: str = "lines") -> str:
-    """The parse in Athena's dialect: the job's frame columns, `is_object`, `bad_line`."""
-    values, flags = [], []
+def duckdb_parse_sql() -> str:
+    """The parse query: each line is parsed once (`json_transform` to a struct of JSON values),
+    then per field: its JSON type, the typed value when the type is allowed, and whether a value
+    was present (not missing, not JSON null) - present but untyped means an invalid type."""
+    loose = ", ".join(f'"{f}": "JSON"' for f in EVENT_FIELDS)
+    kinds, values, flags = [], [], []
     for f in EVENT_FIELDS:
-        kind, col = FIELD_TYPES[f], curated_name(f)
-        text = f'"t_{f}"'
-        if kind in _FIRST:
-            ok = f"substr({text}, 1, 1) = '{_FIRST[kind]}'"
-        elif kind == "double":
-            ok = f"regexp_like({text}, '{_NUMBER}')"
-        else:
-            ok = f"regexp_like({text}, '{_INTEGER}')"
-        scalar = f"json_extract_scalar(\"v_{f}\", '$')"
+        kind, col, src, t = FIELD_TYPES[f], curated_name(f), f'j."{f}"', f'"t_{f}"'
+        kinds.append(f"json_type({src}) AS {t}")
+        allowed = ", ".join(f"'{name}'" for name in _JSON_TYPES[kind])
+        guard = f"{t} IN ({allowed})"
         if kind == "string":
-            value = f"CASE WHEN {ok} THEN {scalar} END"
+            value = f"CASE WHEN {guard} THEN {src} ->> '$' END"
         elif kind == "timestamp":
-            value = f"try(from_iso8601_timestamp(CASE WHEN {ok} THEN {scalar} END))"
+            value = f"TRY_CAST(CASE WHEN {guard} THEN {src} ->> '$' END AS TIMESTAMPTZ)"
         elif kind == "json":
-            value = f"CASE WHEN {ok} THEN {text} END"
+            value = f"CASE WHEN {guard} THEN CAST({src} AS VARCHAR) END"
         elif kind == "double":
-            value = f"CASE WHEN {ok} THEN try_cast({text} AS double) END"
+            value = f"CASE WHEN {guard} THEN TRY_CAST({src} AS DOUBLE) END"
         else:
-            value = f"CASE WHEN {ok} THEN try_cast({text} AS bigint) END"
-        values.append(f'{value} AS "{col}", coalesce({text} <> \'null\', false) AS "h_{f}"')
+            value = f"CASE WHEN {guard} THEN TRY_CAST({src} AS BIGINT) END"
+        values.append(f'{value} AS "{col}", coalesce({t} <> \'NULL\', false) AS "h_{f}"')
         flags.append(f"""CASE WHEN "h_{f}" AND "{col}" IS NULL THEN '{col}' END""")
-    extract = ", ".join(f"json_extract(m, '$.{f}') AS \"v_{f}\"" for f in EVENT_FIELDS)
-    texts = ", ".join(f'json_format("v_{f}") AS "t_{f}"' for f in EVENT_FIELDS)
     columns = ", ".join(f'"{curated_name(f)}"' for f in EVENT_FIELDS)
-    keys = f"{ROW_COLUMN}, _obj, _rec"
+    keys = f"{ROW_COLUMN}, {OBJ_COLUMN}, {REC_COLUMN}"
     return f"""
-SELECT {ROW_COLUMN}, {columns},
-       nullif(concat_ws(',', {", ".join(flags)}), '') AS {INVALID_TYPES_COLUMN},
-       _obj, _rec, m IS NOT NULL AS is_object, CASE WHEN m IS NULL THEN line END AS bad_line
+SELECT {ROW_COLUMN}, {columns}, NULLIF(concat_ws(',', {", ".join(flags)}), '') AS {INVALID_TYPES_COLUMN},
+       {OBJ_COLUMN}, {REC_COLUMN}, is_object, bad_line
 FROM (
-  SELECT {keys}, line, m, {", ".join(values)}
+  SELECT {keys}, is_object, CASE WHEN NOT is_object THEN line END AS bad_line, {", ".join(values)}
   FROM (
-    SELECT *, {texts}
-    FROM (
-      SELECT *, {extract}
-      FROM (
-        SELECT {keys}, line,
-               CASE WHEN substr(ltrim(line), 1, 1) = '{{' THEN try(json_parse(line)) END AS m
-        FROM {table}
-      )
-    )
+    SELECT *, {", ".join(kinds)},
+           coalesce(j IS NOT NULL AND starts_with(ltrim(line, E' \\t\\r\\n'), '{{'), false) AS is_object
+    FROM (SELECT {keys}, line, TRY(json_transform(line, '{{{loose}}}')) AS j FROM lines)
   )
 )
 """
@@ -134,26 +134,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import duckdb
 
-    from clickstream.adapters.query.local import LocalEngine
     from clickstream.jobs import compact_parse
 
     lines = lines_with_faults(args.events)
     print(f"{lines.num_rows:,} lines ({sum(len(s) for s in lines['line'].to_pylist()) / 1e6:.1f} MB)")
-    engine = LocalEngine.over({"lines": lines})
-    athena_sql = athena_parse_sql()
     frame_schema = compact_parse.FRAME_SCHEMA
+    duckdb_sql = duckdb_parse_sql()
 
-    def ours() -> tuple[pa.Table, list[int]]:
-        frame, malformed = compact_parse._parse_lines(lines)
-        return frame, sorted(m.row for m in malformed)
-
-    def athena() -> tuple[pa.Table, list[int]]:
-        result = engine.execute(athena_sql)
+    def before() -> tuple[pa.Table, list[int]]:
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("lines", lines)
+        result = con.sql(duckdb_sql).to_arrow_table()
+        con.close()
         bad = result.filter(pa.compute.invert(result["is_object"]))
         good = result.filter(result["is_object"]).select(frame_schema.names).cast(frame_schema)
         return good, sorted(bad[ROW_COLUMN].to_pylist())
 
-    runs = {"job (DuckDB json_transform)": ours, "Athena SQL via sqlglot": athena}
+    def athena() -> tuple[pa.Table, list[int]]:  # the job's parse now: sql/compaction/parse.sql
+        frame, malformed = compact_parse._parse_lines(lines)
+        return frame, sorted(m.row for m in malformed)
+
+    runs = {"DuckDB json_transform (before)": before, "Athena SQL (the job now)": athena}
     times: dict[str, list[float]] = {k: [] for k in runs}
     outputs = {}
     for r in range(args.rounds):

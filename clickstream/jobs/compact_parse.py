@@ -2,8 +2,10 @@
 
 Pure: bytes in, Arrow out; no I/O, no clock. The work is vectorised so a batch costs what its
 bytes cost: gunzip (zlib), a newline scan (numpy) that turns each object into an Arrow string
-array without copying, and one DuckDB query that parses every line once (`json_transform` to
-JSON-typed fields) and derives the typed columns and the per-row JSON-type verdict.
+array without copying, and one statement, `sql/compaction/parse.sql` (Athena SQL generated from
+the event schema, its rules in `sql/include/parse_event.sql`), that the local engine runs over
+the lines: it parses each line once and derives the typed columns and the per-row JSON-type
+verdict (docs/adr/0011-compaction-as-sql.md).
 
 Column rules (schema.FIELD_TYPES, the contract's logical types):
 
@@ -40,19 +42,6 @@ OBJ_COLUMN: Final = "_obj"  # index of the raw object in the batch
 REC_COLUMN: Final = "_rec"  # record number within its object, from 1
 
 _NEWLINE = 10
-# JSON types (DuckDB's json_type) a present value of each logical type may have. Integers must be
-# JSON integers (the collector writes 404.0 as 404); doubles any JSON number. Checked explicitly:
-# DuckDB's json_transform(_strict) casts ("42" → 42, 1.5 → 2, 42 → "42"), it does not type-check.
-_JSON_TYPES: Final[dict[str, tuple[str, ...]]] = {
-    "string": ("VARCHAR",),
-    "timestamp": ("VARCHAR",),
-    "json": ("OBJECT",),
-    "int8": ("BIGINT", "UBIGINT"),
-    "int16": ("BIGINT", "UBIGINT"),
-    "int32": ("BIGINT", "UBIGINT"),
-    "int64": ("BIGINT", "UBIGINT"),
-    "double": ("BIGINT", "UBIGINT", "DOUBLE"),
-}
 _WIDE_TYPES: Final[dict[str, pa.DataType]] = {
     "string": pa.string(),
     "timestamp": pa.timestamp("us", tz="UTC"),
@@ -185,61 +174,11 @@ def _drop_invalid_utf8(
     return pa.array(good, pa.large_string()), bad
 
 
-def _sql() -> str:
-    """The parse query: each line is parsed once (`json_transform` to a struct of JSON values),
-    then per field: its JSON type, the typed value when the type is allowed, and whether a value
-    was present (not missing, not JSON null) - present but untyped means an invalid type."""
-    loose = ", ".join(f'"{f}": "JSON"' for f in EVENT_FIELDS)
-    kinds, values, flags = [], [], []
-    for f in EVENT_FIELDS:
-        kind, col, src, t = FIELD_TYPES[f], curated_name(f), f'j."{f}"', f'"t_{f}"'
-        kinds.append(f"json_type({src}) AS {t}")
-        allowed = ", ".join(f"'{name}'" for name in _JSON_TYPES[kind])
-        guard = f"{t} IN ({allowed})"
-        if kind == "string":
-            value = f"CASE WHEN {guard} THEN {src} ->> '$' END"
-        elif kind == "timestamp":
-            value = f"TRY_CAST(CASE WHEN {guard} THEN {src} ->> '$' END AS TIMESTAMPTZ)"
-        elif kind == "json":
-            value = f"CASE WHEN {guard} THEN CAST({src} AS VARCHAR) END"
-        elif kind == "double":
-            value = f"CASE WHEN {guard} THEN TRY_CAST({src} AS DOUBLE) END"
-        else:
-            value = f"CASE WHEN {guard} THEN TRY_CAST({src} AS BIGINT) END"
-        values.append(f'{value} AS "{col}", coalesce({t} <> \'NULL\', false) AS "h_{f}"')
-        flags.append(f"""CASE WHEN "h_{f}" AND "{col}" IS NULL THEN '{col}' END""")
-    columns = ", ".join(f'"{curated_name(f)}"' for f in EVENT_FIELDS)
-    keys = f"{ROW_COLUMN}, {OBJ_COLUMN}, {REC_COLUMN}"
-    return f"""
-SELECT {ROW_COLUMN}, {columns}, NULLIF(concat_ws(',', {", ".join(flags)}), '') AS {INVALID_TYPES_COLUMN},
-       {OBJ_COLUMN}, {REC_COLUMN}, is_object, bad_line
-FROM (
-  SELECT {keys}, is_object, CASE WHEN NOT is_object THEN line END AS bad_line, {", ".join(values)}
-  FROM (
-    SELECT *, {", ".join(kinds)},
-           coalesce(j IS NOT NULL AND starts_with(ltrim(line, E' \\t\\r\\n'), '{{'), false) AS is_object
-    FROM (SELECT {keys}, line, TRY(json_transform(line, '{{{loose}}}')) AS j FROM lines)
-  )
-)
-"""
-
-
-_SQL: str | None = None
-
-
 def _parse_lines(lines: pa.Table) -> tuple[pa.Table, list[MalformedLine]]:
-    import duckdb
+    from clickstream.adapters.query.local import LocalEngine
+    from clickstream.sqlfiles import COMPACTION_PARSE, load, render
 
-    global _SQL
-    if _SQL is None:
-        _SQL = _sql()
-    con = duckdb.connect()
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        con.register("lines", lines)
-        result = con.sql(_SQL).to_arrow_table()
-    finally:
-        con.close()
+    result = LocalEngine.over({"raw_lines": lines}).execute(render(load(COMPACTION_PARSE), {}))
     is_object = result.column("is_object")
     if pc.all(is_object).as_py() is not False:  # the common case: no copy
         return result.select(FRAME_SCHEMA.names).cast(FRAME_SCHEMA), []
