@@ -304,9 +304,41 @@ def ours_s3(inp: Input, *, with_gx: bool, run_id: str) -> dict[str, Any]:
 
 
 def timed(fn: Callable[[], dict[str, Any]]) -> tuple[float, dict[str, Any]]:
+    """(seconds, `fn()`'s result + `rss_start_mb` and `rss_peak_mb`: this process's resident set
+    before the run and its highest value during it, sampled every 50 ms from /proc)."""
+    import threading
+
+    start_mb = rss_mb()
+    peak = [start_mb]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.05):
+            peak[0] = max(peak[0], rss_mb())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     t0 = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - t0, result
+    try:
+        result = fn()
+    finally:
+        elapsed = time.perf_counter() - t0
+        done.set()
+        sampler.join()
+    peak[0] = max(peak[0], rss_mb())
+    return elapsed, {**result, "rss_start_mb": round(start_mb), "rss_peak_mb": round(peak[0])}
+
+
+def rss_mb() -> float:
+    """This process's resident set size in MB (Linux /proc; 0 elsewhere)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def fresh(path: Path) -> Path:

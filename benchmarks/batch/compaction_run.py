@@ -183,13 +183,17 @@ def print_table(report: dict[str, Any]) -> None:
         f"\n{report['command']}: {report['events']:,} events, {report['objects']} objects, "
         f"{report['raw_json_bytes'] / 1e6:.1f} MB NDJSON / {report['raw_gz_bytes'] / 1e6:.1f} MB gz\n"
     )
-    print("| run | seconds | events/s | raw MB/s | Parquet ÷ raw gz | Parquet ÷ raw JSON | rows out |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| run | seconds | events/s | raw MB/s | Parquet ÷ raw gz | Parquet ÷ raw JSON | rows out "
+        "| RSS before MB | RSS peak MB |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     by = {r["name"]: r for r in report["results"]}
     for r in report["results"]:
         print(
             f"| {r['name']} | {r['seconds']:.2f} | {r['events_per_s']:,} | {r['raw_mb_per_s']} | "
-            f"{r['parquet_over_raw_gz']} | {r['parquet_over_raw_json']} | {r.get('rows_out')} |"
+            f"{r['parquet_over_raw_gz']} | {r['parquet_over_raw_json']} | {r.get('rows_out')} "
+            f"| {r.get('rss_start_mb')} | {r.get('rss_peak_mb')} |"
         )
     for ours, peer in (("ours-local", "spark-warm"), ("ours-local-nogx", "spark-warm"), ("ours-local", "pandas")):
         if ours in by and peer in by:
