@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -53,6 +54,20 @@ def canonical_event_type(value: str) -> str | None:
     if value in _CANONICAL_EVENT_TYPES:  # fast path: already canonical
         return value
     return _EVENT_TYPE_KEYS.get(value.lower().translate(_EVENT_TYPE_SEPARATORS))
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def normalise_url(url: str | None) -> str | None:
+    """A path sent without its leading slash (`products/1`, as some older tools send it) gets one.
+
+    A URL with a scheme (`https://shop.example/x`, `about:blank`) or one that is already rooted
+    (`/x`, `//cdn/x`, `?q=1`, `#top`) is kept as sent. The collector stores the result, so every
+    layer (speed counters, curated table, metrics) reads the same URL."""
+    if not url or url.startswith(("/", "?", "#")) or _SCHEME.match(url):
+        return url
+    return f"/{url}"
 
 
 def is_absent(value: object) -> bool:

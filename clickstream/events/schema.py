@@ -90,6 +90,9 @@ ALIASES: Final[dict[str, tuple[str, ...]]] = {
     "url": ("page", "page_url"),
 }
 DURATION_SECONDS_ALIAS: Final = "duration"  # seconds, unlike duration_ms
+# Error-monitoring setups send a user, a URL, a status and a time, but no event type: an event
+# without one that has a URL is this type (docs/DATA_CONTRACT.md "Events without an event type").
+EVENT_TYPE_WHEN_ONLY_URL: Final = "page_view"
 
 COMMERCE_EVENT_TYPES: Final[frozenset[str]] = frozenset({"add_to_cart", "remove_from_cart", "checkout", "purchase"})
 DEVICE_CLASSES: Final[tuple[str, ...]] = ("Desktop", "Mobile", "Tablet", "Bot", "Other")

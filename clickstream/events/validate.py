@@ -18,7 +18,14 @@ import orjson
 from clickstream.events import fields as f
 from clickstream.events.anonymise import anonymise_ip
 from clickstream.events.fields import FieldError
-from clickstream.events.normalise import canonical_event_type, is_absent, json_type, lift_legacy_properties, pick
+from clickstream.events.normalise import (
+    canonical_event_type,
+    is_absent,
+    json_type,
+    lift_legacy_properties,
+    normalise_url,
+    pick,
+)
 from clickstream.events.schema import (
     COMMERCE_EVENT_TYPES,
     DEFAULT_HTTP_STATUS,
@@ -26,6 +33,7 @@ from clickstream.events.schema import (
     DURATION_SECONDS_ALIAS,
     EVENT_FIELDS,
     EVENT_ID_NAMESPACE,
+    EVENT_TYPE_WHEN_ONLY_URL,
     EVENT_TYPES,
     INVALID_TYPE,
     INVALID_VALUE,
@@ -102,8 +110,10 @@ def validate_event(
     received_text = now.received_text
     get = raw.get
 
-    value, type_key = pick(raw, "event_type")
-    event_type = _event_type(value, type_key, errors)
+    type_value, type_key = pick(raw, "event_type")
+    type_errors: list[FieldError] = []  # decided once the URL is known: without a type, a URL makes a page view
+    event_type = None if type_value is None else _event_type(type_value, type_key, type_errors)
+    errors.extend(type_errors)
     user_id = f.text(get("user_id"), "user_id", "user_id", errors, max_chars=MAX_ID_CHARS, required=True, numbers=True)
     session_id = f.text(get("session_id"), "session_id", "session_id", errors, max_chars=MAX_ID_CHARS, numbers=True)
 
@@ -127,7 +137,18 @@ def validate_event(
         lifted = lift_legacy_properties(properties, want_url=url_value is None, want_referrer=referrer_value is None)
         url_value, url_key = lifted.get("url", (url_value, url_key))
         referrer_value, referrer_key = lifted.get("referrer", (referrer_value, referrer_key))
-    url = f.text(url_value, "url", url_key, errors, max_chars=MAX_TEXT_CHARS)
+    url = normalise_url(f.text(url_value, "url", url_key, errors, max_chars=MAX_TEXT_CHARS))
+    if type_value is None:
+        if url is not None:
+            event_type = EVENT_TYPE_WHEN_ONLY_URL
+        else:
+            f.fail(
+                errors,
+                "event_type",
+                type_key,
+                MISSING,
+                f"missing; send one of {_ALLOWED_TYPES} (or a url: a page view)",
+            )
     referrer = f.text(referrer_value, "referrer", referrer_key, errors, max_chars=MAX_TEXT_CHARS)
     user_agent = f.text(get("user_agent"), "user_agent", "user_agent", errors, max_chars=MAX_TEXT_CHARS)
     browser = os_family = device = None

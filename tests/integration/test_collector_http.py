@@ -202,6 +202,22 @@ def test_legacy_track_route(collector: RunningCollector, settings: Settings) -> 
     assert (landed["url"], landed["event_type"]) == ("/home", "click")
 
 
+def test_an_error_monitoring_event_without_a_type_lands_as_a_page_view(
+    collector: RunningCollector, settings: Settings
+) -> None:
+    # docs/DATA_CONTRACT.md "Events without an event type": a user, a URL without its leading
+    # slash, a status and an epoch time under the legacy name; no event type
+    sent = {"user_id": "u-42", "url": "checkout/pay", "http_status": 503, "event_timestamp": int(time.time()) - 5}
+
+    response = collector.http.post("/v1/events", json={"events": [sent]}, headers=AUTH)
+
+    assert response.status_code == 200, response.text
+    assert (response.json()["accepted"], response.json()["rejected"]) == (1, 0)
+    [landed] = read_kinesis(settings)
+    assert (landed["event_type"], landed["url"], landed["http_status"]) == ("page_view", "/checkout/pay", 503)
+    assert landed["user_id"] == "u-42" and bad_rows(settings) == {}
+
+
 def test_concurrent_requests_all_land(collector: RunningCollector, settings: Settings) -> None:
     def send(n: int) -> int:
         batch = [event(n * 100 + i) for i in range(25)]

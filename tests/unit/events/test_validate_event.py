@@ -176,8 +176,8 @@ BAD_CASES: list[tuple[dict[str, Any], str, str]] = [
     ({"event_id": "x" * 129}, "event_id", "too_large"),
     ({"event_id": math.nan}, "event_id", "invalid_value"),
     ({"event_id": 10**600}, "event_id", "too_large"),
-    ({"event_type": DROP}, "event_type", "missing"),
-    ({"event_type": ""}, "event_type", "missing"),
+    ({"event_type": DROP, "url": DROP}, "event_type", "missing"),  # with a URL it is a page view
+    ({"event_type": "", "url": DROP}, "event_type", "missing"),
     ({"event_type": "signup"}, "event_type", "unknown_event_type"),
     ({"event_type": 3}, "event_type", "invalid_type"),
     ({"event_type": DROP, "action": "bogus"}, "event_type", "unknown_event_type"),
@@ -587,3 +587,45 @@ def test_validating_a_normalised_event_changes_nothing(raw: dict[str, Any]) -> N
 
     assert ok_event(once) == once
     assert ok_event(copy.deepcopy(once)) == once
+
+
+# --- older tools: no event type, a URL (docs/DATA_CONTRACT.md "Events without an event type") ------
+
+
+def test_an_event_without_a_type_but_with_a_url_is_a_page_view_with_its_status_kept() -> None:
+    # the shape error-monitoring setups send: a user, a URL without its leading slash, a status,
+    # an epoch time under the legacy name, and no event type
+    raw = {"user_id": "u-7", "url": "checkout/step-2", "http_status": 502, "event_timestamp": 1736937000}
+    event = ok_event(raw)
+    assert (event["event_type"], event["url"], event["http_status"]) == ("page_view", "/checkout/step-2", 502)
+    assert event["timestamp"] == "2025-01-15T10:30:00.000Z"
+    assert validate(event).event == event, "validating it again changes nothing"
+
+
+def test_without_a_type_and_without_a_url_the_error_says_both_ways_out() -> None:
+    result = validate(make_event(event_type=DROP, url=DROP))
+    (error,) = result.errors
+    assert (error.field, error.reason) == ("event_type", "missing") and "or a url" in error.message
+
+
+def test_a_blank_type_with_a_url_is_a_page_view_but_an_unknown_one_is_still_refused() -> None:
+    assert ok_event(make_event(event_type=" ", url="a"))["event_type"] == "page_view"
+    result = validate(make_event(event_type="teleport"))
+    assert [e.reason for e in result.errors] == ["unknown_event_type"]
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("products/1", "/products/1"),
+        ("products/1?ref=mail#top", "/products/1?ref=mail#top"),
+        ("/products/1", "/products/1"),
+        ("https://shop.example/products/1", "https://shop.example/products/1"),
+        ("//cdn.example/x", "//cdn.example/x"),
+        ("?q=shoes", "?q=shoes"),
+        ("#reviews", "#reviews"),
+        ("about:blank", "about:blank"),
+    ],
+)
+def test_a_url_without_its_leading_slash_gets_one_and_nothing_else_changes(sent: str, stored: str) -> None:
+    assert ok_event(make_event(url=sent))["url"] == stored
