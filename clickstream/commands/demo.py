@@ -59,20 +59,23 @@ def demo(
     sys.exit(0 if result.ok else 1)
 
 
-def _print(console: Any, r: dict[str, Any]) -> None:
+SUMMARY_WIDTH = 80  # the summary stays readable in an 80-column terminal: no row wraps past 2 lines
+
+
+def summary_table(r: dict[str, Any]) -> Any:
+    """The demo's summary as a rich Table: one figure per row, labels short enough for 80 columns."""
     from rich.table import Table
 
     col, leg, kaf = r["collector"], r["legacy_and_invalid"], r["kafka"]
     table = Table(title=f"clickstream demo (seed {r['seed']}, {r['elapsed_s']} s)", show_lines=False)
-    table.add_column("stage")
+    table.add_column("stage", max_width=19)
     table.add_column("what", overflow="fold")
-    table.add_column("count", justify="right")
+    table.add_column("count", justify="right", max_width=18, overflow="fold")
     table.add_row("collector → Kinesis", "events sent by the simulator", f"{col['sent']:,}")
-    table.add_row("", "accepted", f"{col['accepted']:,}")
-    table.add_row("", "rejected", f"{col['rejected']:,}")
-    table.add_row(
-        "", "of the sent: duplicates / late / HTTP errors", f"{col['duplicates']} / {col['late']} / {col['errors']}"
-    )
+    table.add_row("", "accepted / rejected", f"{col['accepted']:,} / {col['rejected']:,}")
+    table.add_row("", "  of the sent: duplicates", f"{col['duplicates']:,}")
+    table.add_row("", "  late", f"{col['late']:,}")
+    table.add_row("", "  HTTP errors", f"{col['errors']:,}")
     table.add_row("", "rate (events/s)", f"{col['rate']:,}")
     table.add_row(
         "legacy + invalid", f"{leg['requests']} requests: accepted / rejected", f"{leg['accepted']} / {leg['rejected']}"
@@ -82,14 +85,18 @@ def _print(console: Any, r: dict[str, Any]) -> None:
     table.add_row("producer → Kafka", "sent / accepted", f"{kaf['sent']:,} / {kaf['accepted']:,}")
     for name, raw in (("S3 raw (Kinesis)", r["raw_kinesis"]), ("S3 raw (Kafka)", r["raw_kafka"])):
         table.add_row(name, "objects", f"{raw['objects']:,}")
-        table.add_row("", "events / distinct event ids", f"{raw['events']:,} / {raw['distinct_event_ids']:,}")
+        table.add_row("", "events / distinct ids", f"{raw['events']:,} / {raw['distinct_event_ids']:,}")
     bad = r["bad_rows"]
     table.add_row("S3 raw/bad", "objects / rows", f"{bad['objects']} / {bad['rows']}")
     for reason, n in sorted(bad["by_reason"].items()):
         table.add_row("", f"  {reason}", str(n))
     _speed_rows(table, r.get("speed") or {})
     _batch_rows(table, r.get("batch") or {})
-    console.print(table)
+    return table
+
+
+def _print(console: Any, r: dict[str, Any]) -> None:
+    console.print(summary_table(r))
     _examples(console, (r.get("batch") or {}).get("examples") or {})
     for check, ok in r["checks"].items():
         console.print(f"  {'✓' if ok else '✗'} {check}", markup=False)
@@ -109,19 +116,18 @@ def _speed_rows(table: Any, speed: dict[str, Any]) -> None:
     table.add_row(
         "real-time counters", f"hour {rt['hour'][11:16]} UTC: events / errors", f"{rt['events']:,} / {rt['errors']:,}"
     )
-    by_type = sorted(rt["events_by_type"].items(), key=lambda kv: -kv[1])
-    table.add_row("", "  by type: " + ", ".join(f"{t} {n:,}" for t, n in by_type), "")
-    table.add_row("", "  by status: " + ", ".join(f"{s} {n:,}" for s, n in rt["events_by_status"].items()), "")
+    for t, n in sorted(rt["events_by_type"].items(), key=lambda kv: -kv[1]):
+        table.add_row("", f"  {t}", f"{n:,}")
+    for status, n in rt["events_by_status"].items():
+        table.add_row("", f"  status {status}", f"{n:,}")
     table.add_row("", "revenue / orders", f"{rt['revenue']:,.2f} / {rt['orders']:,}")
     table.add_row("", "unique users (HLL estimate)", f"{rt['users_estimate']:,}")
     if fresh["samples"]:
         table.add_row(
-            "",
-            f"freshness, ingest -> counter (p50 / p99, {fresh['samples']} samples)",
-            f"{fresh['p50_s']:.2f} s / {fresh['p99_s']:.2f} s",
+            "", f"freshness p50 / p99 ({fresh['samples']} samples)", f"{fresh['p50_s']:.2f} s / {fresh['p99_s']:.2f} s"
         )
     else:
-        table.add_row("", "freshness, ingest -> counter", "not measured")
+        table.add_row("", "freshness, ingest → counter", "not measured")
 
 
 def _batch_rows(table: Any, batch: dict[str, Any]) -> None:
@@ -131,35 +137,32 @@ def _batch_rows(table: Any, batch: dict[str, Any]) -> None:
     airflow, quality, cur = batch["airflow"], batch["quality"], batch["curated"]
     table.add_row(
         "batch (Airflow)",
-        f"compact_raw_events runs (first {airflow.get('first_hour_seconds')} s, incl. imports)",
+        f"compaction runs (first {airflow.get('first_hour_seconds')} s)",
         str(len(airflow.get("hours", []))),
     )
-    table.add_row("", "data quality: rows evaluated / passed", f"{quality['raw_rows']:,} / {quality['valid']:,}")
-    table.add_row("", "quarantined / duplicates dropped", f"{quality['quarantined']:,} / {quality['duplicates']:,}")
-    table.add_row("", "curated events (Parquet) / distinct ids", f"{cur['events']:,} / {cur['ids']:,}")
+    table.add_row("", "rows checked / passed", f"{quality['raw_rows']:,} / {quality['valid']:,}")
+    table.add_row("", "quarantined / duplicates", f"{quality['quarantined']:,} / {quality['duplicates']:,}")
+    table.add_row("", "curated events / distinct ids", f"{cur['events']:,} / {cur['ids']:,}")
     for row in batch["metrics"]["engagement"]:
-        table.add_row(
-            "",
-            f"{row['dt']}: sessions, bounce rate, avg duration, pages/session, CTR",
-            f"{row['sessions']:,}, {_pct(row['bounce_rate'])}, {(row['avg_session_duration_ms'] or 0) / 1000:.1f} s, "
-            f"{row['pages_per_session'] or 0:.2f}, {_pct(row['ctr'])}",
-        )
+        table.add_row("", f"{row['dt']}: sessions", f"{row['sessions']:,}")
+        table.add_row("", "  bounce rate", _pct(row["bounce_rate"]))
+        table.add_row("", "  avg session duration", f"{(row['avg_session_duration_ms'] or 0) / 1000:.1f} s")
+        table.add_row("", "  pages per session", f"{row['pages_per_session'] or 0:.2f}")
+        table.add_row("", "  click-through rate", _pct(row["ctr"]))
     for row in batch["metrics"]["commerce"]:
-        table.add_row(
-            "",
-            f"{row['dt']}: conversion, cart abandonment, revenue, orders, AOV",
-            f"{_pct(row['conversion_rate'])}, {_pct(row['cart_abandonment_rate'])}, {float(row['revenue'] or 0):,.2f}, "
-            f"{row['orders']:,}, {float(row['aov'] or 0):,.2f}",
-        )
+        table.add_row("", f"{row['dt']}: conversion", _pct(row["conversion_rate"]))
+        table.add_row("", "  cart abandonment", _pct(row["cart_abandonment_rate"]))
+        table.add_row("", "  revenue / orders", f"{float(row['revenue'] or 0):,.2f} / {row['orders']:,}")
+        table.add_row("", "  average order value", f"{float(row['aov'] or 0):,.2f}")
     rec = batch["reconciliation"]
     table.add_row(
         "reconciliation",
-        f"speed vs batch: values compared in {rec.get('windows', 0)} windows / mismatches",
+        f"compared in {rec.get('windows', 0)} windows / mismatches",
         f"{rec.get('compared', 0):,} / {rec.get('mismatches', '?')}",
     )
     table.add_row(
         "",
-        "max drift (exact counters) / max unique-count drift %",
+        "max drift: counters / uniques %",
         f"{rec.get('max_abs_drift', '?')} / {rec.get('max_unique_drift_pct', '?')}",
     )
 
