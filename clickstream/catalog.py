@@ -1,9 +1,12 @@
 """The lake's tables: one definition the Glue catalog, the CDK app, the local engine and the jobs read.
 
-Two fixed tables come from the event contract (`clickstream.events.schema`):
+Three fixed tables come from the event contract (`clickstream.events.schema`):
 
 - `raw_events` over `raw/events/dt=…/hour=…/` — NDJSON.gz as collected, partitioned by *arrival*
   time; timestamps stay RFC 3339 strings and `properties` a JSON string.
+- `raw_lines` over the same objects, one row per line as text (`line`; Athena's `"$path"` names
+  the object): what the compaction's parse reads in Athena (docs/adr/0011-compaction-as-sql.md),
+  and a way to see a raw event exactly as it came.
 - `events` over `curated/events/v=<version>/dt=…/hour=…/` — the compacted, deduplicated, typed
   Parquet, partitioned by *event* time. Each publish of a partition is a new version prefix, and
   its Glue partition is re-pointed to it (docs/adr/0008-curated-table-format.md), so the
@@ -26,6 +29,7 @@ from clickstream import constants as c
 from clickstream.events.schema import EVENT_FIELDS, FIELD_TYPES
 
 RAW_EVENTS_TABLE: Final = "raw_events"
+RAW_LINES_TABLE: Final = "raw_lines"  # the same objects as raw_events, each line as text (ADR 0011)
 EVENTS_TABLE: Final = "events"
 METRIC_TABLE_PREFIX: Final = "metric_"
 EVENT_TIME: Final = "event_time"  # curated name of the contract's `timestamp`
@@ -50,7 +54,7 @@ CURATED_GLUE_TYPES: Final[dict[str, str]] = {
 }
 RAW_GLUE_TYPES: Final[dict[str, str]] = {**CURATED_GLUE_TYPES, "timestamp": "string"}
 
-Format = Literal["json", "parquet"]
+Format = Literal["json", "parquet", "text"]
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,16 @@ EVENTS: Final = TableDef(
     versioned=True,
 )
 
-FIXED_TABLES: Final[tuple[TableDef, ...]] = (RAW_EVENTS, EVENTS)
+RAW_LINES: Final = TableDef(
+    name=RAW_LINES_TABLE,
+    prefix=c.RAW_EVENTS_PREFIX,
+    columns=(Column("line", "string"),),
+    partition_keys=PARTITION_KEYS,
+    format="text",
+    description="Raw archive lines as they came (NDJSON.gz, one line a row), by arrival dt/hour",
+)
+
+FIXED_TABLES: Final[tuple[TableDef, ...]] = (RAW_EVENTS, RAW_LINES, EVENTS)
 
 
 def metric_table(name: str, columns: tuple[Column, ...]) -> TableDef:

@@ -175,6 +175,15 @@ STORAGE_FORMATS: Final[dict[str, StorageFormat]] = {
         serde_parameters={"ignore.malformed.json": "true"},
         table_parameters={"classification": "json", "compressionType": "gzip"},
     ),
+    # One string column per line: LazySimpleSerDe splits fields on \001, which a JSON line never
+    # holds raw (JSON escapes control characters); gzip objects are read by their .gz suffix.
+    "text": StorageFormat(
+        input_format="org.apache.hadoop.mapred.TextInputFormat",
+        output_format="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+        serde="org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
+        serde_parameters={"serialization.format": "1"},
+        table_parameters={"classification": "text", "compressionType": "gzip"},
+    ),
     "parquet": StorageFormat(
         input_format="org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
         output_format="org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
@@ -227,7 +236,7 @@ def render_ddl(table: TableDef, bucket_placeholder: str = BUCKET_PLACEHOLDER) ->
     width = max(len(c.name) for c in table.columns) + 2
     columns = ",\n".join(f"  {'`' + c.name + '`':<{width}} {c.type}" for c in table.columns)
     partitions = ", ".join(f"`{k}` string" for k in table.partition_keys)
-    if table.format == "json":
+    if table.format in ("json", "text"):
         serde_props = ", ".join(f"'{k}' = '{v}'" for k, v in fmt.serde_parameters.items())
         storage = (
             f"ROW FORMAT SERDE '{fmt.serde}'\n"
@@ -274,7 +283,13 @@ def table_from_ddl(statement: Any) -> tuple[TableDef, str, dict[str, str]]:
     partitioned = next((p for p in items if isinstance(p, exp.PartitionedByProperty)), None)
     keys = tuple(c.name for c in partitioned.this.expressions) if partitioned else ()
     text = statement.sql(dialect="athena").lower()
-    fmt: Format = "json" if "jsonserde" in text or "stored as json" in text else "parquet"
+    fmt: Format = (
+        "json"
+        if "jsonserde" in text or "stored as json" in text
+        else "text"
+        if "lazysimpleserde" in text or "stored as textfile" in text
+        else "parquet"
+    )
     parameters = {p.this.name: p.args["value"].name for p in items if type(p) is exp.Property}
     comment = next((p.this.name for p in items if isinstance(p, exp.SchemaCommentProperty)), "")
     columns = tuple(

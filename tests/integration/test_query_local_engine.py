@@ -161,3 +161,35 @@ def test_metric_table_registered_by_ensure_table(settings: Settings) -> None:
     glue.upsert_partitions(db, table, bucket, [{"dt": "2026-11-22"}])
     out = query_engine(settings).execute("SELECT dt, events, revenue FROM metric_daily")
     assert out.to_pylist() == [{"dt": "2026-11-22", "events": 5, "revenue": None}]
+
+
+def test_raw_lines_are_each_line_as_it_came_with_its_object_and_the_parse_reads_them(settings: Settings) -> None:
+    # docs/adr/0011-compaction-as-sql.md: the compaction's parse reads raw_lines in Athena
+    from clickstream.catalog import RAW_LINES
+    from clickstream.sqlfiles import PARSE_INCLUDE, render
+
+    s3 = _clients.client("s3", settings)
+    bucket, prefix = settings.names.bucket, RAW_LINES.partition_prefix({"dt": "2026-11-22", "hour": "07"})
+    good = orjson.dumps({"event_id": "e1", "event_type": "click", "http_status": 404, "url": "/a"})
+    typed_wrong = orjson.dumps({"event_id": "e2", "http_status": "404"})
+    s3.put_object(Bucket=bucket, Key=f"{prefix}a.ndjson.gz", Body=gzip.compress(good + b"\r\n" + typed_wrong + b"\n"))
+    s3.put_object(Bucket=bucket, Key=f"{prefix}b.ndjson.gz", Body=gzip.compress(b"not json\n"))
+    s3.put_object(Bucket=bucket, Key="raw/events/dt=2026-11-22/hour=08/c.ndjson.gz", Body=gzip.compress(good))
+    engine = query_engine(settings)
+
+    rows = engine.execute(
+        """SELECT line, "$path" AS path FROM raw_lines WHERE dt = '2026-11-22' AND hour = '07' ORDER BY path, line"""
+    ).to_pylist()
+
+    assert [r["line"] for r in rows] == [good.decode(), typed_wrong.decode(), "not json"]
+    assert [r["path"] for r in rows] == [f"s3://{bucket}/{prefix}{name}.ndjson.gz" for name in ("a", "a", "b")]
+    parse = f"""
+        WITH raw AS (SELECT line FROM raw_lines WHERE dt = '2026-11-22' AND hour = '07'),
+        {{{{> {PARSE_INCLUDE} }}}}
+        SELECT event_id, http_status, _invalid_types, is_object FROM parsed ORDER BY event_id"""
+    parsed = engine.execute(render(parse, {})).to_pylist()
+    assert parsed == [
+        {"event_id": "e1", "http_status": 404, "_invalid_types": None, "is_object": True},
+        {"event_id": "e2", "http_status": None, "_invalid_types": "http_status", "is_object": True},
+        {"event_id": None, "http_status": None, "_invalid_types": None, "is_object": False},
+    ]

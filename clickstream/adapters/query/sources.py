@@ -64,7 +64,7 @@ class GlueTableInfo:
     name: str
     bucket: str
     prefix: str  # no leading or trailing slash
-    format: str  # "parquet" | "json"
+    format: str  # "parquet" | "json" | "text"
     columns: tuple[tuple[str, str], ...]
     partition_keys: tuple[str, ...]
     versioned: bool = False  # the registered partitions are the table (ADR 0008)
@@ -75,7 +75,12 @@ class GlueTableInfo:
         url = urlparse(sd.get("Location", ""))
         serde = ((sd.get("SerdeInfo") or {}).get("SerializationLibrary") or "").lower()
         classification = ((entry.get("Parameters") or {}).get("classification") or "").lower()
-        fmt = "json" if "json" in serde or classification == "json" else "parquet"
+        if "json" in serde or classification == "json":
+            fmt = "json"
+        elif "lazysimpleserde" in serde or classification == "text":
+            fmt = "text"
+        else:
+            fmt = "parquet"
         return cls(
             name=entry["Name"],
             bucket=url.netloc,
@@ -128,6 +133,8 @@ def table_source(
     files = _data_files(fs, base, info, keep) if listed else _registered_files(fs, info, partitions or {}, keep)
     if info.format == "json":
         return read_ndjson(fs, files, info)
+    if info.format == "text":
+        return read_lines(fs, files, info)
     if not files:
         return info.glue_schema().empty_table()
     partitioning = ds.partitioning(pa.schema([(k, pa.string()) for k in info.partition_keys]), flavor="hive")
@@ -232,6 +239,40 @@ def read_ndjson(fs: pafs.FileSystem, files: list[tuple[str, dict[str, str]]], in
     arrays = [pa.array(col, type=schema.field(i).type) for i, col in enumerate(columns)]
     arrays += [pa.array(col, type=pa.string()) for col in part_cols]
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+PATH_COLUMN = "$path"  # Athena's pseudo-column: the S3 object a row came from
+
+
+def read_lines(fs: pafs.FileSystem, files: list[tuple[str, dict[str, str]]], info: GlueTableInfo) -> pa.Table:
+    """A text table (`raw_lines`): one row per line of each object (gunzipped), as Athena's
+    TextInputFormat reads it, with the object's `s3://` URL in `$path` as Athena's pseudo-column.
+
+    A line is the text between newlines, a trailing newline ends the last line (no empty row
+    after it); a carriage return before a newline is dropped, as Hadoop's line reader drops it.
+    Bytes that are not UTF-8 become U+FFFD."""
+    (column, _), *_ = info.columns
+    lines: list[str] = []
+    paths: list[str] = []
+    part_cols: list[list[str]] = [[] for _ in info.partition_keys]
+    for path, values in files:
+        with fs.open_input_file(path) as f:
+            data = f.read()
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        text = data.decode("utf-8", "replace")
+        rows = text.split("\n")
+        if rows and rows[-1] == "":
+            rows.pop()
+        rows = [r[:-1] if r.endswith("\r") else r for r in rows]
+        lines.extend(rows)
+        paths.extend([f"s3://{path}"] * len(rows))
+        for pcol, key in zip(part_cols, info.partition_keys, strict=True):
+            pcol.extend([values[key]] * len(rows))
+    arrays = {column: pa.array(lines, pa.string())}
+    arrays.update({k: pa.array(v, pa.string()) for k, v in zip(info.partition_keys, part_cols, strict=True)})
+    arrays[PATH_COLUMN] = pa.array(paths, pa.string())
+    return pa.table(arrays)
 
 
 def _converter(t: pa.DataType) -> Callable[[Any], Any]:
