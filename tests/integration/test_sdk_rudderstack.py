@@ -117,7 +117,8 @@ def test_mixed_batch_keeps_the_good_and_stores_the_bad(
 
     assert errors == []
     [event] = read_kinesis(settings)
-    assert (event["event_id"], event["event_type"], event["url"]) == (good["messageId"], "page_view", "Basket")
+    # a screen's name is its URL, rooted like any path (docs/DATA_CONTRACT.md, `url`)
+    assert (event["event_id"], event["event_type"], event["url"]) == (good["messageId"], "page_view", "/Basket")
     rows = {(r["payload"].get("messageId") or r["payload"]["event_id"]): r for r in bad_row_list(settings)}
     assert rows[unmapped["messageId"]]["reason"] == UNMAPPED_EVENT
     assert (rows[bad_ip["messageId"]]["reason"], rows[bad_ip["messageId"]]["errors"][0]["field"]) == (
