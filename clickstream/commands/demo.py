@@ -13,7 +13,9 @@ from clickstream.errors import ClickstreamError
 
 
 @click.command(name="demo")
-@click.option("--users", type=click.IntRange(min=1), default=200, show_default=True, help="Simulated users.")
+@click.option("--users", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Simulated users at the start; new ones arrive when all are in a session (clickstream simulate "
+              "--help).")  # fmt: skip
 @click.option("--duration", type=click.FloatRange(min=1), default=30.0, show_default=True, help="Seconds of traffic.")
 @click.option("--rate", type=click.FloatRange(min=1), default=300.0, show_default=True, help="Events per second.")
 @click.option(

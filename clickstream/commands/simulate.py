@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from clickstream.simulate.traffic import DEFAULT_SECOND_TAB_SHARE
+
 if TYPE_CHECKING:
     from clickstream.settings import Settings
     from clickstream.simulate.run import SimSummary
@@ -42,8 +44,13 @@ RETRY_AFTER_S = 5.0  # --forever: wait this long after the sink failed (a restar
 @click.option("--url", help="Collector base URL (collector sink).  [default: http://127.0.0.1:<collector port>]")
 @click.option("--write-key", help="Collector write key.  [default: $CLICKSTREAM_WRITE_KEY, or the local key]")
 @click.option("--output", default="-", show_default=True, help="NDJSON file for the file sink; '-' is stdout.")
-@click.option("--users", type=click.IntRange(min=1), help="Size of the user pool.  [default: events/20, at least 50; "
-              "with --rate at least 100 x rate]")  # fmt: skip
+@click.option("--users", type=click.IntRange(min=1), help="Users at the start (the returning population).  When "
+              "every one tried is in a session, a new user arrives, so no --rate forces one person into parallel "
+              "sessions; the summary says how many visited.  [default: events/20, at least 50; with --rate at least "
+              "100 x rate]")  # fmt: skip
+@click.option("--second-tab-share", type=click.FloatRange(0, 1, max_open=True), default=DEFAULT_SECOND_TAB_SHARE,
+              show_default=True, help="Of the sessions that find every user tried busy, the share that opens a "
+              "second tab (another session id) of a busy user instead of bringing a new one.")  # fmt: skip
 @click.option(
     "--events", type=click.IntRange(min=0), help=f"Events to send.  [default: {DEFAULT_EVENTS}, or rate x duration]"
 )
@@ -136,6 +143,7 @@ def build_config(opts: dict[str, Any], *, now: datetime) -> tuple[Any, float | N
         late_fraction=opts.get("late_fraction", 0.0),
         duplicate_fraction=opts.get("duplicate_fraction", 0.0),
         diurnal=not rate,  # a paced run keeps a flat rate so timestamps stay near the send time
+        second_tab_share=opts.get("second_tab_share", DEFAULT_SECOND_TAB_SHARE),
     )
     return config, rate, duration
 

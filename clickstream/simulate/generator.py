@@ -24,7 +24,7 @@ import math
 import random
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -33,7 +33,7 @@ from clickstream.errors import ConfigError
 from clickstream.simulate.catalog import default_catalog
 from clickstream.simulate.diurnal import Timeline
 from clickstream.simulate.journeys import Event, SessionBuilder, join_midway
-from clickstream.simulate.traffic import UserPool
+from clickstream.simulate.traffic import DEFAULT_SECOND_TAB_SHARE, UserPool
 
 WARM_UP_S = 600.0  # over the first 10 minutes, fewer and fewer sessions are joined midway (see below)
 SESSION_GAP_S = c.SESSION_GAP_SECONDS  # a user's next session starts after the platform's inactivity timeout
@@ -55,6 +55,9 @@ class SimConfig:
     duplicate_fraction: float = 0.0
     diurnal: bool = True  # False: a flat rate, for real-time runs paced at a fixed rate
     currency: str = "USD"
+    # `users` is the population at the start: when all are busy, new users arrive, except for this
+    # share of such sessions, which are a second tab of a busy user (traffic.UserPool)
+    second_tab_share: float = DEFAULT_SECOND_TAB_SHARE
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None:
@@ -65,7 +68,7 @@ class SimConfig:
             raise ConfigError("span must be positive")
         if not 0 <= self.error_rate < 1:
             raise ConfigError(f"error_rate={self.error_rate}: expected 0 <= rate < 1")
-        for name in ("late_fraction", "duplicate_fraction"):
+        for name in ("late_fraction", "duplicate_fraction", "second_tab_share"):
             if not 0 <= getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)}: expected 0 <= fraction < 1")
 
@@ -80,6 +83,9 @@ class SimStats:
     late: int = 0
     errors: int = 0  # events with http_status >= 400
     users_seen: int = 0
+    second_tabs: int = 0  # sessions opened as a second tab of a user already in a session
+    # {user_id: persona name} of the users seen so far (what tests check the personas against)
+    personas: Callable[[], dict[str, str]] = field(default=dict, repr=False, compare=False)
 
 
 @dataclass
@@ -104,7 +110,8 @@ def generate(config: SimConfig) -> EventStream:
 
 def _generate(config: SimConfig, stats: SimStats) -> Iterator[Event]:
     rng = random.Random(config.seed)
-    users = UserPool(config.users, rng, config.seed)
+    users = UserPool(config.users, rng, config.seed, second_tab_share=config.second_tab_share)
+    stats.personas = users.persona_of
     builder = SessionBuilder(default_catalog(), rng, error_rate=config.error_rate, currency=config.currency)
     total, dup_p, late_p = config.events, config.duplicate_fraction, config.late_fraction
     originals = max(1, round(total * (1 - dup_p)))  # duplicates take the other slots
@@ -167,6 +174,7 @@ def _generate(config: SimConfig, stats: SimStats) -> Iterator[Event]:
             stats.errors += 1
         stats.events += 1
         stats.users_seen = users.created
+        stats.second_tabs = users.second_tabs
         yield event
 
 

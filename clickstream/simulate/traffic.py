@@ -42,6 +42,8 @@ BOT_USER_AGENTS: tuple[str, ...] = (
 BOT_SHARE = 0.02  # of users: crawlers that only fetch pages
 IPV6_SHARE = 0.15
 SECOND_DEVICE_SHARE = 0.3  # users who also shop from another device (and network)
+DEFAULT_SECOND_TAB_SHARE = 0.02  # of the sessions that find every user tried busy: a second tab
+PICK_TRIES = 8  # users tried for an idle one before a second tab or a new user
 
 
 def user_agent(rng: random.Random) -> tuple[str, str]:
@@ -114,11 +116,19 @@ class UserPool:
 
     Users are materialised in the order they are first picked, from one seeded Faker and one
     seeded Random, so the same seed gives the same users.
+
+    People, not tabs: a session goes to an idle user (one whose last session ended more than the
+    inactivity gap ago). When every user tried is in a session, a share `second_tab_share` of
+    such sessions is a second tab of a busy user (on another session id); the others bring a new
+    user to the pool. So `size` is the population at the start, and the pool grows to what the
+    traffic rate needs: the rate never forces one person into parallel sessions.
     """
 
     size: int
     rng: random.Random
     seed: int
+    second_tab_share: float = DEFAULT_SECOND_TAB_SHARE
+    second_tabs: int = field(init=False, default=0)  # sessions opened as a second tab
     personas: list[Persona] = field(init=False)
     _users: dict[int, User] = field(init=False, default_factory=dict)
     _by_persona: dict[str, list[int]] = field(init=False, default_factory=dict)
@@ -127,11 +137,11 @@ class UserPool:
 
     def __post_init__(self) -> None:
         self.personas = assign_personas(self.rng, self.size)
+        if not 0 <= self.second_tab_share < 1:
+            raise ValueError(f"second_tab_share={self.second_tab_share}: expected 0 <= share < 1")
         for index, persona in enumerate(self.personas):
             self._by_persona.setdefault(persona.name, []).append(index)
-        # A session's persona is drawn by (users of the persona) x (its activity).
-        by_name = {p.name: p for p in self.personas}
-        self._persona_cum = list(accumulate(len(ix) * by_name[n].activity for n, ix in self._by_persona.items()))
+        self._weigh()
 
     def user(self, index: int) -> User:
         """User number `index`, created on first use."""
@@ -140,20 +150,41 @@ class UserPool:
             found = self._users[index] = self._make(self.personas[index])
         return found
 
-    def pick(self, rng: random.Random, at: float, *, tries: int = 4) -> User:
-        """A user for a session starting at `at`: personas weighted by activity, preferring idle users."""
+    def pick(self, rng: random.Random, at: float, *, tries: int = PICK_TRIES) -> User:
+        """A user for a session starting at `at`: personas weighted by activity, an idle user if
+        one is found in `tries`; else a second tab (`second_tab_share`) or a new user."""
         groups = list(self._by_persona.values())
         for _ in range(tries):
             members = groups[bisect_right(self._persona_cum, rng.random() * self._persona_cum[-1])]
             user = self.user(rng.choice(members))
             if user.busy_until <= at:
-                break
-        return user  # everyone tried was busy: a second tab, on another session id
+                return user
+        if rng.random() < self.second_tab_share:
+            self.second_tabs += 1
+            return user  # a second tab of someone already browsing, on another session id
+        return self._arrive(user.persona)
+
+    def _arrive(self, persona: Persona) -> User:
+        """A new user of `persona` (the persona the session was drawn for) joins the pool."""
+        index = len(self.personas)
+        self.personas.append(persona)
+        self._by_persona[persona.name].append(index)
+        self._weigh()
+        return self.user(index)
+
+    def _weigh(self) -> None:
+        # A session's persona is drawn by (users of the persona) x (its activity).
+        by_name = {p.name: p for p in self.personas}
+        self._persona_cum = list(accumulate(len(ix) * by_name[n].activity for n, ix in self._by_persona.items()))
 
     @property
     def created(self) -> int:
         """How many distinct users have visited so far."""
         return len(self._users)
+
+    def persona_of(self) -> dict[str, str]:
+        """{user_id: persona name} of every user who has visited."""
+        return {user.user_id: user.persona.name for user in self._users.values()}
 
     def _make(self, persona: Persona) -> User:
         fake = self._fake()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+import math
 import re
 import subprocess
 import sys
@@ -262,3 +263,69 @@ def test_the_generator_imports_no_io_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# --- people, not tabs ------------------------------------------------------------------------------
+
+
+def _sessions(events: list[dict[str, Any]]) -> dict[str, tuple[str, datetime, datetime, list[str]]]:
+    """session_id → (user, first event time, last event time, event types), sessions with an id."""
+    out: dict[str, tuple[str, datetime, datetime, list[str]]] = {}
+    for e in events:
+        sid = e["session_id"]
+        if sid is None:
+            continue
+        user, first, last, types = out.get(sid, (e["user_id"], ts(e), ts(e), []))
+        out[sid] = (user, min(first, ts(e)), max(last, ts(e)), [*types, e["event_type"]])
+    return out
+
+
+def _overlapping(sessions: dict[str, tuple[str, datetime, datetime, list[str]]]) -> int:
+    """Sessions that start while an earlier session of the same user is still open."""
+    by_user: dict[str, list[tuple[datetime, datetime]]] = {}
+    for user, first, last, _ in sessions.values():
+        by_user.setdefault(user, []).append((first, last))
+    count = 0
+    for spans in by_user.values():
+        spans.sort()
+        open_until = None
+        for first, last in spans:
+            if open_until is not None and first <= open_until:
+                count += 1
+            open_until = last if open_until is None else max(open_until, last)
+    return count
+
+
+@pytest.mark.parametrize("share", [0.0, 0.02])
+def test_the_demos_rate_does_not_force_parallel_sessions(make_config: Callable[..., SimConfig], share: float) -> None:
+    # make demo: 200 users at 300 events/s for 30 s; the pool grows instead of opening tabs
+    config = make_config(users=200, events=9000, span=timedelta(seconds=30), diurnal=False, second_tab_share=share)
+    stream = generate(config)
+    events = list(stream)
+    sessions = _sessions(events)
+    assert stream.stats.users_seen > 1000, "the pool grew to what 300 events/s needs"
+    # the configured share, give or take the draw's own spread (4 binomial standard deviations)
+    expected = share * stream.stats.sessions
+    assert stream.stats.second_tabs <= expected + 4 * math.sqrt(expected) + 1
+    assert _overlapping(sessions) <= stream.stats.second_tabs
+
+
+def test_a_seeded_hour_has_a_shops_figures_and_the_personas_show(make_config: Callable[..., SimConfig]) -> None:
+    config = make_config(users=300, events=30_000, span=timedelta(hours=1), diurnal=False, seed=19)
+    stream = generate(config)
+    sessions = _sessions(list(stream))
+    n = len(sessions)
+    bounces = sum(types == ["page_view"] for _, _, _, types in sessions.values())
+    pages = sum(types.count("page_view") for _, _, _, types in sessions.values())
+    bought = {sid for sid, (_, _, _, types) in sessions.items() if "purchase" in types}
+    carted = {sid for sid, (_, _, _, types) in sessions.items() if "add_to_cart" in types}
+    assert 0.25 <= bounces / n <= 0.60, bounces / n
+    assert 2.5 <= pages / n <= 8, pages / n
+    assert 0.01 <= len(bought) / n <= 0.10, len(bought) / n
+    assert 0.55 <= len(carted - bought) / len(carted) <= 0.85, len(carted - bought) / len(carted)
+    persona = stream.stats.personas()
+    rate: dict[str, float] = {}
+    for name in ("browser", "buyer"):
+        theirs = [sid for sid, (user, *_) in sessions.items() if persona[user] == name]
+        rate[name] = sum(sid in bought for sid in theirs) / len(theirs)
+    assert rate["buyer"] > 5 * rate["browser"], rate

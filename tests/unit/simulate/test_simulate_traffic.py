@@ -56,9 +56,31 @@ def test_pick_prefers_idle_users_and_weights_active_personas() -> None:
     users = Counter(p.name for p in pool.personas)
     # researchers come back more often than browsers (activity 1.6 vs 1.0)
     assert picked["researcher"] / users["researcher"] > 1.3 * picked["browser"] / users["browser"]
+
+
+def test_when_everyone_tried_is_busy_a_new_user_arrives_or_rarely_a_second_tab() -> None:
+    rng = random.Random(4)
+    pool = UserPool(400, rng, 4, second_tab_share=0.02)
     for i in range(400):
-        pool.user(i).busy_until = 100.0 if i != 7 else 0.0
-    assert sum(pool.pick(rng, 50.0).busy_until <= 50.0 for _ in range(100)) < 100  # all busy: overlap allowed
+        pool.user(i).busy_until = 100.0
+    arrived = []
+    for _ in range(2000):  # each session keeps its user busy, as the generator does
+        user = pool.pick(rng, 50.0)
+        if user.busy_until <= 50.0:
+            arrived.append(user)
+        user.busy_until = 100.0
+    assert len(pool.personas) == 400 + len(arrived), "an idle pick is a user who just arrived"
+    assert pool.second_tabs == 2000 - len(arrived) and 10 <= pool.second_tabs <= 70  # ~2 % of 2,000
+    # newcomers keep the session mix of the personas
+    assert {u.persona.name for u in arrived} == {p.name for p in pool.personas}
+
+
+def test_without_second_tabs_nobody_is_picked_while_busy() -> None:
+    rng = random.Random(5)
+    pool = UserPool(50, rng, 5, second_tab_share=0.0)
+    for i in range(50):
+        pool.user(i).busy_until = 100.0
+    assert all(pool.pick(rng, 50.0).busy_until <= 50.0 for _ in range(500)) and pool.second_tabs == 0
 
 
 def test_session_sources_mix_search_social_direct_and_campaigns() -> None:
