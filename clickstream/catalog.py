@@ -36,6 +36,11 @@ EVENT_TIME: Final = "event_time"  # curated name of the contract's `timestamp`
 # the parsed frame's column listing the fields present with a JSON type their logical type does
 # not allow (sql/include/parse_event.sql, the quality suite's type rule)
 INVALID_TYPES_COLUMN: Final = "_invalid_types"
+# the compaction batch's bookkeeping columns: a line's number in the batch (batch order: "first
+# seen" in dedupe), its raw object's index, and its record number in that object (from 1)
+ROW_COLUMN: Final = "_row"
+OBJ_COLUMN: Final = "_obj"
+REC_COLUMN: Final = "_rec"
 CURATED_RENAMES: Final[dict[str, str]] = {"timestamp": EVENT_TIME}
 PARTITION_KEYS: Final[tuple[str, ...]] = ("dt", "hour")  # dt=YYYY-MM-DD, hour=HH (strings, UTC)
 DAY_PARTITION_KEYS: Final[tuple[str, ...]] = ("dt",)

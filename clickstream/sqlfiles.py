@@ -23,7 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from clickstream.catalog import FIXED_TABLES, INVALID_TYPES_COLUMN, Column, Format, TableDef
+from clickstream.catalog import (
+    FIXED_TABLES,
+    INVALID_TYPES_COLUMN,
+    OBJ_COLUMN,
+    REC_COLUMN,
+    ROW_COLUMN,
+    Column,
+    Format,
+    TableDef,
+)
 from clickstream.constants import SESSION_GAP_SECONDS
 from clickstream.errors import ClickstreamError
 
@@ -397,7 +406,7 @@ parsed AS (
 
 
 COMPACTION_PARSE: Final = "compaction/parse.sql"
-RAW_LINES_KEYS: Final[tuple[str, ...]] = ("_row", "_obj", "_rec")  # = compact_parse's ROW/OBJ/REC columns
+RAW_LINES_KEYS: Final[tuple[str, ...]] = (ROW_COLUMN, OBJ_COLUMN, REC_COLUMN)  # the job's lines, numbered
 
 
 def compaction_parse_statement() -> str:

@@ -33,12 +33,8 @@ from typing import Final
 import orjson
 import pyarrow as pa
 
-from clickstream.catalog import curated_name
+from clickstream.catalog import INVALID_TYPES_COLUMN, OBJ_COLUMN, REC_COLUMN, ROW_COLUMN, curated_name
 from clickstream.events.schema import EVENT_FIELDS, FIELD_TYPES
-from clickstream.quality.suite import INVALID_TYPES_COLUMN, ROW_COLUMN
-
-OBJ_COLUMN: Final = "_obj"
-REC_COLUMN: Final = "_rec"
 
 # The job's parse before 2026-12-07 (DuckDB only: json_transform, json_type), kept as the baseline.
 _JSON_TYPES: Final[dict[str, tuple[str, ...]]] = {

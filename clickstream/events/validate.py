@@ -111,9 +111,8 @@ def validate_event(
     get = raw.get
 
     type_value, type_key = pick(raw, "event_type")
-    type_errors: list[FieldError] = []  # decided once the URL is known: without a type, a URL makes a page view
-    event_type = None if type_value is None else _event_type(type_value, type_key, type_errors)
-    errors.extend(type_errors)
+    # without a type, decided once the URL is known: a URL makes a page view
+    event_type = None if type_value is None else _event_type(type_value, type_key, errors)
     user_id = f.text(get("user_id"), "user_id", "user_id", errors, max_chars=MAX_ID_CHARS, required=True, numbers=True)
     session_id = f.text(get("session_id"), "session_id", "session_id", errors, max_chars=MAX_ID_CHARS, numbers=True)
 
@@ -228,10 +227,7 @@ def _event_type(value: object, key: str, errors: list[FieldError]) -> str | None
         if canonical is None:
             f.fail(errors, "event_type", key, UNKNOWN_EVENT_TYPE, f"{f.show(value)} is not one of {_ALLOWED_TYPES}")
         return canonical
-    if value is None:
-        f.fail(errors, "event_type", key, MISSING, f"missing; send one of {_ALLOWED_TYPES}")
-    else:
-        f.fail(errors, "event_type", key, INVALID_TYPE, f"must be a string, got {json_type(value)}")
+    f.fail(errors, "event_type", key, INVALID_TYPE, f"must be a string, got {json_type(value)}")
     return None
 
 

@@ -33,13 +33,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from clickstream.catalog import curated_name
+from clickstream.catalog import OBJ_COLUMN, REC_COLUMN, curated_name
 from clickstream.events.schema import EVENT_FIELDS, FIELD_TYPES
 from clickstream.quality.suite import INVALID_TYPES_COLUMN, ROW_COLUMN
 
 MALFORMED_JSON: Final = "malformed_json"
-OBJ_COLUMN: Final = "_obj"  # index of the raw object in the batch
-REC_COLUMN: Final = "_rec"  # record number within its object, from 1
 
 _NEWLINE = 10
 _WIDE_TYPES: Final[dict[str, pa.DataType]] = {

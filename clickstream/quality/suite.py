@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 from typing import Any, Final
 
-from clickstream.catalog import INVALID_TYPES_COLUMN, curated_name
+from clickstream.catalog import INVALID_TYPES_COLUMN, ROW_COLUMN, curated_name
 from clickstream.events.schema import (
     EVENT_FIELDS,
     EVENT_TYPES,
@@ -45,7 +45,6 @@ SUITE_NAME: Final = "raw_events"
 SUITE_VERSION: Final = 1
 SUITE_PATH: Final = Path(__file__).resolve().parent / "suites" / f"{SUITE_NAME}.v{SUITE_VERSION}.json"
 
-ROW_COLUMN: Final = "_row"
 MIN_EVENT_TIME: Final = "min_event_time"  # suite parameters, supplied per run (interval bounds)
 MAX_EVENT_TIME: Final = "max_event_time"
 

@@ -1,5 +1,5 @@
-"""The lake's tables: their Glue Data Catalog entries (`GlueCatalog`) and the Parquet files behind
-the metric tables' day partitions (`MetricPartitions`, `glue_type` for their columns).
+"""The lake's tables: their Glue Data Catalog entries (`GlueCatalog`), the day partitions written
+in place (`MetricPartitions`, the reconciliation table's) and `glue_type` for metric columns.
 """
 
 from clickstream.adapters.glue.catalog import GlueCatalog, glue_catalog

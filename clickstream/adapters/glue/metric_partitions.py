@@ -1,4 +1,8 @@
-"""Day partitions of the batch metric tables in the lake: `curated/metrics/<name>/dt=…/data.parquet`.
+"""Day partitions written in place, one file each: `curated/metrics/<name>/dt=…/data.parquet`.
+
+Used for the reconciliation table, whose days are small and computed in Python. The batch
+metrics are written by the engine instead (an UNLOAD into a new version per run, re-pointed in
+Glue: `clickstream.jobs.batch_metrics`).
 
 Replacing a partition never shows a reader an empty or doubled day: the new file is written
 under the same key (an S3 PUT replaces an object atomically), then any other object left under

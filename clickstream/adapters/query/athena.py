@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from clickstream import constants as c
 from clickstream.adapters.query.engine import QueryError, QueryTimeoutError
+from clickstream.adapters.query.unload import is_unload
 from clickstream.deadline import budget
 from clickstream.settings import Settings
 
@@ -60,7 +61,7 @@ class AthenaEngine:
             raise QueryTimeoutError("no time left in this request to run an Athena query")
         execution_id = self.start(sql)
         self.wait(execution_id, timeout_s=allowed)
-        if sql.lstrip()[:6].upper() == "UNLOAD":
+        if is_unload(sql):
             return pa.table({})  # the rows are in the UNLOAD's location; there is no result set
         return self.results(execution_id, max_rows=max_rows)
 

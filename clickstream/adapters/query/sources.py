@@ -219,10 +219,7 @@ def read_ndjson(fs: pafs.FileSystem, files: list[tuple[str, dict[str, str]]], in
     columns: list[list[Any]] = [[] for _ in names]
     part_cols: list[list[str]] = [[] for _ in info.partition_keys]
     for path, values in files:
-        with fs.open_input_file(path) as f:
-            data = f.read()
-        if data[:2] == b"\x1f\x8b":
-            data = gzip.decompress(data)
+        data = _object_bytes(fs, path)
         for line in data.splitlines():
             if not line.strip():
                 continue
@@ -241,6 +238,13 @@ def read_ndjson(fs: pafs.FileSystem, files: list[tuple[str, dict[str, str]]], in
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+def _object_bytes(fs: pafs.FileSystem, path: str) -> bytes:
+    """An object's bytes, gunzipped when it is gzip (by its magic number, as Athena reads `.gz`)."""
+    with fs.open_input_file(path) as f:
+        data = f.read()
+    return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+
+
 PATH_COLUMN = "$path"  # Athena's pseudo-column: the S3 object a row came from
 
 
@@ -256,11 +260,7 @@ def read_lines(fs: pafs.FileSystem, files: list[tuple[str, dict[str, str]]], inf
     paths: list[str] = []
     part_cols: list[list[str]] = [[] for _ in info.partition_keys]
     for path, values in files:
-        with fs.open_input_file(path) as f:
-            data = f.read()
-        if data[:2] == b"\x1f\x8b":
-            data = gzip.decompress(data)
-        text = data.decode("utf-8", "replace")
+        text = _object_bytes(fs, path).decode("utf-8", "replace")
         rows = text.split("\n")
         if rows and rows[-1] == "":
             rows.pop()

@@ -60,7 +60,7 @@ class Unload:
     @classmethod
     def parse(cls, text: str) -> Unload | None:
         """The UNLOAD `text` states, or None when `text` is not an UNLOAD."""
-        if text.lstrip()[:6].upper() != "UNLOAD":
+        if not is_unload(text):
             return None
         m = _STATEMENT.match(text)
         if m is None or m["format"].upper() != FORMAT:
@@ -70,6 +70,11 @@ class Unload:
             )
         columns = tuple(p.strip().strip("'\"") for p in (m["partitioned_by"] or "").split(",") if p.strip())
         return cls(m["select"], m["location"], columns, m["compression"].upper())
+
+
+def is_unload(sql: str) -> bool:
+    """Whether `sql` is an UNLOAD statement (which has no result set: its rows are in S3)."""
+    return sql.lstrip()[:6].upper() == "UNLOAD"
 
 
 def partitions_select(select: str, columns: Sequence[str], partitioned_by: Sequence[str]) -> str:
