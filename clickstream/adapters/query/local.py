@@ -131,16 +131,20 @@ class LocalEngine:
         missing = names - set(entries)
         if missing:
             raise UnknownTableError(missing, entries, self.database)
-        with self._lock:
-            if self._fs is None:
-                assert self._settings is not None
-                self._fs = s3_filesystem(self._settings)
-            fs = self._fs
+        fs = self._lake_fs()
         infos = {n: GlueTableInfo.from_glue(entries[n]) for n in names}
         keep = partition_filters(statement, {n: info.partition_keys for n, info in infos.items()})
         glue = self._glue()
         registered = {n: glue.partition_locations(self.database, n) for n, info in infos.items() if info.versioned}
         return {n: table_source(info, fs, keep=keep.get(n), partitions=registered.get(n)) for n, info in infos.items()}
+
+    def _lake_fs(self) -> Any:
+        """The S3 filesystem on the lake's endpoint, made once per engine."""
+        with self._lock:
+            if self._fs is None:
+                assert self._settings is not None
+                self._fs = s3_filesystem(self._settings)
+            return self._fs
 
     def _glue(self) -> Any:
         from clickstream.adapters.glue import glue_catalog
@@ -202,11 +206,7 @@ class LocalEngine:
         if location.startswith("s3://"):
             if self._settings is None:
                 raise QueryError("UNLOAD to s3:// needs the lake: use LocalEngine(settings)")
-            with self._lock:
-                if self._fs is None:
-                    self._fs = s3_filesystem(self._settings)
-                fs = self._fs
-            return fs, location.removeprefix("s3://").rstrip("/")
+            return self._lake_fs(), location.removeprefix("s3://").rstrip("/")
         return pafs.LocalFileSystem(), str(Path(location.removeprefix("file://")).resolve())
 
     def _create_external_table(self, statement: Any) -> pa.Table:
