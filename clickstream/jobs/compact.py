@@ -20,6 +20,9 @@ object missing from that hour's manifest. Merged like any other rows, their even
 once (a copy of a published event is a duplicate), and the run record counts them
 (`late_objects`, `late_hours`). Hours compacted before manifests existed have none and are skipped.
 
+One run at a time: the run holds the job's lease in the batch table (`jobs.exclusive`), so the
+hourly DAG, the daily one that backfills long ranges and a manual run never publish side by side.
+
 Idempotent: the same interval gives the same rows, so a rerun (an Airflow retry, a backfill)
 finds nothing new and publishes nothing; a first publish of the same rows gives the same bytes
 under the same file names.
@@ -56,6 +59,7 @@ from clickstream.jobs import compact_write as w
 from clickstream.jobs import curated_versions as cv
 from clickstream.jobs.compact_parse import gunzip, parse_objects, record_offsets
 from clickstream.jobs.compact_quality import QualityVerdict, Validator, quarantine_lines, sql_validator
+from clickstream.jobs.exclusive import exclusive
 from clickstream.jobs.run_record import recorded_run
 from clickstream.quality import DataQualityError
 from clickstream.quality.suite import MAX_EVENT_TIME, MIN_EVENT_TIME
@@ -134,7 +138,10 @@ def compact_interval(
     start, end = _utc(start), _utc(end)
     if end <= start:
         raise ValueError(f"empty interval: end {end.isoformat()} is not after start {start.isoformat()}")
-    with recorded_run(settings, JOB, interval_start=_iso(start), interval_end=_iso(end), run_id=run_id) as run:
+    with (
+        recorded_run(settings, JOB, interval_start=_iso(start), interval_end=_iso(end), run_id=run_id) as run,
+        exclusive(settings, JOB, run_id),  # the hourly and the daily DAG, manual runs: one at a time
+    ):
         report = _run(
             settings, start, end, run_id, max_failure_rate, validator or sql_validator, started, now or _wall_clock
         )
