@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DAGS = ROOT / "dags"
 HOUR_11 = datetime(2026, 11, 22, 11, tzinfo=UTC)
-DAG_IDS = {"compact_raw_events", "batch_metrics", "reconcile_speed_batch"}
+DAG_IDS = {"compact_raw_events", "compact_raw_events_daily", "batch_metrics", "reconcile_speed_batch"}
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +90,22 @@ def test_compact_raw_events_is_hourly_with_intervals_catchup_retries_and_the_cur
     assert compact.retry_delay == timedelta(minutes=1)
     [asset] = compact.outlets
     assert (asset.name, asset.uri) == ("curated_events", "s3://unit-lake/curated/events")
+
+
+def test_compact_raw_events_daily_compacts_a_day_per_run_for_backfills_and_emits_the_same_asset(bag: Any) -> None:
+    import pendulum
+    from airflow.serialization.encoders import coerce_to_core_timetable
+
+    dag, hourly = bag.dags["compact_raw_events_daily"], bag.dags["compact_raw_events"]
+    assert (dag.timetable.expression, str(dag.timetable.timezone)) == ("0 0 * * *", "UTC")
+    interval = coerce_to_core_timetable(dag.timetable).infer_manual_data_interval(run_after=pendulum.instance(HOUR_11))
+    assert (interval.start, interval.end) == (datetime(2026, 11, 21, tzinfo=UTC), datetime(2026, 11, 22, tzinfo=UTC))
+    assert dag.catchup is False  # the hourly DAG catches up; this one is backfilled on purpose
+    assert dag.start_date == hourly.start_date
+    assert [t.task_id for t in dag.topological_sort()] == ["wait_for_archive", "compact"]
+    compact = dag.get_task("compact")
+    assert compact.retries == 2 and compact.max_active_tis_per_dag == 1
+    assert [(a.name, a.uri) for a in compact.outlets] == [(a.name, a.uri) for a in hourly.get_task("compact").outlets]
 
 
 def test_batch_metrics_is_scheduled_on_the_curated_asset_and_emits_the_metrics_asset(bag: Any) -> None:

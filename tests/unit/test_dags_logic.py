@@ -35,6 +35,11 @@ def compact() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
+def daily() -> ModuleType:
+    return load("compact_raw_events_daily")
+
+
+@pytest.fixture(scope="module")
 def metrics() -> ModuleType:
     return load("batch_metrics")
 
@@ -219,3 +224,59 @@ def test_a_data_quality_failure_fails_the_task_without_retries(
     context = {"data_interval_start": hour, "data_interval_end": hour, "run_id": "r", "outlet_events": {}}
     with pytest.raises(AirflowFailException, match="40%"):
         compact.compact_raw_events().get_task("compact").python_callable(**context)
+
+
+class _Run:
+    def __init__(self, run_type: str, conf: dict[str, Any] | None = None) -> None:
+        self.run_type, self.conf = run_type, conf or {}
+
+
+def test_the_daily_dag_compacts_its_day_in_one_run_when_backfilled(
+    daily: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import clickstream.jobs.compact as job
+
+    calls: list[tuple[datetime, datetime, str]] = []
+
+    class Report:
+        partitions = (("2026-11-21", "23"),)
+        raw_rows, valid, quarantined, duplicates, published, pass_rate = 5, 5, 0, 0, 5, 1.0
+        asset_extra = job.CompactionReport.asset_extra
+
+    def fake(settings: Any, start: datetime, end: datetime, *, run_id: str) -> Report:
+        calls.append((start, end, run_id))
+        return Report()
+
+    monkeypatch.setattr(job, "compact_interval", fake)
+    outlet = type("Outlet", (), {"extra": {}})()
+    start, end = datetime(2026, 11, 21, tzinfo=UTC), datetime(2026, 11, 22, tzinfo=UTC)
+    context = {
+        "data_interval_start": start,
+        "data_interval_end": end,
+        "run_id": "backfill__2026-11-21T00:00:00+00:00",
+        "dag_run": _Run("backfill"),
+        "outlet_events": {daily.curated_events: outlet},
+    }
+    summary = daily.compact_raw_events_daily().get_task("compact").python_callable(**context)
+    assert calls == [(start, end, "backfill__2026-11-21T00:00:00+00:00")]
+    assert outlet.extra == summary and summary["partitions"] == [["2026-11-21", "23"]]
+
+
+def test_the_daily_dags_scheduled_runs_skip_because_the_hourly_dag_does_that_work(
+    daily: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    import clickstream.jobs.compact as job
+
+    monkeypatch.setattr(job, "compact_interval", lambda *a, **k: pytest.fail("a scheduled daily run compacted"))
+    day = datetime(2026, 11, 21, tzinfo=UTC)
+    context = {
+        "data_interval_start": day,
+        "data_interval_end": day,
+        "run_id": "scheduled__x",
+        "dag_run": _Run("scheduled"),
+        "outlet_events": {},
+    }
+    with pytest.raises(AirflowSkipException, match="backfill this DAG"):
+        daily.compact_raw_events_daily().get_task("compact").python_callable(**context)
