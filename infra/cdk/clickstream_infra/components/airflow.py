@@ -51,6 +51,7 @@ BATCH_VIEW_ACTIONS = [
     "dynamodb:UpdateItem",
     "dynamodb:GetItem",
     "dynamodb:Query",
+    "dynamodb:DeleteItem",  # the compaction's lease is released (clickstream/adapters/dynamodb/locks.py)
 ]
 SPEED_READ_ACTIONS = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"]
 
