@@ -80,6 +80,13 @@ RETRY_AFTER_S = 5.0  # --forever: wait this long after the sink failed (a restar
               help="Events per send (the collector takes at most 500 per request).")  # fmt: skip
 @click.option("--forever", is_flag=True, help="Keep sending at --rate until stopped (Ctrl-C or SIGTERM), with a "
               "progress line every 10 s; a failing sink is retried.  Not with --events or --duration.")  # fmt: skip
+@click.option("--history", metavar="DURATION", help="Instead of live traffic: simulate the DURATION before this "
+              "hour (7d, 36h, 90m) at full speed into the raw archive's arrival hours, as if it had arrived live, "
+              "then compact it with an Airflow backfill of compact_raw_events_daily (the local Airflow: `make up`). "
+              "--users defaults to 3000 returning users, --events to 400 an hour on average.")  # fmt: skip
+@click.option("--no-backfill", is_flag=True, help="With --history: only write the raw archive (backfill it later "
+              "from the Airflow UI).")  # fmt: skip
+@click.option("--airflow-url", help="With --history: the Airflow to backfill through.  [default: the local one]")
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary table.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (stdout; stderr if events go there).")
 def simulate(**opts: Any) -> None:
@@ -92,10 +99,14 @@ def simulate(**opts: Any) -> None:
       clickstream simulate --rate 20 --forever              live traffic until Ctrl-C (`local up --simulate`)
       clickstream simulate --sink file --events 10 --seed 1 reproducible NDJSON on stdout
       clickstream simulate --sink kafka --late-fraction 0.05 --duplicate-fraction 0.01
+      clickstream simulate --history 7d --seed 7                a week of the past, backfilled through Airflow
     """
     from clickstream.errors import ClickstreamError
     from clickstream.simulate.run import run_simulation
 
+    if opts.get("history"):
+        run_history(opts)
+        return
     if opts["forever"]:
         _check_forever(opts)
         run_forever(opts)
@@ -116,6 +127,53 @@ def simulate(**opts: Any) -> None:
         click.echo(orjson.dumps(summary.as_dict()).decode(), err=to_stderr)
     elif not opts["quiet"]:
         print_summary(summary, err=True)
+
+
+def history_config(opts: dict[str, Any], *, now: datetime) -> Any:
+    """The HistoryConfig the options describe: the --history duration before the current hour."""
+    from clickstream.simulate.history import DEFAULT_EVENTS_PER_HOUR, DEFAULT_USERS, HistoryConfig, parse_duration
+
+    duration = parse_duration(opts["history"])
+    if duration.total_seconds() <= 0:
+        raise click.BadParameter("must be positive, e.g. 7d", param_hint="--history")
+    clashing = [f"--{n}" for n in ("rate", "duration", "start", "span") if opts.get(n) is not None]
+    if clashing or opts.get("forever"):
+        raise click.UsageError(f"--history simulates the past at full speed: drop {', '.join(clashing) or '--forever'}")
+    hours = duration.total_seconds() / 3600
+    per_hour = round(opts["events"] / hours) if opts.get("events") else DEFAULT_EVENTS_PER_HOUR
+    return HistoryConfig(
+        end=now.astimezone(UTC).replace(minute=0, second=0, microsecond=0),
+        duration=duration,
+        users=opts.get("users") or DEFAULT_USERS,
+        events_per_hour=max(1, per_hour),
+        seed=opts["seed"] if opts.get("seed") is not None else secrets.randbelow(2**31),
+        late_fraction=opts.get("late_fraction") or 0.02,
+        duplicate_fraction=opts.get("duplicate_fraction") or 0.01,
+    )
+
+
+def run_history(opts: dict[str, Any]) -> None:
+    """--history: write the simulated past, then backfill it through Airflow (unless --no-backfill)."""
+    import orjson
+
+    from clickstream.errors import ClickstreamError
+    from clickstream.local.airflow import airflow_url
+    from clickstream.local.airflow_api import AirflowApi
+    from clickstream.local.history import backfill_history, write_history
+    from clickstream.settings import Settings
+
+    settings = Settings.from_env()
+    config = history_config(opts, now=datetime.now(UTC))
+    say = (lambda m: None) if opts.get("quiet") else (lambda m: click.echo(m, err=True))
+    try:
+        result: dict[str, Any] = {"history": write_history(settings, config, say)}
+        if not opts.get("no_backfill"):
+            api = AirflowApi(opts.get("airflow_url") or airflow_url(settings))
+            result["backfill"] = backfill_history(api, config.start, config.end, say)
+    except ClickstreamError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if opts.get("as_json"):
+        click.echo(orjson.dumps(result).decode())
 
 
 def build_config(opts: dict[str, Any], *, now: datetime) -> tuple[Any, float | None, float | None]:

@@ -343,3 +343,58 @@ def test_backfill_over_a_range_compacts_every_hour_and_a_second_one_rewrites_the
     assert {h: _partition_objects(settings, h) for h in hours} == before
     parts = _glue_partitions(settings)
     assert all({"dt": f"{h:%Y-%m-%d}", "hour": f"{h:%H}"} in parts for h in hours), parts
+
+
+@pytest.mark.timeout(BACKFILL_TIMEOUT + 300)
+def test_a_two_day_history_is_backfilled_through_airflow_into_every_hour_with_exact_metrics(
+    settings: Settings, airflow: Airflow
+) -> None:
+    from clickstream.adapters.query import query_engine
+    from clickstream.local.airflow_api import AirflowApi
+    from clickstream.local.history import backfill_history, write_history
+    from clickstream.simulate.history import HistoryConfig
+
+    # GIVEN two days of simulated history ending a little after midnight (daily runs, then hourly ones)
+    today = _this_hour().replace(hour=0)
+    end = today + timedelta(hours=min(2, _this_hour().hour))
+    config = HistoryConfig(end=end, duration=timedelta(days=2), users=400, events_per_hour=150, seed=5)
+    written = write_history(settings, config, lambda message: None)
+
+    # WHEN it is backfilled through the Airflow REST API, as `clickstream simulate --history` does
+    result = backfill_history(AirflowApi(airflow.url), config.start, config.end, lambda message: None)
+
+    # THEN the compaction ran as backfills: the daily DAG a run per whole day, the hourly DAG for today
+    daily = result["backfills"][0]
+    assert (daily["dag_id"], daily["runs"]) == ("compact_raw_events_daily", 2)
+    assert sum(b["runs"] for b in result["backfills"]) == 2 + end.hour
+    # every event-time hour of the history has its curated partition in Glue
+    parts = {(p["dt"], p["hour"]) for p in _glue_partitions(settings)}
+    hours = [config.start + timedelta(hours=i) for i in range(48)]
+    assert {(f"{h:%Y-%m-%d}", f"{h:%H}") for h in hours} <= parts
+    # the metrics equal an independent computation from the raw archive (deduplicated by event_id)
+    bucket = LakeBucket(settings.names.bucket, client=_clients.client("s3", settings))
+    events: dict[str, dict[str, Any]] = {}
+    for key in bucket.list_keys("raw/events/"):
+        for line in bucket.get_ndjson_gz(key):
+            event = json.loads(line)
+            events.setdefault(event["event_id"], event)
+    assert len(events) == written["distinct"]
+    by_day: dict[str, dict[str, Any]] = {}
+    for event in events.values():
+        day = by_day.setdefault(event["timestamp"][:10], {"events": 0, "types": {}, "users": set()})
+        day["events"] += 1
+        day["types"][event["event_type"]] = day["types"].get(event["event_type"], 0) + 1
+        day["users"].add(event["user_id"])
+    engine = query_engine(settings)
+    try:
+        counters = engine.execute("SELECT pk, sk, events FROM metric_counters WHERE sk LIKE 'd#%'").to_pylist()
+        uniques = engine.execute("SELECT dt, users FROM metric_uniques WHERE sk LIKE 'd#%'").to_pylist()
+        curated = engine.execute("SELECT count(*) AS n, count(DISTINCT event_id) AS ids FROM events").to_pylist()
+    finally:
+        engine.close()
+    assert curated == [{"n": len(events), "ids": len(events)}]
+    batch = {(r["pk"], r["sk"][2:12]): r["events"] for r in counters}
+    for dt, day in by_day.items():
+        assert batch[("all", dt)] == day["events"], dt
+        assert {t: batch[(f"type#{t}", dt)] for t in day["types"]} == day["types"], dt
+    assert {r["dt"]: r["users"] for r in uniques} == {dt: len(day["users"]) for dt, day in by_day.items()}

@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from clickstream.adapters.query.local import LocalEngine
 from clickstream.jobs.metrics_view import counter_items, engagement_items, window_sks
-from clickstream.jobs.reconcile import compare_counters, compare_uniques, drift_items
+from clickstream.jobs.reconcile import compare_counters, compare_uniques, drift_items, windows_both_saw
 from clickstream.metrics.sketch import RSE, Estimate
 from clickstream.sqlfiles import load, render
 
@@ -129,3 +129,15 @@ def test_uniques_are_within_three_relative_standard_errors() -> None:
     )
     assert ok.within_tolerance and not bad.within_tolerance and not ok.exact
     assert ok.tolerance == bad.tolerance == 1000 * 3 * RSE
+
+
+def test_reconciliation_leaves_out_the_windows_a_history_filled_and_only_those() -> None:
+    windows = window_sks(date(2026, 12, 6), date(2026, 12, 7))
+    history = {f"2026-12-06T{h:02d}" for h in range(24)} | {"2026-12-07T00", "2026-12-07T03"}
+    compared, left_out = windows_both_saw(windows, history)
+    assert sorted(compared + left_out) == sorted(windows)
+    # the whole history day, both history hours of the live day, and the live day's own total
+    assert len(left_out) == 25 + 2 + 1
+    assert "d#2026-12-07T00:00:00Z" in left_out and "h#2026-12-07T03:00:00Z" in left_out
+    assert compared == [f"h#2026-12-07T{h:02d}:00:00Z" for h in range(24) if h not in (0, 3)]
+    assert windows_both_saw(windows, set()) == (windows, [])
