@@ -76,8 +76,12 @@ lint: $(STAMP)  ## ruff + mypy + import contracts (layers, no cycles; [tool.impo
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-up: $(STAMP) system-deps  ## run the platform with live traffic until Ctrl-C (DETACH=1: in the background, no traffic; UP_ARGS=...)
-	$(PY) -m clickstream local up $(if $(filter 1 yes true,$(DETACH)),,--simulate --foreground) $(UP_ARGS)
+# A lake without history gets HISTORY of simulated past traffic, backfilled through Airflow
+# (`clickstream local up --history`; a lake that has some is left as it is). HISTORY=0 skips it.
+HISTORY ?= 7d
+
+up: $(STAMP) system-deps  ## run the platform with live traffic until Ctrl-C (DETACH=1: in the background, no traffic; HISTORY=7d; UP_ARGS=...)
+	$(PY) -m clickstream local up --history $(HISTORY) $(if $(filter 1 yes true,$(DETACH)),,--simulate --foreground) $(UP_ARGS)
 
 down: $(STAMP)  ## stop the embedded stack
 	$(PY) -m clickstream local down

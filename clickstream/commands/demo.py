@@ -21,16 +21,30 @@ from clickstream.errors import ClickstreamError
 @click.option(
     "--kafka-events", type=click.IntRange(min=0), default=1000, show_default=True, help="Events sent to Kafka."
 )
+@click.option("--history", default="7d", show_default=True, metavar="DURATION",
+              help="Start from a lake holding this much past traffic (7d, 36h; 0 for none), written into the raw "
+              "archive and compacted by an Airflow backfill (clickstream simulate --history).")  # fmt: skip
+@click.option("--history-users", type=click.IntRange(min=1), default=3000, show_default=True,
+              help="Returning users in the history.")  # fmt: skip
 @click.option("--seed", type=int, help="Repeat a run (default: random, printed).")
 @click.option("--keep", is_flag=True, help="Leave the stack running afterwards (stop it with `make down`).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the result here.")
 def demo(
-    users: int, duration: float, rate: float, kafka_events: int, seed: int | None, keep: bool, json_out: Path | None
+    users: int,
+    duration: float,
+    rate: float,
+    kafka_events: int,
+    history: str,
+    history_users: int,
+    seed: int | None,
+    keep: bool,
+    json_out: Path | None,
 ) -> None:
     """Run the whole pipeline on the embedded stack and print what it computed.
 
     \b
-    1. starts the stack (AWS-compatible server, Kafka broker, collector, raw archiver, consumer)
+    1. starts the stack (AWS-compatible server, Kafka broker, collector, raw archiver, consumer);
+       writes --history of past traffic into the raw archive and backfills it through Airflow
     2. simulates users through the HTTP collector into Kinesis, plus legacy and invalid requests,
        measuring the freshness of the real-time counters meanwhile (ingest -> counter visible)
     3. sends events straight to Kafka and archives the topic
@@ -50,7 +64,22 @@ def demo(
     from clickstream.settings import Settings
 
     console = Console(highlight=False)
-    options = DemoOptions(users=users, duration=duration, rate=rate, kafka_events=kafka_events, seed=seed, keep=keep)
+    from clickstream.simulate.history import parse_duration
+
+    try:
+        parse_duration(history)
+    except ClickstreamError as exc:
+        raise click.BadParameter(str(exc), param_hint="--history") from exc
+    options = DemoOptions(
+        users=users,
+        duration=duration,
+        rate=rate,
+        kafka_events=kafka_events,
+        seed=seed,
+        keep=keep,
+        history=history,
+        history_users=history_users,
+    )
     try:
         result = run_demo(Settings.from_env(), options, notify=lambda m: console.print(m, markup=False))
     except ClickstreamError as exc:
@@ -92,6 +121,7 @@ def summary_table(r: dict[str, Any]) -> Any:
     table.add_row("S3 raw/bad", "objects / rows", f"{bad['objects']} / {bad['rows']}")
     for reason, n in sorted(bad["by_reason"].items()):
         table.add_row("", f"  {reason}", str(n))
+    _history_rows(table, r.get("history") or {})
     _speed_rows(table, r.get("speed") or {})
     _batch_rows(table, r.get("batch") or {})
     return table
@@ -145,28 +175,63 @@ def _batch_rows(table: Any, batch: dict[str, Any]) -> None:
     table.add_row("", "rows checked / passed", f"{quality['raw_rows']:,} / {quality['valid']:,}")
     table.add_row("", "quarantined / duplicates", f"{quality['quarantined']:,} / {quality['duplicates']:,}")
     table.add_row("", "curated events / distinct ids", f"{cur['events']:,} / {cur['ids']:,}")
-    for row in batch["metrics"]["engagement"]:
-        table.add_row("", f"{row['dt']}: sessions", f"{row['sessions']:,}")
+    engagement = {row["dt"]: row for row in batch["metrics"]["engagement"]}
+    commerce = {row["dt"]: row for row in batch["metrics"]["commerce"]}
+    shown = headline_day(sorted(engagement))
+    if shown is not None:
+        row = engagement[shown]
+        table.add_row("", f"{shown}: sessions", f"{row['sessions']:,}")
         table.add_row("", "  bounce rate", _pct(row["bounce_rate"]))
         table.add_row("", "  avg session duration", f"{(row['avg_session_duration_ms'] or 0) / 1000:.1f} s")
         table.add_row("", "  pages per session", f"{row['pages_per_session'] or 0:.2f}")
         table.add_row("", "  click-through rate", _pct(row["ctr"]))
-    for row in batch["metrics"]["commerce"]:
-        table.add_row("", f"{row['dt']}: conversion", _pct(row["conversion_rate"]))
+    if shown in commerce:
+        row = commerce[shown]
+        table.add_row("", "  conversion", _pct(row["conversion_rate"]))
         table.add_row("", "  cart abandonment", _pct(row["cart_abandonment_rate"]))
         table.add_row("", "  revenue / orders", f"{float(row['revenue'] or 0):,.2f} / {row['orders']:,}")
         table.add_row("", "  average order value", f"{float(row['aov'] or 0):,.2f}")
+    if len(engagement) > 1:
+        table.add_row("", "per day: sessions / orders", "")
+        for dt, row in sorted(engagement.items()):
+            orders = (commerce.get(dt) or {}).get("orders") or 0
+            table.add_row("", f"  {dt}", f"{row['sessions']:,} / {orders:,}")
     rec = batch["reconciliation"]
     table.add_row(
         "reconciliation",
         f"compared in {rec.get('windows', 0)} windows / mismatches",
         f"{rec.get('compared', 0):,} / {rec.get('mismatches', '?')}",
     )
+    if rec.get("history_windows"):
+        table.add_row("", "windows left out: history only", f"{rec['history_windows']:,}")
     table.add_row(
         "",
         "max drift: counters / uniques %",
         f"{rec.get('max_abs_drift', '?')} / {rec.get('max_unique_drift_pct', '?')}",
     )
+
+
+def headline_day(days: list[str]) -> str | None:
+    """The day whose figures the summary shows: the last one before the latest (a whole day of
+    history) when there are several, else the only one."""
+    if not days:
+        return None
+    return days[-2] if len(days) > 1 else days[-1]
+
+
+def _history_rows(table: Any, history: dict[str, Any]) -> None:
+    """The simulated past and its Airflow backfill."""
+    if not history:
+        return
+    h, b = history["history"], history["backfill"]
+    table.add_row("history (raw S3)", f"{h['start'][:10]} to {h['end'][:16]}", "")
+    table.add_row("", "events / distinct ids", f"{h['events']:,} / {h['distinct']:,}")
+    table.add_row("", "users / sessions", f"{h['users']:,} / {h['sessions']:,}")
+    table.add_row("", "objects / arrival hours", f"{h['objects']:,} / {h['arrival_hours']:,}")
+    runs = " + ".join(f"{x['runs']} {x['dag_id'].removeprefix('compact_raw_events').lstrip('_') or 'hourly'}"
+                      for x in b["backfills"])  # fmt: skip
+    table.add_row("", "Airflow backfill runs", runs)
+    table.add_row("", "seconds: backfill / in all", f"{b['seconds']:.0f} s / {history['seconds']:.0f} s")
 
 
 def _examples(console: Any, examples: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ import json
 import signal
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -89,6 +90,15 @@ def local() -> None:
     default=None,
     help="Seconds to wait for each service to be healthy.  [default: 30; airflow 120]",
 )
+@click.option(
+    "--history",
+    metavar="DURATION",
+    default="0",
+    show_default=True,
+    help="Once the stack is up, give a lake without history this much past traffic (7d, 36h), backfilled "
+    "through its Airflow (`clickstream simulate --history`); a lake that has some is left as it is. `make up` "
+    "passes 7d (make up HISTORY=0 skips it).",
+)
 def up(
     services: str | None,
     simulate: float | None,
@@ -96,6 +106,7 @@ def up(
     interval: float,
     transport: str | None,
     timeout: float | None,
+    history: str,
 ) -> None:
     """Start the embedded stack (what already runs healthy is left alone); by default in the
     background, with --foreground until Ctrl-C.
@@ -136,11 +147,18 @@ def up(
     except ClickstreamError as exc:
         raise click.ClickException(str(exc)) from exc
     stack = _stack(console, specs)
+    try:
+        duration = _history_duration(history, names)
+    except ClickstreamError as exc:
+        raise click.BadParameter(str(exc), param_hint="--history") from exc
     if foreground:
-        _up_foreground(console, stack, names, transport=transport, timeout=timeout, interval=interval, rate=rate)
+        _up_foreground(
+            console, stack, names, transport=transport, timeout=timeout, interval=interval, rate=rate, history=duration
+        )
         return
     try:
         report = stack.up(names, transport=transport, timeout=timeout)
+        _load_history(console, duration)
     except ClickstreamError as exc:
         raise click.ClickException(str(exc)) from exc
     print_up(console, stack, report, rate=rate)
@@ -156,6 +174,7 @@ def _up_foreground(
     timeout: float | None,
     interval: float,
     rate: float | None,
+    history: timedelta | None = None,
 ) -> None:
     """`up`, then live lines until SIGINT/SIGTERM/SIGHUP, then stop exactly what this `up` started."""
     from clickstream.local.live import watch
@@ -166,6 +185,7 @@ def _up_foreground(
         signal.signal(sig, _raise_keyboard_interrupt)
     try:
         report = stack.up(names, transport=transport, timeout=timeout)  # rolls back itself when interrupted
+        _load_history(console, history)
     except KeyboardInterrupt:
         raise click.ClickException("interrupted while starting; stopped what had been started") from None
     except ClickstreamError as exc:
@@ -189,6 +209,43 @@ def _up_foreground(
     console.print(f"stopped {len(down.stopped)} service(s)")
     if kept:
         console.print(f"left running (started before): {', '.join(kept)}; stop them with `clickstream local down`")
+
+
+def _history_duration(text: str, names: tuple[str, ...] | None) -> timedelta | None:
+    """--history as a duration (None for 0); it needs the airflow service, which runs the backfill."""
+    from clickstream.errors import ConfigError
+    from clickstream.simulate.history import parse_duration
+
+    duration = parse_duration(text)
+    if duration.total_seconds() <= 0:
+        return None
+    if names is not None and "airflow" not in names:
+        raise ConfigError("the history is backfilled through Airflow: add airflow to --services, or pass --history 0")
+    return duration
+
+
+def _load_history(console: Console, duration: timedelta | None) -> None:
+    """`clickstream simulate --history` into a lake that has none yet."""
+    if duration is None:
+        return
+    import secrets
+
+    from clickstream.adapters.dynamodb.history import any_history
+    from clickstream.local.airflow import airflow_url
+    from clickstream.local.airflow_api import AirflowApi
+    from clickstream.local.history import backfill_history, write_history
+    from clickstream.settings import Settings
+    from clickstream.simulate.history import HistoryConfig
+
+    settings = Settings.from_env()
+    if any_history(settings):
+        console.print("history: the lake already holds simulated history; left as it is")
+        return
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    config = HistoryConfig(end=end, duration=duration, seed=secrets.randbelow(2**31))
+    say = lambda message: console.print(message, markup=False)  # noqa: E731
+    write_history(settings, config, say)
+    backfill_history(AirflowApi(airflow_url(settings)), config.start, config.end, say)
 
 
 def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:

@@ -23,6 +23,7 @@ import orjson
 
 from clickstream import constants as c
 from clickstream.settings import Settings
+from clickstream.simulate.history import parse_duration
 
 Notify = Callable[[str], None]
 
@@ -37,6 +38,9 @@ class DemoOptions:
     keep: bool = False  # leave the stack running afterwards
     archive_timeout: float = 90.0
     speed_timeout: float = 60.0  # how long the real-time counters may take to catch up after the archive
+    # the lake's past, backfilled through Airflow before the live traffic ("0": none); see local.history
+    history: str = "7d"
+    history_users: int = 3000
 
 
 @dataclass
@@ -60,6 +64,7 @@ class DemoResult:
     stack_stopped: bool
     speed: dict[str, Any] = field(default_factory=dict)  # real-time counters, freshness, their check
     batch: dict[str, Any] = field(default_factory=dict)  # DAG runs, quality, batch metrics, drift, queries
+    history: dict[str, Any] = field(default_factory=dict)  # the simulated past and its backfill (local.history)
     urls: dict[str, str] = field(default_factory=dict)  # dashboard, API, Airflow (when --keep)
 
     @property
@@ -95,12 +100,17 @@ def run_demo(settings: Settings, options: DemoOptions, notify: Notify) -> DemoRe
     stack = LocalStack(settings, notify=notify)
     was_running = {s.name for s in stack.status() if s.running}
     notify("==> starting the embedded stack")
-    # Not the Airflow scheduler: the demo runs the DAGs itself, for exactly the hours its traffic
-    # arrived in (`clickstream airflow run`); a scheduler catching up meanwhile would compete for them.
-    report = stack.up([s.name for s in stack.specs if s.default and s.name != "airflow"], transport="kinesis")
+    # The Airflow scheduler runs the history's backfill, started with the rest (in parallel) and
+    # stopped after it: the live part runs its DAGs itself, for exactly the hours its traffic arrived
+    # in (`clickstream airflow run`); a scheduler catching up meanwhile would compete for them.
+    with_history = parse_duration(options.history).total_seconds() > 0
+    services = [s.name for s in stack.specs if s.default and (s.name != "airflow" or with_history)]
+    report = stack.up(services, transport="kinesis")
     collector_url = report.url("collector") or f"http://127.0.0.1:{settings.collector_port}"
     stopped = False
     try:
+        history = _history(settings, stack, options, seed, notify, airflow_was_running="airflow" in was_running)
+        began_at = datetime.now(UTC)  # the live part: what the checks below count
         from clickstream.local.demo_speed import FreshnessProbe, counters_reader
 
         probe = FreshnessProbe(counters_reader(settings), shards=settings.shard_count)
@@ -129,7 +139,7 @@ def run_demo(settings: Settings, options: DemoOptions, notify: Notify) -> DemoRe
         )
         from clickstream.local.demo_batch import run_batch
 
-        batch = run_batch(settings, began_at, _next_hour(datetime.now(UTC)), notify)
+        batch = run_batch(settings, began_at, _next_hour(datetime.now(UTC)), notify, history=history.get("history"))
         urls = {name: url for name in ("api", "airflow") if (url := report.url(name))}
     finally:
         if not options.keep and not was_running:
@@ -146,6 +156,7 @@ def run_demo(settings: Settings, options: DemoOptions, notify: Notify) -> DemoRe
         "the curated events table holds every archived event exactly once": batch["curated"]["events"]
         == batch["curated"]["ids"]
         == len(raw_kinesis.ids.keys() | raw_kafka.ids.keys()),
+        **_history_checks(history, batch),
         "every compaction run passed data quality (nothing quarantined)": batch["quality"]["failed_runs"] == 0
         and batch["quality"]["quarantined"] == 0,
         "reconciliation: the batch layer agrees with the speed layer (zero drift)": batch["reconciliation"].get(
@@ -167,7 +178,55 @@ def run_demo(settings: Settings, options: DemoOptions, notify: Notify) -> DemoRe
         speed=speed,
         batch=batch,
         urls={} if stopped else urls,
+        history=history,
     )
+
+
+def _history(
+    settings: Settings,
+    stack: Any,
+    options: DemoOptions,
+    seed: int,
+    notify: Notify,
+    *,
+    airflow_was_running: bool,
+) -> dict[str, Any]:
+    """The lake's past (`clickstream simulate --history`): written into the raw archive, then
+    compacted by an Airflow backfill and the metrics DAGs it schedules. Airflow's scheduler runs
+    only for this: the live part runs its DAGs itself, for exactly the hours its traffic arrived in."""
+    from clickstream.local.airflow import airflow_url
+    from clickstream.local.airflow_api import AirflowApi
+    from clickstream.local.history import backfill_history, write_history
+    from clickstream.simulate.history import HistoryConfig
+
+    duration = parse_duration(options.history)
+    if duration.total_seconds() <= 0:
+        return {}
+    began = time.monotonic()
+    config = HistoryConfig(
+        end=datetime.now(UTC).replace(minute=0, second=0, microsecond=0),
+        duration=duration,
+        users=options.history_users,
+        seed=seed + 2,
+    )
+    try:
+        written = write_history(settings, config, notify)
+        backfill = backfill_history(AirflowApi(airflow_url(settings)), config.start, config.end, notify)
+    finally:
+        if not airflow_was_running:
+            stack.down(only=["airflow"])
+    return {"history": written, "backfill": backfill, "seconds": round(time.monotonic() - began, 1)}
+
+
+def _history_checks(history: dict[str, Any], batch: dict[str, Any]) -> dict[str, bool]:
+    if not history:
+        return {}
+    cur = batch["history_curated"]
+    return {
+        "the history's events are in the curated table exactly once (backfilled through Airflow)": cur["events"]
+        == cur["ids"]
+        == history["history"]["distinct"]
+    }
 
 
 def _next_hour(moment: datetime) -> datetime:

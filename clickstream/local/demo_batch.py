@@ -9,7 +9,7 @@ metric tables and the curated `events` table through the query engine (`clickstr
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from clickstream.settings import Settings
@@ -22,10 +22,10 @@ EXAMPLE_QUERIES: dict[str, str] = {
         "SELECT url, count(*) AS page_views, count(DISTINCT user_id) AS users FROM events "
         "WHERE event_type = 'page_view' GROUP BY url ORDER BY page_views DESC, url LIMIT 5"
     ),
-    "events per hour (UTC)": (
+    "the last hours (UTC)": (
         "SELECT dt, hour, count(*) AS events, count(DISTINCT session_id) AS sessions, "
         "sum(CASE WHEN http_status >= 400 THEN 1 ELSE 0 END) AS errors FROM events "
-        "GROUP BY dt, hour ORDER BY dt, hour"
+        "GROUP BY dt, hour ORDER BY dt DESC, hour DESC LIMIT 8"
     ),
     "funnel (sessions per step)": (
         "SELECT dt, sessions, page_view_sessions, add_to_cart_sessions, checkout_sessions, purchase_sessions "
@@ -36,9 +36,14 @@ ENGAGEMENT_COLUMNS = ("dt", "sessions", "bounce_rate", "avg_session_duration_ms"
 COMMERCE_COLUMNS = ("dt", "conversion_rate", "cart_abandonment_rate", "revenue", "orders", "aov")
 
 
-def run_batch(settings: Settings, start: datetime, end: datetime, notify: Notify) -> dict[str, Any]:
+def run_batch(
+    settings: Settings, start: datetime, end: datetime, notify: Notify, *, history: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Run compact_raw_events for every arrival hour of [start, end), then batch_metrics and
-    reconcile_speed_batch, through Airflow (`dag.test`, the code path of a real run)."""
+    reconcile_speed_batch, through Airflow (`dag.test`, the code path of a real run).
+
+    The curated counts are of the events received from `start` on (the live part), and of those
+    received within the `history` window when there is one."""
     from clickstream.adapters.dynamodb import latest_run
     from clickstream.adapters.query import query_engine
     from clickstream.local.airflow import run_dags
@@ -46,10 +51,13 @@ def run_batch(settings: Settings, start: datetime, end: datetime, notify: Notify
     airflow = run_dags(settings, start, end, home=settings.home / "airflow-demo")
     engine = query_engine(settings)
     try:
-        curated = _rows(engine.execute("SELECT count(*) AS events, count(DISTINCT event_id) AS ids FROM events"))[0]
+        curated = _received(engine, start, None)
+        history_curated = _received(engine, _utc(history["start"]), _utc(history["end"])) if history else None
         metrics = {
-            "engagement": _rows(engine.execute(f"SELECT {', '.join(ENGAGEMENT_COLUMNS)} FROM metric_engagement")),
-            "commerce": _rows(engine.execute(f"SELECT {', '.join(COMMERCE_COLUMNS)} FROM metric_commerce")),
+            "engagement": _rows(
+                engine.execute(f"SELECT {', '.join(ENGAGEMENT_COLUMNS)} FROM metric_engagement ORDER BY dt")
+            ),
+            "commerce": _rows(engine.execute(f"SELECT {', '.join(COMMERCE_COLUMNS)} FROM metric_commerce ORDER BY dt")),
         }
         examples = {title: _table(engine.execute(sql)) | {"sql": sql} for title, sql in EXAMPLE_QUERIES.items()}
     finally:
@@ -57,11 +65,25 @@ def run_batch(settings: Settings, start: datetime, end: datetime, notify: Notify
     return {
         "airflow": airflow,
         "curated": curated,
+        **({"history_curated": history_curated} if history_curated is not None else {}),
         "quality": _quality(settings, start),
         "metrics": metrics,
         "reconciliation": latest_run(settings, "reconcile_speed_batch") or {},
         "examples": examples,
     }
+
+
+def _received(engine: Any, since: datetime, until: datetime | None) -> dict[str, Any]:
+    """Curated events (and distinct ids) received in [since, until)."""
+    where = f"received_at >= TIMESTAMP '{since:%Y-%m-%d %H:%M:%S.%f}'"
+    if until is not None:
+        where += f" AND received_at < TIMESTAMP '{until:%Y-%m-%d %H:%M:%S.%f}'"
+    sql = f"SELECT count(*) AS events, count(DISTINCT event_id) AS ids FROM events WHERE {where}"
+    return dict(_rows(engine.execute(sql))[0])
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 def _quality(settings: Settings, since: datetime) -> dict[str, Any]:

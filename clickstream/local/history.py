@@ -22,7 +22,7 @@ from typing import Any, Final
 from clickstream.errors import ConfigError
 from clickstream.local.airflow_api import AirflowApi, AirflowApiError
 from clickstream.settings import Settings
-from clickstream.simulate.history import HistoryConfig, HistoryReport, history_objects
+from clickstream.simulate.history import HistoryConfig, HistoryReport, describe, history_objects
 
 Notify = Callable[[str], None]
 
@@ -35,6 +35,7 @@ DAY: Final = timedelta(days=1)
 HOUR: Final = timedelta(hours=1)
 HOURLY_DAG: Final = "compact_raw_events"
 SETTLED_POLLS: Final = 3  # downstream DAGs idle this many polls in a row: done
+FINISHED: Final = ("success", "failed")
 
 
 def write_history(settings: Settings, config: HistoryConfig, notify: Notify) -> dict[str, Any]:
@@ -46,7 +47,7 @@ def write_history(settings: Settings, config: HistoryConfig, notify: Notify) -> 
     bucket = lake_bucket(settings)
     report = HistoryReport()
     notify(
-        f"==> history: {config.duration} before {config.end:%Y-%m-%d %H:%M} UTC, about {config.events:,} events "
+        f"==> history: the {describe(config.duration)} before {config.end:%Y-%m-%d %H:%M} UTC, about {config.events:,} events "
         f"of {config.users:,} returning users (seed {config.seed}) into the raw archive"
     )
     with ThreadPoolExecutor(PUT_THREADS, thread_name_prefix="history-put") as pool:
@@ -141,13 +142,15 @@ def backfill_history(
 def _backfill(api: AirflowApi, segment: Segment, notify: Notify, deadline: float) -> dict[str, Any]:
     """Create one backfill and wait until Airflow marks it complete, with progress; its runs must succeed."""
     began = time.monotonic()
-    unit = "days" if segment.step == DAY else "hours"
+    unit = ("day" if segment.step == DAY else "hour") + ("s" if segment.runs != 1 else "")
     body = {
         "dag_id": segment.dag_id,
         "from_date": segment.first.isoformat(),
         "to_date": segment.last.isoformat(),
         "reprocess_behavior": "completed",  # a second history over the same hours compacts them again
-        "max_active_runs": 1,
+        # the next run's sensor is done while one compacts; the compactions themselves take turns
+        # (max_active_tis_per_dag and the job's lease)
+        "max_active_runs": 2,
         "dag_run_conf": {},
     }
     notify(
@@ -157,34 +160,38 @@ def _backfill(api: AirflowApi, segment: Segment, notify: Notify, deadline: float
     backfill = _create_backfill(api, body, deadline)
     finished = 0
     while True:
-        state = api.call("GET", f"/api/v2/backfills/{backfill['id']}")
-        runs = _backfill_runs(api, segment, since=backfill["created_at"])
-        now_finished = sum(r["state"] in ("success", "failed") for r in runs)
+        latest = _latest_runs(api, segment)
+        now_finished = sum(r["state"] in FINISHED for r in latest.values())
         if now_finished != finished:
             finished = now_finished
             notify(f"    {finished}/{segment.runs} {unit} compacted ({time.monotonic() - began:.0f} s)")
-        if state.get("completed_at"):
+        # Airflow creates no backfill run for an interval whose scheduled run is queued or running
+        # (the local scheduler catches up a few hours): that run compacts it, so wait for it too
+        if finished == segment.runs and api.call("GET", f"/api/v2/backfills/{backfill['id']}").get("completed_at"):
             break
         _check_deadline(deadline, f"the backfill {backfill['id']} of {segment.dag_id}")
         time.sleep(POLL_S)
-    failed = [r["dag_run_id"] for r in runs if r["state"] != "success"]
-    if failed or len(runs) != segment.runs:
+    failed = sorted(r["dag_run_id"] for r in latest.values() if r["state"] != "success")
+    if failed:
         raise ConfigError(
-            f"backfill {backfill['id']} of {segment.dag_id}: {len(runs)} of {segment.runs} runs, failed: {failed}; "
-            "see their task logs in the Airflow UI"
+            f"backfill {backfill['id']} of {segment.dag_id}: runs failed: {failed}; see their task logs in the "
+            "Airflow UI, then backfill those intervals again (the raw archive holds the history)"
         )
-    return {**backfill, "runs": len(runs)}
+    return {**backfill, "runs": segment.runs}  # intervals compacted (a scheduled run may have done one)
 
 
-def _backfill_runs(api: AirflowApi, segment: Segment, *, since: str) -> list[dict[str, Any]]:
-    """The backfill's runs: backfill runs of its intervals queued since it was created (the API
-    does not say which backfill a run belongs to)."""
-    out = []
-    for run in api.dag_runs(segment.dag_id, run_type="backfill"):
+def _latest_runs(api: AirflowApi, segment: Segment) -> dict[datetime, dict[str, Any]]:
+    """The latest run (any type) of each of the segment's intervals that has one."""
+    latest: dict[datetime, dict[str, Any]] = {}
+    for run in api.dag_runs(segment.dag_id):
+        if not run.get("data_interval_start"):
+            continue
         interval = datetime.fromisoformat(run["data_interval_start"].replace("Z", "+00:00"))
-        if segment.first <= interval <= segment.last and _queued_since(run, since):
-            out.append(run)
-    return out
+        if segment.first <= interval <= segment.last and (run.get("queued_at") or "") >= (
+            latest.get(interval, {}).get("queued_at") or ""
+        ):
+            latest[interval] = run
+    return latest
 
 
 def _queued_since(run: dict[str, Any], since: str) -> bool:

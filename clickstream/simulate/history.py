@@ -60,6 +60,16 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=float(match.group(1)) * _UNIT_S[match.group(2)])
 
 
+def describe(duration: timedelta) -> str:
+    """`7 days`, `36 hours`, `90 minutes`: a duration as `parse_duration` reads it."""
+    seconds = duration.total_seconds()
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds / 3600:g} hours"
+
+
 @dataclass(frozen=True)
 class HistoryConfig:
     """Simulate [end - duration, end): `end` is usually the start of the current hour."""

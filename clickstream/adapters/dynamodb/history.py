@@ -54,3 +54,20 @@ def history_hours(settings: Settings, days: Iterable[str]) -> set[str]:
         )
         out |= {f"{day}T{hh}" for hh in got.get("Item", {}).get("hours", {}).get("SS", [])}
     return out
+
+
+def any_history(settings: Settings) -> bool:
+    """Whether any simulated history was recorded."""
+    client = _clients.client("dynamodb", settings)
+    table = settings.names.batch_table
+    got = call(
+        client,
+        "query",
+        what=f"table {table}",
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": HISTORY_PK}},
+        Limit=1,
+        ConsistentRead=True,
+    )
+    return bool(got.get("Items"))

@@ -16,6 +16,7 @@ from clickstream.simulate.history import (
     HistoryConfig,
     HistoryReport,
     RawObject,
+    describe,
     history_objects,
     parse_duration,
 )
@@ -39,6 +40,16 @@ def two_days() -> tuple[list[RawObject], HistoryReport]:
 )
 def test_durations_read_as_users_write_them(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected
+
+
+def test_a_duration_is_described_as_it_was_written() -> None:
+    assert [describe(parse_duration(t)) for t in ("7d", "1d", "36h", "90m", "1.5h")] == [
+        "7 days",
+        "1 day",
+        "36 hours",
+        "90 minutes",
+        "90 minutes",
+    ]
 
 
 @pytest.mark.parametrize("text", ["7", "a week", "7w", "-1d", ""])
