@@ -1,4 +1,4 @@
-"""`python -m benchmarks.batch compaction|metrics|table-format|sql-ab|late-merge|gate-spike|parse-spike|parquet-size [options]` (each prints its own --help)."""
+"""`python -m benchmarks.batch compaction|metrics|table-format|sql-ab|late-merge|gate-spike|parse-spike|parquet-size|history-backfill [options]` (each prints its own --help)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ BENCHMARKS = (
     "gate-spike",
     "parse-spike",
     "parquet-size",
+    "history-backfill",
 )
 
 
@@ -26,6 +27,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from benchmarks.batch.compaction_run import main as run
     elif args[0] == "metrics":
         from benchmarks.batch.metrics import main as run
+    elif args[0] == "history-backfill":
+        from benchmarks.batch.history_backfill import main as run
     elif args[0] == "parquet-size":
         from benchmarks.batch.parquet_size import main as run
     elif args[0] == "parse-spike":

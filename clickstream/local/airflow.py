@@ -46,6 +46,9 @@ DAG_IDS = ("compact_raw_events", "batch_metrics", "reconcile_speed_batch")
 # the supervisor, so the task processes (in process groups of their own) never outlive it.
 STOP_GRACE_SECONDS = 7.0
 LOG_SERVER_OFFSET = 713  # 8080 + 713 = 8793
+# a scheduler that exits is restarted this many times within RESTART_WINDOW_S, then Airflow stops
+SCHEDULER_RESTARTS = 3
+RESTART_WINDOW_S = 600.0
 LOCAL_CATCHUP_HOURS = 3  # the local default start: this long before Airflow first started
 _SECRETS_FILE = "clickstream-secrets.json"
 _START_FILE = "clickstream-batch-start"
@@ -247,18 +250,35 @@ def serve(settings: Settings, *, port: int | None = None, notify: Any = print) -
     code = 0
     try:
         env = prepared_env(settings, port=port)
-        for name in COMPONENTS:
+
+        def start(name: str) -> None:
             args = ("api-server", "-H", AIRFLOW_HOST, "-p", str(port)) if name == "api-server" else (name,)
             popen = subprocess.Popen(airflow_command(*args), env=env, stdin=subprocess.DEVNULL)
             children[popen.pid] = (name, popen)
+
+        for name in COMPONENTS:
+            start(name)
         notify(f"Airflow: api-server, scheduler, dag-processor starting; {login_hint(settings, port)}")
+        restarts: list[float] = []
         while True:
             pid, status = os.wait()  # a component, or an orphaned worker we adopted as subreaper
-            if pid in children:
-                notify(f"airflow {children[pid][0]} exited ({os.waitstatus_to_exitcode(status)}); stopping the rest")
-                del children[pid]
-                code = 1
-                break
+            if pid not in children:
+                continue
+            name = children.pop(pid)[0]
+            exit_code = os.waitstatus_to_exitcode(status)
+            now = time.monotonic()
+            restarts = [t for t in restarts if now - t < RESTART_WINDOW_S]
+            if name == "scheduler" and len(restarts) < SCHEDULER_RESTARTS:
+                # On SQLite a backfill created through the API while the scheduler writes can fail
+                # half-way (503 "database is locked"), and the scheduler, holding the rolled-back run,
+                # exits (ObjectDeletedError). It resumes where it was, as under any process manager.
+                restarts.append(now)
+                notify(f"airflow scheduler exited ({exit_code}); restarting it ({len(restarts)}/{SCHEDULER_RESTARTS})")
+                start(name)
+                continue
+            notify(f"airflow {name} exited ({exit_code}); stopping the rest")
+            code = 1
+            break
     except _Stop:
         notify(f"stopping Airflow (signal {got[0]})")
     finally:

@@ -117,19 +117,9 @@ def backfill_history(
     deadline = began + timeout
     done: list[dict[str, Any]] = []
     for segment in backfill_plan(start, end):
-        done.append(_backfill(api, segment, notify, deadline))
+        done.append(run_backfill(api, segment, notify, deadline))
     compacted = time.monotonic() - began
-    notify(f"    waiting for {' and '.join(DOWNSTREAM_DAGS)}, scheduled by the compactions' asset events")
-    idle = 0
-    while idle < SETTLED_POLLS:
-        idle = 0 if any(api.busy(dag) for dag in DOWNSTREAM_DAGS) else idle + 1
-        _check_deadline(deadline, f"{' and '.join(DOWNSTREAM_DAGS)} after the backfill")
-        time.sleep(POLL_S)
-    since = min(b["created_at"] for b in done) if done else ""
-    for dag in DOWNSTREAM_DAGS:
-        bad = [r["dag_run_id"] for r in api.dag_runs(dag) if r["state"] == "failed" and _queued_since(r, since)]
-        if bad:
-            raise ConfigError(f"{dag} runs failed after the backfill: {bad}; see their task logs in the Airflow UI")
+    wait_for_metrics(api, notify, deadline, since=min(b["created_at"] for b in done) if done else "")
     seconds = round(time.monotonic() - began, 1)
     notify(f"    history backfilled in {seconds} s (compaction {compacted:.0f} s, then the metrics)")
     return {
@@ -139,7 +129,22 @@ def backfill_history(
     }
 
 
-def _backfill(api: AirflowApi, segment: Segment, notify: Notify, deadline: float) -> dict[str, Any]:
+def wait_for_metrics(api: AirflowApi, notify: Notify, deadline: float, *, since: str = "") -> None:
+    """Wait until the DAGs the compactions' asset events schedule are idle; none of their runs
+    queued since `since` may have failed."""
+    notify(f"    waiting for {' and '.join(DOWNSTREAM_DAGS)}, scheduled by the compactions' asset events")
+    idle = 0
+    while idle < SETTLED_POLLS:
+        idle = 0 if any(api.busy(dag) for dag in DOWNSTREAM_DAGS) else idle + 1
+        _check_deadline(deadline, f"{' and '.join(DOWNSTREAM_DAGS)} after the backfill")
+        time.sleep(POLL_S)
+    for dag in DOWNSTREAM_DAGS:
+        bad = [r["dag_run_id"] for r in api.dag_runs(dag) if r["state"] == "failed" and _queued_since(r, since)]
+        if bad:
+            raise ConfigError(f"{dag} runs failed after the backfill: {bad}; see their task logs in the Airflow UI")
+
+
+def run_backfill(api: AirflowApi, segment: Segment, notify: Notify, deadline: float) -> dict[str, Any]:
     """Create one backfill and wait until Airflow marks it complete, with progress; its runs must succeed."""
     began = time.monotonic()
     unit = ("day" if segment.step == DAY else "hour") + ("s" if segment.runs != 1 else "")

@@ -398,3 +398,24 @@ def test_a_two_day_history_is_backfilled_through_airflow_into_every_hour_with_ex
         assert batch[("all", dt)] == day["events"], dt
         assert {t: batch[(f"type#{t}", dt)] for t in day["types"]} == day["types"], dt
     assert {r["dt"]: r["users"] for r in uniques} == {dt: len(day["users"]) for dt, day in by_day.items()}
+
+
+def test_a_scheduler_that_dies_is_restarted_and_the_rest_keeps_running(airflow: Airflow) -> None:
+    # Airflow on SQLite: a backfill POST that hits the lock half-way can make the scheduler exit
+    def schedulers() -> list[psutil.Process]:
+        out = []
+        for p in psutil.Process(airflow.proc.pid).children():
+            try:
+                if p.status() != psutil.STATUS_ZOMBIE and "scheduler" in " ".join(p.cmdline()):
+                    out.append(p)
+            except psutil.Error:  # it ended meanwhile, or is the one being reaped
+                continue
+        return out
+
+    [first] = schedulers()
+    others = {p.pid for p in psutil.Process(airflow.proc.pid).children() if p.pid != first.pid}
+    first.kill()
+    airflow.wait("a new scheduler", lambda: [p.pid for p in schedulers() if p.pid != first.pid] != [])
+    assert others <= {p.pid for p in psutil.Process(airflow.proc.pid).children()}  # api-server, dag-processor
+    airflow.wait("a healthy Airflow", lambda: _healthy(airflow.url), timeout=START_TIMEOUT)
+    assert airflow.proc.poll() is None
