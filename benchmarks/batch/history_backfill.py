@@ -2,7 +2,7 @@
 beside the same volume through the hourly DAG, in one Airflow, in the same run.
 
 Starts the embedded stack's AWS server and Airflow (`clickstream local up --services aws,airflow`),
-writes two days of simulated history with the same seed and volume (`clickstream.simulate.history`),
+writes two days of simulated history of the same volume (seeds S and S+1) (`clickstream.simulate.history`),
 then backfills one day through `compact_raw_events_daily` (one run) and the other through
 `compact_raw_events` (24 runs), in the order given, each timed from the backfill's creation until
 its last run finished (`clickstream.local.history.run_backfill`); the metrics DAGs their assets
@@ -53,9 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings.from_env()
     midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     days = {"daily": midnight - 2 * DAY, "hourly": midnight - DAY}  # one day each, the same volume
-    for day in days.values():
+    for n, day in enumerate(days.values()):  # seeds differ so that no event id repeats across the days
         config = HistoryConfig(
-            end=day + DAY, duration=DAY, users=args.users, events_per_hour=args.events_per_hour, seed=args.seed
+            end=day + DAY, duration=DAY, users=args.users, events_per_hour=args.events_per_hour, seed=args.seed + n
         )
         write_history(settings, config, print)
     api = AirflowApi(airflow_url(settings))
