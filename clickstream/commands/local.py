@@ -185,13 +185,18 @@ def _up_foreground(
         signal.signal(sig, _raise_keyboard_interrupt)
     try:
         report = stack.up(names, transport=transport, timeout=timeout)  # rolls back itself when interrupted
-        _load_history(console, history)
     except KeyboardInterrupt:
         raise click.ClickException("interrupted while starting; stopped what had been started") from None
     except ClickstreamError as exc:
         raise click.ClickException(str(exc)) from exc
     started = [o.name for o in report.services if o.action in ("started", "restarted")]
     kept = [o.name for o in report.services if o.name not in started]
+    try:
+        _load_history(console, history)
+    except (KeyboardInterrupt, ClickstreamError) as exc:
+        stack.down(only=started)
+        why = str(exc) if isinstance(exc, ClickstreamError) else "interrupted"
+        raise click.ClickException(f"history: {why}; stopped what this command started") from None
     print_up(console, stack, report, rate=rate)
     console.print(
         f"Running in the foreground, a line every {interval:g} s. Ctrl-C stops what this command started"

@@ -131,9 +131,13 @@ def simulate(**opts: Any) -> None:
 
 def history_config(opts: dict[str, Any], *, now: datetime) -> Any:
     """The HistoryConfig the options describe: the --history duration before the current hour."""
+    from clickstream.errors import ClickstreamError
     from clickstream.simulate.history import DEFAULT_EVENTS_PER_HOUR, DEFAULT_USERS, HistoryConfig, parse_duration
 
-    duration = parse_duration(opts["history"])
+    try:
+        duration = parse_duration(opts["history"])
+    except ClickstreamError as exc:
+        raise click.BadParameter(str(exc), param_hint="--history") from exc
     if duration.total_seconds() <= 0:
         raise click.BadParameter("must be positive, e.g. 7d", param_hint="--history")
     clashing = [f"--{n}" for n in ("rate", "duration", "start", "span") if opts.get(n) is not None]

@@ -129,3 +129,32 @@ def test_a_history_needs_an_aware_end_and_a_positive_duration() -> None:
         HistoryConfig(end=datetime(2026, 12, 7), duration=timedelta(days=1)).sim_config()
     with pytest.raises(ConfigError, match="positive"):
         HistoryConfig(end=END, duration=timedelta(0)).sim_config()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--history", "a week"], "e.g. 7d, 36h or 90m"),
+        (["--history", "0"], "must be positive"),
+        (["--history", "7d", "--rate", "50"], "drop --rate"),
+        (["--history", "7d", "--forever"], "drop --forever"),
+    ],
+)
+def test_simulate_history_says_what_is_wrong_with_its_options(args: list[str], message: str) -> None:
+    from click.testing import CliRunner
+
+    from clickstream.commands.simulate import simulate
+
+    done = CliRunner().invoke(simulate, args)
+    assert done.exit_code == 2, done.output  # a usage error, not a traceback
+    assert message in done.output
+
+
+def test_simulate_history_defaults_to_a_small_shops_week_before_this_hour() -> None:
+    from clickstream.commands.simulate import history_config
+
+    now = datetime(2026, 12, 7, 5, 42, tzinfo=UTC)
+    config = history_config({"history": "7d", "seed": 3}, now=now)
+    assert (config.end, config.duration) == (datetime(2026, 12, 7, 5, tzinfo=UTC), timedelta(days=7))
+    assert (config.users, config.events, config.seed) == (3000, 7 * 24 * 400, 3)
+    assert history_config({"history": "2d", "events": 960, "users": 50}, now=now).events_per_hour == 20
