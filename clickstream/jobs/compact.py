@@ -59,7 +59,7 @@ from clickstream.jobs import compact_write as w
 from clickstream.jobs import curated_versions as cv
 from clickstream.jobs.compact_parse import gunzip, parse_objects, record_offsets
 from clickstream.jobs.compact_quality import QualityVerdict, Validator, quarantine_lines, sql_validator
-from clickstream.jobs.exclusive import exclusive
+from clickstream.jobs.exclusive import exclusive, lease_owner
 from clickstream.jobs.run_record import recorded_run
 from clickstream.quality import DataQualityError
 from clickstream.quality.suite import MAX_EVENT_TIME, MIN_EVENT_TIME
@@ -140,7 +140,7 @@ def compact_interval(
         raise ValueError(f"empty interval: end {end.isoformat()} is not after start {start.isoformat()}")
     with (
         recorded_run(settings, JOB, interval_start=_iso(start), interval_end=_iso(end), run_id=run_id) as run,
-        exclusive(settings, JOB, run_id),  # the hourly and the daily DAG, manual runs: one at a time
+        exclusive(settings, JOB, lease_owner(run_id)),  # the hourly and the daily DAG, manual runs: one at a time
     ):
         report = _run(
             settings, start, end, run_id, max_failure_rate, validator or sql_validator, started, now or _wall_clock

@@ -13,6 +13,8 @@ rerun publishes whatever a racing run's version left out.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -48,6 +50,14 @@ class LeaseLostError(RetryableError):
     """The run's lease expired while it worked and another run may have published beside it."""
 
 
+def lease_owner(run_id: str) -> str:
+    """The lease's owner for a run in this process: its run id (what an operator recognises) and
+    the process. Run ids repeat across DAGs (the hourly and the daily DAG both have a run
+    `backfill__2026-12-01T00:00:00+00:00`), and a retried attempt may start while the attempt
+    Airflow gave up on still runs; neither may pass for the holder."""
+    return f"{run_id} (pid {os.getpid()} on {socket.gethostname()})"
+
+
 @contextmanager
 def exclusive(
     settings: Settings,
@@ -60,7 +70,7 @@ def exclusive(
     lease: Lease | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[None]:
-    """Hold `job`'s lease as `owner` (a run id) for the block; see the module doc."""
+    """Hold `job`'s lease as `owner` (`lease_owner(run_id)`) for the block; see the module doc."""
     if lease is None:
         from clickstream.adapters.dynamodb.locks import JobLease
 

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from clickstream.adapters.dynamodb.locks import JobLease
-from clickstream.jobs.exclusive import JobBusyError, LeaseLostError, exclusive
+from clickstream.jobs.exclusive import JobBusyError, LeaseLostError, exclusive, lease_owner
 from clickstream.settings import Settings
 
 JOB = "compact_raw_events"
@@ -86,3 +86,20 @@ def test_a_holder_whose_lease_was_taken_fails_so_that_its_rerun_publishes(settin
         assert stolen.try_acquire() is None
         time.sleep(0.4)  # the holder's next renewal finds the lease gone
     assert JobLease(settings, JOB, "x", ttl_s=1).holder()["owner"] == "next-run"  # type: ignore[index]
+
+
+def test_two_dags_runs_of_the_same_run_id_do_not_share_a_lease(settings: Settings) -> None:
+    # the hourly and the daily DAG both name a backfill run `backfill__2026-12-01T00:00:00+00:00`;
+    # each process owns its lease, so the second waits instead of passing for the holder
+    import multiprocessing
+
+    run_id = "backfill__2026-12-01T00:00:00+00:00"
+    assert JobLease(settings, JOB, lease_owner(run_id), ttl_s=60).try_acquire() is None
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        other = pool.apply(lease_owner, (run_id,))
+    assert other != lease_owner(run_id) and other.startswith(run_id)
+    assert JobLease(settings, JOB, other, ttl_s=60).try_acquire() == {
+        "owner": lease_owner(run_id),
+        "expires_at": pytest.approx(time.time() + 60, abs=5),
+    }
