@@ -72,10 +72,12 @@ RETRY_AFTER_S = 5.0  # --forever: wait this long after the sink failed (a restar
 )
 @click.option("--error-rate", type=click.FloatRange(0, 1, max_open=True), default=0.02, show_default=True,
               help="Share of events that are HTTP errors (404 dead product pages, 500 on search/checkout).")  # fmt: skip
-@click.option("--late-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
-              help="Share of events sent minutes to hours after their timestamp (a mobile app flushing late).")  # fmt: skip
-@click.option("--duplicate-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
-              help="Share of sent events that are exact resends (same event_id), as producer retries.")  # fmt: skip
+@click.option("--late-fraction", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="Share of events sent minutes to hours after their timestamp (a mobile app flushing late).  "
+              "[default: 0; with --history 0.02]")  # fmt: skip
+@click.option("--duplicate-fraction", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="Share of sent events that are exact resends (same event_id), as producer retries.  "
+              "[default: 0; with --history 0.01]")  # fmt: skip
 @click.option("--batch-size", type=click.IntRange(1, 500), default=500, show_default=True,
               help="Events per send (the collector takes at most 500 per request).")  # fmt: skip
 @click.option("--forever", is_flag=True, help="Keep sending at --rate until stopped (Ctrl-C or SIGTERM), with a "
@@ -132,7 +134,14 @@ def simulate(**opts: Any) -> None:
 def history_config(opts: dict[str, Any], *, now: datetime) -> Any:
     """The HistoryConfig the options describe: the --history duration before the current hour."""
     from clickstream.errors import ClickstreamError
-    from clickstream.simulate.history import DEFAULT_EVENTS_PER_HOUR, DEFAULT_USERS, HistoryConfig, parse_duration
+    from clickstream.simulate.history import (
+        DEFAULT_DUPLICATE_FRACTION,
+        DEFAULT_EVENTS_PER_HOUR,
+        DEFAULT_LATE_FRACTION,
+        DEFAULT_USERS,
+        HistoryConfig,
+        parse_duration,
+    )
 
     try:
         duration = parse_duration(opts["history"])
@@ -151,8 +160,8 @@ def history_config(opts: dict[str, Any], *, now: datetime) -> Any:
         users=opts.get("users") or DEFAULT_USERS,
         events_per_hour=max(1, per_hour),
         seed=opts["seed"] if opts.get("seed") is not None else secrets.randbelow(2**31),
-        late_fraction=opts.get("late_fraction") or 0.02,
-        duplicate_fraction=opts.get("duplicate_fraction") or 0.01,
+        late_fraction=_given(opts, "late_fraction", DEFAULT_LATE_FRACTION),
+        duplicate_fraction=_given(opts, "duplicate_fraction", DEFAULT_DUPLICATE_FRACTION),
     )
 
 
@@ -202,8 +211,8 @@ def build_config(opts: dict[str, Any], *, now: datetime) -> tuple[Any, float | N
         seed=opts["seed"] if opts.get("seed") is not None else secrets.randbelow(2**31),
         span=span,
         error_rate=opts.get("error_rate", 0.02),
-        late_fraction=opts.get("late_fraction", 0.0),
-        duplicate_fraction=opts.get("duplicate_fraction", 0.0),
+        late_fraction=_given(opts, "late_fraction", 0.0),
+        duplicate_fraction=_given(opts, "duplicate_fraction", 0.0),
         diurnal=not rate,  # a paced run keeps a flat rate so timestamps stay near the send time
         second_tab_share=opts.get("second_tab_share", DEFAULT_SECOND_TAB_SHARE),
     )
@@ -321,6 +330,12 @@ class ProgressSink:
 
 def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
+
+
+def _given(opts: dict[str, Any], name: str, default: float) -> float:
+    """The option's value when given (0 included), else `default`."""
+    value = opts.get(name)
+    return default if value is None else float(value)
 
 
 def _parse_start(text: str) -> datetime:

@@ -41,7 +41,6 @@ ENV_BATCH_START = c.ENV_BATCH_START  # read by dags/compact_raw_events.py
 AIRFLOW_HOST = "127.0.0.1"
 HEALTH_PATH = "/api/v2/monitor/health"
 COMPONENTS = ("api-server", "scheduler", "dag-processor")
-DAG_IDS = ("compact_raw_events", "compact_raw_events_daily", "batch_metrics", "reconcile_speed_batch")
 # SIGTERM, then SIGKILL for what is left: under `clickstream local down`'s 10 s before it SIGKILLs
 # the supervisor, so the task processes (in process groups of their own) never outlive it.
 STOP_GRACE_SECONDS = 7.0

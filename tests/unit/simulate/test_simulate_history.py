@@ -158,3 +158,15 @@ def test_simulate_history_defaults_to_a_small_shops_week_before_this_hour() -> N
     assert (config.end, config.duration) == (datetime(2026, 12, 7, 5, tzinfo=UTC), timedelta(days=7))
     assert (config.users, config.events, config.seed) == (3000, 7 * 24 * 400, 3)
     assert history_config({"history": "2d", "events": 960, "users": 50}, now=now).events_per_hour == 20
+
+
+def test_an_explicit_zero_late_or_duplicate_fraction_is_kept_with_history() -> None:
+    from clickstream.commands.simulate import build_config, history_config
+
+    now = datetime(2026, 12, 7, 5, 42, tzinfo=UTC)
+    config = history_config({"history": "1d", "late_fraction": 0.0, "duplicate_fraction": 0.0}, now=now)
+    assert (config.late_fraction, config.duplicate_fraction) == (0.0, 0.0)
+    config = history_config({"history": "1d", "late_fraction": None, "duplicate_fraction": None}, now=now)
+    assert (config.late_fraction, config.duplicate_fraction) == (0.02, 0.01)
+    live, _, _ = build_config({"seed": 1, "late_fraction": None, "duplicate_fraction": None}, now=now)
+    assert (live.late_fraction, live.duplicate_fraction) == (0.0, 0.0)
