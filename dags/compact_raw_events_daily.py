@@ -1,7 +1,7 @@
 """compact_raw_events_daily: the hourly compaction, a day of arrival hours per run, for backfills.
 
-Backfilling a week through `compact_raw_events` is 168 runs of about 2 s of Airflow overhead each
-on a laptop; this DAG runs the same job (`clickstream.jobs.compact.compact_interval`) over a day's
+A day through `compact_raw_events` is 24 runs, each with Airflow's own overhead (83.7-88.4 s for
+9,600 events against 8.3-9.7 s here: docs/BENCHMARKS.md); this DAG runs the same job (`clickstream.jobs.compact.compact_interval`) over a day's
 [00:00, 24:00), so a week is 7 runs. Backfill it (UI: Trigger -> Backfill; `clickstream simulate
 --history` does), or trigger it with {"interval_start": ..., "interval_end": ...}. Its scheduled
 runs skip: the hourly DAG compacts every hour. The job's lease keeps the two from publishing side

@@ -236,9 +236,7 @@ def _load_history(console: Console, duration: timedelta | None) -> None:
     import secrets
 
     from clickstream.adapters.dynamodb.history import any_history
-    from clickstream.local.airflow import airflow_url
-    from clickstream.local.airflow_api import AirflowApi
-    from clickstream.local.history import backfill_history, write_history
+    from clickstream.local.history import load_history
     from clickstream.settings import Settings
     from clickstream.simulate.history import HistoryConfig
 
@@ -249,8 +247,7 @@ def _load_history(console: Console, duration: timedelta | None) -> None:
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     config = HistoryConfig(end=end, duration=duration, seed=secrets.randbelow(2**31))
     say = lambda message: console.print(message, markup=False)  # noqa: E731
-    write_history(settings, config, say)
-    backfill_history(AirflowApi(airflow_url(settings)), config.start, config.end, say)
+    load_history(settings, config, say)
 
 
 def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:

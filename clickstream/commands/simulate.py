@@ -170,19 +170,16 @@ def run_history(opts: dict[str, Any]) -> None:
     import orjson
 
     from clickstream.errors import ClickstreamError
-    from clickstream.local.airflow import airflow_url
-    from clickstream.local.airflow_api import AirflowApi
-    from clickstream.local.history import backfill_history, write_history
+    from clickstream.local.history import load_history
     from clickstream.settings import Settings
 
     settings = Settings.from_env()
     config = history_config(opts, now=datetime.now(UTC))
     say = (lambda m: None) if opts.get("quiet") else (lambda m: click.echo(m, err=True))
     try:
-        result: dict[str, Any] = {"history": write_history(settings, config, say)}
-        if not opts.get("no_backfill"):
-            api = AirflowApi(opts.get("airflow_url") or airflow_url(settings))
-            result["backfill"] = backfill_history(api, config.start, config.end, say)
+        result = load_history(
+            settings, config, say, airflow_url=opts.get("airflow_url"), backfill=not opts.get("no_backfill")
+        )
     except ClickstreamError as exc:
         raise click.ClickException(str(exc)) from exc
     if opts.get("as_json"):

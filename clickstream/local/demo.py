@@ -194,15 +194,12 @@ def _history(
     """The lake's past (`clickstream simulate --history`): written into the raw archive, then
     compacted by an Airflow backfill and the metrics DAGs it schedules. Airflow's scheduler runs
     only for this: the live part runs its DAGs itself, for exactly the hours its traffic arrived in."""
-    from clickstream.local.airflow import airflow_url
-    from clickstream.local.airflow_api import AirflowApi
-    from clickstream.local.history import backfill_history, write_history
+    from clickstream.local.history import load_history
     from clickstream.simulate.history import HistoryConfig
 
     duration = parse_duration(options.history)
     if duration.total_seconds() <= 0:
         return {}
-    began = time.monotonic()
     config = HistoryConfig(
         end=datetime.now(UTC).replace(minute=0, second=0, microsecond=0),
         duration=duration,
@@ -210,12 +207,10 @@ def _history(
         seed=seed + 2,
     )
     try:
-        written = write_history(settings, config, notify)
-        backfill = backfill_history(AirflowApi(airflow_url(settings)), config.start, config.end, notify)
+        return load_history(settings, config, notify)
     finally:
         if not airflow_was_running:
             stack.down(only=["airflow"])
-    return {"history": written, "backfill": backfill, "seconds": round(time.monotonic() - began, 1)}
 
 
 def _history_checks(history: dict[str, Any], batch: dict[str, Any]) -> dict[str, bool]:

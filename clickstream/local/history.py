@@ -86,6 +86,23 @@ def write_history(settings: Settings, config: HistoryConfig, notify: Notify) -> 
     }
 
 
+def load_history(
+    settings: Settings, config: HistoryConfig, notify: Notify, *, airflow_url: str | None = None, backfill: bool = True
+) -> dict[str, Any]:
+    """`write_history`, then `backfill_history` through the Airflow at `airflow_url` (the local
+    one by default) unless `backfill` is False: what `simulate --history`, `make demo` and
+    `make up` run. Returns {"history": …, "backfill": …, "seconds": …}."""
+    from clickstream.local.airflow import airflow_url as local_airflow_url
+
+    began = time.monotonic()
+    result: dict[str, Any] = {"history": write_history(settings, config, notify)}
+    if backfill:
+        api = AirflowApi(airflow_url or local_airflow_url(settings))
+        result["backfill"] = backfill_history(api, config.start, config.end, notify)
+    result["seconds"] = round(time.monotonic() - began, 1)
+    return result
+
+
 @dataclass(frozen=True)
 class Segment:
     """One backfill: `dag_id` over the intervals starting first..last (both included)."""

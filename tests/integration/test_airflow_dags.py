@@ -13,8 +13,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +31,7 @@ from clickstream.emulated.firehose.batching import KINESIS_SEQUENCE_DIGITS, obje
 from clickstream.events.codec import encode_event
 from clickstream.events.validate import validate_event
 from clickstream.local.airflow import LOG_SERVER_OFFSET, health, is_healthy
+from clickstream.local.airflow_api import AirflowApi, AirflowApiError
 from clickstream.local.processes import port_is_free
 from clickstream.settings import Settings
 
@@ -44,10 +43,6 @@ RUN_TIMEOUT = 120.0
 # the other test worker busy on the same 2 cores, a second backfill of 2 hours took over 120 s once.
 # A safety net against a hung scheduler, not a speed goal.
 BACKFILL_TIMEOUT = 300.0
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-SQLITE_LOCKED_ATTEMPTS = 10  # tries of an API call Airflow answers "Database is locked" (SQLite)
 
 
 @dataclass
@@ -58,22 +53,8 @@ class Airflow:
     home: Path
 
     def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method)
-        req.add_header("Content-Type", "application/json")
-        for attempt in range(SQLITE_LOCKED_ATTEMPTS):
-            try:
-                with _NO_PROXY.open(req, timeout=30) as resp:
-                    return json.loads(resp.read() or b"null")
-            except urllib.error.HTTPError as exc:
-                detail = exc.read()[:500]
-                # Airflow on SQLite answers 503 "Database is locked" while the scheduler holds the
-                # database (it says to use PostgreSQL for concurrent access): what a user does is retry.
-                if exc.code == 503 and b"Database is locked" in detail and attempt + 1 < SQLITE_LOCKED_ATTEMPTS:
-                    time.sleep(1)
-                    continue
-                raise AssertionError(f"{method} {path}: {exc.code} {detail!r}") from exc
-        raise AssertionError("unreachable")
+        """The REST API through the CLI's client (it retries SQLite's 503 "database is locked")."""
+        return AirflowApi(self.url).call(method, path, body)
 
     def wait(self, what: str, probe: Any, timeout: float = RUN_TIMEOUT) -> Any:
         """Poll `probe` (bounded) until it returns something truthy; fail with the logs otherwise."""
@@ -307,8 +288,8 @@ def _post_backfill(airflow: Airflow, body: dict[str, Any], first: datetime, last
     created (the lock hit after the commit); None when another backfill blocks it."""
     try:
         return dict(airflow.api("POST", "/api/v2/backfills", body))
-    except AssertionError as exc:
-        if "409" not in str(exc) or "already a running backfill" not in str(exc):
+    except AirflowApiError as exc:
+        if exc.status != 409 or "already a running backfill" not in str(exc):
             raise
     listed = airflow.api("GET", "/api/v2/backfills?dag_id=compact_raw_events&limit=100")["backfills"]
     running = [
@@ -350,7 +331,6 @@ def test_a_two_day_history_is_backfilled_through_airflow_into_every_hour_with_ex
     settings: Settings, airflow: Airflow
 ) -> None:
     from clickstream.adapters.query import query_engine
-    from clickstream.local.airflow_api import AirflowApi
     from clickstream.local.history import backfill_history, write_history
     from clickstream.simulate.history import HistoryConfig
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -121,7 +120,7 @@ def test_the_same_seed_writes_the_same_bytes() -> None:
     config = HistoryConfig(end=END, duration=timedelta(hours=3), users=50, events_per_hour=60, seed=11)
     first, second = objects(config)[0], objects(config)[0]
     assert [(o.key, o.lines) for o in first] == [(o.key, o.lines) for o in second]
-    assert first and gzip.compress(b"\n".join(first[0].lines))  # writable as an archive object
+    assert first  # and not trivially: the same bytes of a non-empty history
 
 
 def test_a_history_needs_an_aware_end_and_a_positive_duration() -> None:
