@@ -58,6 +58,9 @@ CURATED_GLUE_TYPES: Final[dict[str, str]] = {
     "double": "double",
 }
 RAW_GLUE_TYPES: Final[dict[str, str]] = {**CURATED_GLUE_TYPES, "timestamp": "string"}
+# The parse's types (sql/include/parse_event.sql): every integer widened to bigint, so that range
+# rules see 70000 instead of an overflow.
+BATCH_GLUE_TYPES: Final[dict[str, str]] = {**CURATED_GLUE_TYPES, "int8": "bigint", "int16": "bigint", "int32": "bigint"}
 
 Format = Literal["json", "parquet", "text"]
 
@@ -130,7 +133,32 @@ RAW_LINES: Final = TableDef(
     description="Raw archive lines as they came (NDJSON.gz, one line a row), by arrival dt/hour",
 )
 
-FIXED_TABLES: Final[tuple[TableDef, ...]] = (RAW_EVENTS, RAW_LINES, EVENTS)
+# The compaction's checked batch (ADR 0011): the engine's parse of one run's raw lines, with the
+# verdict of the quality suite, written by an UNLOAD and read back by the gate's counts, the
+# quarantine and the publish. One partition per run attempt (`run`), registered by the job and
+# dropped when it ends; a crashed run's files expire with the staging prefix.
+SOURCE_COLUMN: Final = "_source"  # the raw object, as Athena's "$path" (s3://bucket/key)
+MALFORMED_COLUMN: Final = "_malformed"  # the line is not a JSON object
+FAILED_COLUMN: Final = "_failed"  # the failed expectations, comma-separated (NULL: the row passed)
+RAW_COLUMN: Final = "_raw"  # the line as received, kept for the rows that failed
+COMPACTION_BATCH: Final = TableDef(
+    name="compaction_batch",
+    prefix=f"{c.STAGING_PREFIX}/{c.COMPACTION_JOB}",
+    columns=(
+        *(Column(curated_name(f), BATCH_GLUE_TYPES[FIELD_TYPES[f]]) for f in EVENT_FIELDS),
+        Column(INVALID_TYPES_COLUMN, "string"),
+        Column(SOURCE_COLUMN, "string"),
+        Column(MALFORMED_COLUMN, "boolean"),
+        Column(FAILED_COLUMN, "string"),
+        Column(RAW_COLUMN, "string"),
+    ),
+    partition_keys=("run",),
+    format="parquet",
+    description="The parsed, checked batch of one compaction run (staging; dropped by the run)",
+    versioned=True,
+)
+
+FIXED_TABLES: Final[tuple[TableDef, ...]] = (RAW_EVENTS, RAW_LINES, EVENTS, COMPACTION_BATCH)
 
 
 def metric_table(name: str, columns: tuple[Column, ...]) -> TableDef:

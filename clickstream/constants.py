@@ -114,6 +114,10 @@ STREAM_RETENTION_HOURS = 24  # the Kinesis stream keeps records this long (resou
 # compacted: Firehose retries a failed S3 delivery until its source stream's retention ends.
 LATE_OBJECT_LOOKBACK_HOURS = STREAM_RETENTION_HOURS
 QUALITY_PREFIX = "quality"  # Great Expectations results per run (JSON + Data Docs HTML)
+# A batch job's intermediate results (the compaction's parsed and checked batch, its publish before
+# the copies): written by the engine, deleted by the run, expired by a lifecycle rule after a crash.
+STAGING_PREFIX = "staging"
+STAGING_EXPIRY_DAYS = 2
 ATHENA_RESULTS_PREFIX = "athena-results"
 
 # The realtime table's window items are spread over this many partition keys per resolution

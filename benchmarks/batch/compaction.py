@@ -2,11 +2,13 @@
 
 Measured in one run, on the same input:
   ours-s3     `compact_interval` end to end against a private moto server (S3, Glue, DynamoDB)
-  ours-s3-nogx  the same with the quality gate swapped for a no-op (what the gate costs; since
-              ADR 0009 the gate is the suite compiled to SQL, not GX on pandas)
-  ours-local  the job's compute steps (gunzip, parse, gate, dedupe, partition, sort, Parquet) on the
-              local copy, writing local files - the fair pair for Spark
+  ours-s3-nogx  the same without the quality gate (`gate=False`: what the gate costs)
+  ours-local  the job's statements (`clickstream.jobs.compact_sql`: stage = parse + gate, counts,
+              quarantine, dedupe, publish) on the local engine over the local copy, writing local
+              files - the fair pair for Spark
   ours-local-nogx
+  duckdb-copy the reference: one DuckDB COPY with its own JSON reader, the same rules as a WHERE,
+              first-seen dedupe, dt/hour partitions, the sort, zstd; no verdicts, no quarantine
   spark       pyspark local[2]: read JSON (explicit schema) from the local copy, the same rules as
               SQL filters, dedupe by event_id (first by file, line), partitionBy(dt, hour), sort
               within partitions, zstd. pyspark has no hadoop-aws jars (no Maven offline), so it
@@ -146,13 +148,24 @@ def dir_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*.parquet"))
 
 
-# --- ours: the job's compute steps on the local copy -------------------------------------------
-def ours_local(inp: Input, out: Path, *, with_gx: bool) -> dict[str, Any]:
-    from concurrent.futures import ThreadPoolExecutor
+# --- ours: the job's statements on the local copy ----------------------------------------------
+BENCH_BUCKET = "bench"
+BENCH_RUN = "bench"
 
-    from clickstream.jobs import compact_write as w
-    from clickstream.jobs.compact_parse import gunzip, parse_objects, record_offsets
-    from clickstream.jobs.compact_quality import sql_validator
+
+def ours_local(inp: Input, out: Path, *, with_gx: bool) -> dict[str, Any]:
+    """The compaction job's engine work (`clickstream.jobs.compact_sql`), statement by statement, on
+    the local engine over the local copy: stage (parse + gate), counts, quarantine, dedupe, publish.
+    What the job adds around it is S3 listing, Glue, copies and manifests (ours-s3)."""
+    import pyarrow as pa
+
+    from clickstream.adapters.query.local import LocalEngine
+    from clickstream.adapters.query.sources import PATH_COLUMN, object_lines
+    from clickstream.adapters.query.unload import JSON_COMPRESSION, JSON_FORMAT, Unload
+    from clickstream.jobs import compact_sql as sql
+    from clickstream.jobs.compact_write import CURATED_SCHEMA
+    from clickstream.quality.compiled import compile_suite
+    from clickstream.quality.suite import COLUMNS, load_suite
 
     timings: dict[str, float] = {}
     last = time.perf_counter()
@@ -163,34 +176,90 @@ def ours_local(inp: Input, out: Path, *, with_gx: bool) -> dict[str, Any]:
         timings[stage] = now - last
         last = now
 
-    def load(key: str) -> tuple[bytes, Any]:
-        data, _ = gunzip((inp.directory / key).read_bytes())
-        return data, record_offsets(data)
+    hour = (f"{START:%Y-%m-%d}", f"{START:%H}")
+    schema = pa.schema(
+        [("line", pa.large_string()), ("dt", pa.string()), ("hour", pa.string()), (PATH_COLUMN, pa.string())]
+    )
 
-    with ThreadPoolExecutor(8) as pool:
-        loaded = list(pool.map(load, inp.keys))
-    lap("read")
-    batch = parse_objects([d for d, _ in loaded], [o for _, o in loaded])
-    lap("parse")
-    failures: dict[int, Any] = {}
-    if with_gx:
-        params = {"min_event_time": "2026-11-21T10:00:00.000Z", "max_event_time": "2026-11-22T11:05:00.000Z"}
-        verdict = sql_validator(batch.frame, params, "bench")  # the job's gate (ADR 0009)
-        failures = dict(verdict.failures)
+    def batches() -> Iterator[pa.RecordBatch]:
+        for key in inp.keys:
+            lines = object_lines(gzip.decompress((inp.directory / key).read_bytes()))
+            n = len(lines)
+            consts = [pa.array([v] * n, pa.string()) for v in (*hour, f"s3://{BENCH_BUCKET}/{key}")]
+            yield pa.RecordBatch.from_arrays([lines, *consts], schema=schema)
+
+    params = {"min_event_time": "2026-11-21T10:00:00.000Z", "max_event_time": "2026-11-22T11:05:00.000Z"}
+    rules = [r for r in compile_suite(load_suite(), params) if with_gx or r.type == COLUMNS]
+    engine = LocalEngine.over({"raw_lines": pa.RecordBatchReader.from_batches(schema, batches())})
+    stage = out.parent / f"{out.name}-stage"
+    select = sql.stage_select([(hour, k) for k in inp.keys], BENCH_BUCKET, rules)
+    engine.execute(Unload(select, f"{stage}/run={BENCH_RUN}/").sql())
+    engine.add_source("compaction_batch", stage)
+    lap("stage")
+    (stats,) = engine.execute(sql.stats_select(rules, BENCH_RUN)).to_pylist()
+    for i, rule in enumerate(rules):
+        if rule.fails is not None and stats.get(f"u{i}"):
+            engine.execute(sql.examples_select(rule, BENCH_RUN))
     lap("validate")
-    unique, _ = w.valid_first_seen(batch.frame, failures)
-    parts = w.split_by_hour(unique)
+    if stats["quarantined"]:
+        select = sql.quarantine_select(BENCH_RUN, BENCH_RUN, BENCH_BUCKET)
+        engine.execute(Unload(select, f"{out.parent}/{out.name}-quarantine/", (), JSON_COMPRESSION, JSON_FORMAT).sql())
+    lap("quarantine")
+    engine.add_source(
+        "events", CURATED_SCHEMA.append(pa.field("dt", pa.string())).append(pa.field("hour", pa.string())).empty_table()
+    )
+    firsts = engine.execute(sql.firsts_select(BENCH_RUN)).to_pylist()
+    partitions = [(r["dt"], r["hour"]) for r in firsts]
+    engine.execute(sql.counts_select(BENCH_RUN, []))
     lap("dedupe")
     rows = 0
-    for (dt, hour), table in parts.items():
-        merged, _ = w.merge_partition(None, table)
-        for i, body in enumerate(w.parquet_files(merged)):
-            path = out / f"dt={dt}" / f"hour={hour}" / w.file_name(i)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(body)
-        rows += merged.num_rows
+    for n, chunk in enumerate(sql.chunks(partitions)):
+        engine.execute(Unload(sql.publish_select(BENCH_RUN, [], chunk), f"{out}/{n:03d}/", sql.PARTITION_KEYS).sql())
+    rows = sum(r["n_rows"] for r in firsts)
     lap("write")
-    return {"rows_out": rows, "quarantined": len(failures) + len(batch.malformed), "timings": timings}
+    shutil.rmtree(stage, ignore_errors=True)
+    return {"rows_out": rows, "quarantined": int(stats["quarantined"] or 0), "timings": timings}
+
+
+# --- the reference: one plain DuckDB statement, the same rules, no gate ------------------------------
+def duckdb_copy(inp: Input, out: Path) -> dict[str, Any]:
+    """DuckDB's own JSON reader and COPY: validity rules as a WHERE, first-seen dedupe, dt/hour
+    partitions, the curated sort, zstd. No per-row verdicts, no quarantine, no results: the floor
+    the engine path is measured against."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone='UTC'")
+    files = ", ".join(f"'{inp.directory / k}'" for k in inp.keys)
+    types = ", ".join(f"'{t}'" for t in TYPES)
+    con.execute(
+        f"""COPY (
+        WITH raw AS (
+            SELECT *, filename AS _file, row_number() OVER () AS _pos
+            FROM read_json([{files}], format = 'newline_delimited', filename = true, ignore_errors = true,
+                           columns = {{event_id: 'VARCHAR', event_type: 'VARCHAR', user_id: 'VARCHAR',
+                                      session_id: 'VARCHAR', "timestamp": 'TIMESTAMPTZ', url: 'VARCHAR',
+                                      referrer: 'VARCHAR', user_agent: 'VARCHAR', browser: 'VARCHAR', os: 'VARCHAR',
+                                      device: 'VARCHAR', ip_address: 'VARCHAR', http_status: 'SMALLINT',
+                                      product_id: 'VARCHAR', order_id: 'VARCHAR', currency: 'VARCHAR',
+                                      price: 'DOUBLE', quantity: 'INTEGER', duration_ms: 'BIGINT', properties: 'JSON',
+                                      received_at: 'TIMESTAMPTZ', schema_version: 'TINYINT'}})
+        ),
+        good AS (
+            SELECT * EXCLUDE ("timestamp"), "timestamp" AS event_time FROM raw
+            WHERE event_id IS NOT NULL AND user_id IS NOT NULL AND event_type IN ({types})
+              AND http_status BETWEEN 100 AND 599 AND coalesce(price >= 0, true) AND coalesce(quantity >= 1, true)
+              AND coalesce(duration_ms >= 0, true)
+              AND "timestamp" BETWEEN TIMESTAMPTZ '2026-11-21 10:00:00+00' AND TIMESTAMPTZ '2026-11-22 11:05:00+00'
+            QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _file, _pos) = 1
+        )
+        SELECT * EXCLUDE (_file, _pos), strftime(event_time, '%Y-%m-%d') AS dt, strftime(event_time, '%H') AS hour
+        FROM good ORDER BY dt, hour, user_id, session_id, event_time, event_id
+    ) TO '{out}' (FORMAT PARQUET, COMPRESSION ZSTD, PARTITION_BY (dt, hour), OVERWRITE_OR_IGNORE)"""
+    )
+    (rows,) = con.execute(f"SELECT count(*) FROM read_parquet('{out}/**/*.parquet')").fetchone()
+    con.close()
+    return {"rows_out": rows}
 
 
 # --- pandas baseline ------------------------------------------------------------------------------
@@ -287,12 +356,11 @@ def spark_job(spark: Any, inp: Input, out: Path) -> dict[str, Any]:
 
 # --- ours end to end on moto ------------------------------------------------------------------------
 def ours_s3(inp: Input, *, with_gx: bool, run_id: str) -> dict[str, Any]:
-    from clickstream.jobs.compact import QualityVerdict, compact_interval
+    from clickstream.jobs.compact import compact_interval
     from clickstream.settings import Settings
 
     settings = Settings.from_env()
-    validator = None if with_gx else (lambda frame, params, run: QualityVerdict({}, [], b"{}", "<html></html>"))
-    report = compact_interval(settings, START, START + timedelta(hours=1), run_id=run_id, validator=validator)
+    report = compact_interval(settings, START, START + timedelta(hours=1), run_id=run_id, gate=with_gx)
     return {
         "rows_out": report.published,
         "quarantined": report.quarantined,

@@ -136,6 +136,10 @@ def main(argv: Sequence[str]) -> int:
             log(f"{name}: the job's steps on the local copy")
             seconds, extra = b.timed(lambda g=with_gx, o=out: b.ours_local(inp, o, with_gx=g))
             results.append(row(name, seconds, inp, b.dir_bytes(out), extra))
+        out = work / "duckdb-copy"
+        log("duckdb-copy: the reference COPY")
+        seconds, extra = b.timed(lambda: b.duckdb_copy(inp, out))
+        results.append(row("duckdb-copy", seconds, inp, b.dir_bytes(out), extra))
         if not args.no_spark:
             log("spark: starting local[2]")
             started = time.perf_counter()
@@ -195,7 +199,14 @@ def print_table(report: dict[str, Any]) -> None:
             f"{r['parquet_over_raw_gz']} | {r['parquet_over_raw_json']} | {r.get('rows_out')} "
             f"| {r.get('rss_start_mb')} | {r.get('rss_peak_mb')} |"
         )
-    for ours, peer in (("ours-local", "spark-warm"), ("ours-local-nogx", "spark-warm"), ("ours-local", "pandas")):
+    pairs = (
+        ("ours-local", "spark-warm"),
+        ("ours-local-nogx", "spark-warm"),
+        ("duckdb-copy", "spark-warm"),
+        ("ours-local", "duckdb-copy"),
+        ("ours-local", "pandas"),
+    )
+    for ours, peer in pairs:
         if ours in by and peer in by:
             print(f"\n{ours} vs {peer}: {by[peer]['seconds'] / by[ours]['seconds']:.2f}x faster")
     for r in report["results"]:

@@ -43,26 +43,35 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Final
 
-import numpy as np
-import pyarrow as pa
-
 from clickstream import constants as c
+from clickstream.adapters.query import QueryEngine, query_engine
+from clickstream.adapters.query.unload import JSON_COMPRESSION, JSON_FORMAT, Unload
 from clickstream.adapters.s3 import LakeObjects, lake_objects
-from clickstream.catalog import EVENTS
+from clickstream.catalog import (
+    COMPACTION_BATCH,
+    EVENTS,
+    FAILED_COLUMN,
+    MALFORMED_COLUMN,
+    RAW_COLUMN,
+    ROW_COLUMN,
+    SOURCE_COLUMN,
+)
+from clickstream.jobs import compact_sql as sql
 from clickstream.jobs import compact_write as w
 from clickstream.jobs import curated_versions as cv
-from clickstream.jobs.compact_parse import gunzip, parse_objects, record_offsets
-from clickstream.jobs.compact_quality import QualityVerdict, Validator, quarantine_lines, sql_validator
+from clickstream.jobs.compact_quality import gate_results
 from clickstream.jobs.exclusive import exclusive, lease_owner
 from clickstream.jobs.run_record import recorded_run
 from clickstream.quality import DataQualityError
-from clickstream.quality.suite import MAX_EVENT_TIME, MIN_EVENT_TIME
+from clickstream.quality.compiled import compile_suite
+from clickstream.quality.suite import COLUMNS, MAX_EVENT_TIME, MIN_EVENT_TIME, load_suite
 from clickstream.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -70,7 +79,8 @@ log = logging.getLogger(__name__)
 JOB: Final = c.COMPACTION_JOB
 HOUR: Final = timedelta(hours=1)
 LATE_LOOKBACK: Final = timedelta(hours=c.LATE_OBJECT_LOOKBACK_HOURS)
-__all__ = ["JOB", "CompactionReport", "DataQualityError", "QualityVerdict", "Validator", "compact_interval"]
+STAGING_COLUMNS: Final = frozenset({SOURCE_COLUMN, MALFORMED_COLUMN, FAILED_COLUMN, RAW_COLUMN})
+__all__ = ["JOB", "CompactionReport", "DataQualityError", "compact_interval"]
 
 
 @dataclass(frozen=True)
@@ -123,16 +133,16 @@ def compact_interval(
     *,
     run_id: str,
     max_failure_rate: float = 0.05,
-    validator: Validator | None = None,
+    gate: bool = True,
     now: Callable[[], datetime] | None = None,
 ) -> CompactionReport:
     """Compact the raw arrival hours in [start, end) into curated/events (see the module doc).
 
     Raises DataQualityError, publishing nothing, when more than `max_failure_rate` of the rows
-    fail (quarantine and results are written anyway). `validator` defaults to the versioned suite
-    compiled to SQL (`compact_quality.sql_validator`); `gx_validator` runs it in GX on pandas, and
-    benchmarks pass a no-op to measure the job without a gate. `now` (the wall clock by
-    default) names the versions it publishes and says which retired versions are due.
+    fail (quarantine and results are written anyway). `gate=False` evaluates no expectation
+    (benchmarks measure the job without the quality gate; malformed lines are still quarantined).
+    `now` (the wall clock by default) names the versions it publishes and says which retired
+    versions are due.
     """
     started = time.perf_counter()
     start, end = _utc(start), _utc(end)
@@ -142,9 +152,7 @@ def compact_interval(
         recorded_run(settings, JOB, interval_start=_iso(start), interval_end=_iso(end), run_id=run_id) as run,
         exclusive(settings, JOB, lease_owner(run_id)),  # the hourly and the daily DAG, manual runs: one at a time
     ):
-        report = _run(
-            settings, start, end, run_id, max_failure_rate, validator or sql_validator, started, now or _wall_clock
-        )
+        report = _run(settings, start, end, run_id, max_failure_rate, gate, started, now or _wall_clock)
         run.summary = report.summary()
     log.info(
         "%s %s: %d raw rows → %d valid, %d quarantined, %d duplicates, %d published into %d partitions in %.1f s",
@@ -167,23 +175,28 @@ def _run(
     end: datetime,
     run_id: str,
     max_failure_rate: float,
-    validator: Validator,
+    gate: bool,
     started: float,
     now: Callable[[], datetime],
 ) -> CompactionReport:
+    from clickstream.adapters.glue import glue_catalog
+
     store = lake_objects(settings)
+    catalog, database = glue_catalog(settings), settings.names.glue_database
+    engine = query_engine(settings)
     safe_run = safe_run_id(run_id)
     timings: dict[str, float] = {}
     clock = _Stopwatch(timings)
+    run = cv.version_name(now(), safe_run)  # this attempt: the staging partition and the new versions
 
     hours = arrival_hours(start, end)
-    keys_by_hour = {hour: sorted(store.list_keys(raw_prefix(hour))) for hour in hours}
+    keys_by_hour = {hour: sorted(store.check_readable(raw_prefix(hour))) for hour in hours}
     late = late_objects(store, before=hours[0], lookback=LATE_LOOKBACK)
-    keys = [k for hour in hours for k in keys_by_hour[hour]] + [k for hour in sorted(late) for k in late[hour]]
-    fetched = store_get_parsed(store, keys)
-    clock("read")
-    batch = parse_objects([p for p, _ in fetched], [o for _, o in fetched])
-    clock("parse")
+    objects = [(hour, k) for hour in hours for k in keys_by_hour[hour]] + [
+        (hour, k) for hour in sorted(late) for k in late[hour]
+    ]
+    keys = [k for _, k in objects]
+    clock("list")
 
     lateness, skew = settings.limits.lateness_seconds, settings.limits.clock_skew_seconds
     earliest = min([start, *late])  # a late object's events belong to its own, earlier hour
@@ -191,73 +204,86 @@ def _run(
         MIN_EVENT_TIME: _iso(earliest - timedelta(seconds=lateness)),
         MAX_EVENT_TIME: _iso(end + timedelta(seconds=skew)),
     }
-    verdict = validator(batch.frame, parameters, run_id)
-    clock("validate")
+    rules = [r for r in compile_suite(load_suite(), parameters) if gate or r.type == COLUMNS]
+    batch_part = {"run": run}
+    staging = COMPACTION_BATCH.partition_prefix(batch_part)
+    try:
+        stats, examples = _stage(engine, catalog, database, store, objects, rules, run, staging)
+        clock("stage")
+        columns = _batch_columns(catalog, database)
+        batch_failures, results_json, html = gate_results(rules, stats, examples, columns, parameters, run_id)
+        clock("validate")
 
-    quality_prefix = f"{c.QUALITY_PREFIX}/{JOB}/run_id={safe_run}/"
-    results_key, docs_key = f"{quality_prefix}validation.json", f"{quality_prefix}index.html"
-    store.put(results_key, verdict.results_json, content_type="application/json")
-    store.put(docs_key, verdict.html.encode(), content_type="text/html; charset=utf-8")
-    lines = quarantine_lines(batch, keys, verdict.failures, run_id)
-    quarantine_key = f"{c.QUARANTINE_PREFIX}/events/run_id={safe_run}/part-00000.ndjson.gz" if lines else None
-    if quarantine_key:
-        store.put_ndjson_gz(quarantine_key, lines)
-    clock("quarantine")
+        quality_prefix = f"{c.QUALITY_PREFIX}/{JOB}/run_id={safe_run}/"
+        results_key, docs_key = f"{quality_prefix}validation.json", f"{quality_prefix}index.html"
+        store.put(results_key, results_json, content_type="application/json")
+        store.put(docs_key, html.encode(), content_type="text/html; charset=utf-8")
+        raw_rows, quarantined, malformed = (int(stats[k] or 0) for k in ("records", "quarantined", "malformed"))
+        quarantine_key = f"{c.QUARANTINE_PREFIX}/events/run_id={safe_run}/" if quarantined else None
+        if quarantine_key:
+            store.delete(list(store.list_keys(quarantine_key)))  # a rerun replaces its run's quarantine
+            select = sql.quarantine_select(run, run_id, store.bucket)
+            location = f"s3://{store.bucket}/{quarantine_key}"
+            engine.execute(Unload(select, location, compression=JSON_COMPRESSION, format=JSON_FORMAT).sql())
+        clock("quarantine")
 
-    quarantined = len(lines)
-    valid_rows = batch.frame.num_rows - len(verdict.failures)
-    rate = quarantined / batch.raw_rows if batch.raw_rows else 0.0
-    pass_rate = valid_rows / batch.raw_rows if batch.raw_rows else 1.0
-    if verdict.batch_failures or rate > max_failure_rate:
-        why = (
-            f"table-level expectations failed: {', '.join(verdict.batch_failures)}"
-            if verdict.batch_failures
-            else f"{quarantined} of {batch.raw_rows} rows ({rate:.2%}) failed data quality, above the "
-            f"threshold of {max_failure_rate:.2%}"
+        valid_rows = raw_rows - quarantined
+        rate = quarantined / raw_rows if raw_rows else 0.0
+        pass_rate = valid_rows / raw_rows if raw_rows else 1.0
+        if batch_failures or rate > max_failure_rate:
+            why = (
+                f"table-level expectations failed: {', '.join(batch_failures)}"
+                if batch_failures
+                else f"{quarantined} of {raw_rows} rows ({rate:.2%}) failed data quality, above the "
+                f"threshold of {max_failure_rate:.2%}"
+            )
+            summary = {
+                "raw_objects": len(keys),
+                "late_objects": sum(len(v) for v in late.values()),
+                "raw_rows": raw_rows,
+                "evaluated": raw_rows,
+                "failed": quarantined,
+                "quarantined": quarantined,
+                "malformed": malformed,
+                "pass_rate": pass_rate,
+                "results_key": results_key,
+                "docs_key": docs_key,
+                "quarantine_key": quarantine_key,
+            }
+            raise DataQualityError(
+                f"{JOB} {run_id}: {why}; nothing was published. Results: s3://{store.bucket}/{results_key} "
+                f"(Data Docs: s3://{store.bucket}/{docs_key}), quarantined rows: "
+                f"s3://{store.bucket}/{quarantine_key}. Fix the producer or raise max_failure_rate, then rerun.",
+                summary=summary,
+            )
+
+        locate = partial(catalog.partition_locations, database, EVENTS.name)
+        cv.sweep_retired(store, EVENTS, lambda days: locate(days=days), now=now())
+        clock("sweep")
+        published, existing_duplicates, files, size, changed, firsts = (
+            _publish(settings, engine, store, run, clock, now=now()) if valid_rows else (0, 0, 0, 0, [], 0)
         )
-        summary = {
-            "raw_objects": len(keys),
-            "late_objects": sum(len(v) for v in late.values()),
-            "raw_rows": batch.raw_rows,
-            "evaluated": batch.raw_rows,
-            "failed": quarantined,
-            "quarantined": quarantined,
-            "malformed": len(batch.malformed),
-            "pass_rate": pass_rate,
-            "results_key": results_key,
-            "docs_key": docs_key,
-            "quarantine_key": quarantine_key,
-        }
-        raise DataQualityError(
-            f"{JOB} {run_id}: {why}; nothing was published. Results: s3://{store.bucket}/{results_key} "
-            f"(Data Docs: s3://{store.bucket}/{docs_key}), quarantined rows: "
-            f"s3://{store.bucket}/{quarantine_key}. Fix the producer or raise max_failure_rate, then rerun.",
-            summary=summary,
-        )
-
-    unique, batch_duplicates = w.valid_first_seen(batch.frame, verdict.failures)
-    by_hour = w.split_by_hour(unique)
-    clock("dedupe")
-    published, existing_duplicates, files, size, changed = _publish(
-        settings, store, by_hour, safe_run, clock, now=now()
-    )
-    # Last: a crash before this point leaves the objects unrecorded, so the next run takes them
-    # again, and their rows are duplicates of the published ones by then.
-    for hour in hours:
-        write_manifest(store, hour, keys_by_hour[hour])
-    for hour, new_keys in late.items():
-        write_manifest(store, hour, sorted((read_manifest(store, hour) or set()) | set(new_keys)))
-    clock("manifest")
+        # Last: a crash before this point leaves the objects unrecorded, so the next run takes them
+        # again, and their rows are duplicates of the published ones by then.
+        for hour in hours:
+            write_manifest(store, hour, keys_by_hour[hour])
+        for hour, new_keys in late.items():
+            write_manifest(store, hour, sorted((read_manifest(store, hour) or set()) | set(new_keys)))
+        clock("manifest")
+    finally:
+        catalog.delete_partitions(database, COMPACTION_BATCH.name, [batch_part])
+        store.delete(list(store.list_keys(f"{c.STAGING_PREFIX}/{JOB}/run={run}/")))
+        clock("cleanup")
     return CompactionReport(
         run_id=run_id,
         start=_iso(start),
         end=_iso(end),
         raw_objects=len(keys),
-        raw_rows=batch.raw_rows,
+        raw_rows=raw_rows,
         valid=valid_rows,
         quarantined=quarantined,
-        malformed=len(batch.malformed),
-        duplicates=batch_duplicates + existing_duplicates,
+        malformed=malformed,
+        duplicates=valid_rows - firsts + existing_duplicates,
         published=published,
         partitions=changed,
         files=files,
@@ -273,119 +299,136 @@ def _run(
     )
 
 
+def _stage(
+    engine: QueryEngine,
+    catalog: Any,
+    database: str,
+    store: LakeObjects,
+    objects: Sequence[tuple[datetime, str]],
+    rules: Sequence[Any],
+    run: str,
+    staging: str,
+) -> tuple[dict[str, Any], dict[int, list[Any]]]:
+    """The engine parses and checks the run's raw objects into `compaction_batch` (one UNLOAD),
+    then counts them for the gate; returns (the counts, failing example values per rule)."""
+    if not objects:
+        return defaultdict(int), {}
+    partitioned = [((f"{hour:%Y-%m-%d}", f"{hour:%H}"), key) for hour, key in objects]
+    select = sql.stage_select(partitioned, store.bucket, rules)
+    if len(select.encode()) > c.ATHENA_QUERY_MAX_BYTES:
+        raise ValueError(
+            f"{JOB}: {len(objects)} raw objects make a statement above Athena's "
+            f"{c.ATHENA_QUERY_MAX_BYTES} bytes: compact a shorter interval"
+        )
+    engine.execute(Unload(select, f"s3://{store.bucket}/{staging}").sql())
+    catalog.upsert_partitions(database, COMPACTION_BATCH, store.bucket, [{"run": run}])
+    (stats,) = engine.execute(sql.stats_select(rules, run)).to_pylist()
+    examples = {
+        i: engine.execute(sql.examples_select(rule, run)).column("v").to_pylist()
+        for i, rule in enumerate(rules)
+        if rule.fails is not None and int(stats.get(f"u{i}") or 0)
+    }
+    return stats, examples
+
+
+def _batch_columns(catalog: Any, database: str) -> list[str]:
+    """The batch's columns as the quality suite's table rule sees them: the contract's columns of
+    `compaction_batch` in Glue, in order. The in-memory batch's row number (`_row`) has no
+    counterpart in the engine's batch (a row is known by its object), so it is listed first as
+    the suite expects it, and the staging bookkeeping columns are left out."""
+    entry = next(t for t in catalog.tables(database) if t["Name"] == COMPACTION_BATCH.name)
+    names = [col["Name"] for col in entry["StorageDescriptor"]["Columns"]]
+    return [ROW_COLUMN, *(n for n in names if n not in STAGING_COLUMNS)]
+
+
 def _publish(
     settings: Settings,
+    engine: QueryEngine,
     store: LakeObjects,
-    by_hour: Mapping[w.Partition, pa.Table],
-    safe_run: str,
+    run: str,
     clock: _Stopwatch,
     *,
     now: datetime,
-) -> tuple[int, int, int, int, list[w.Partition]]:
+) -> tuple[int, int, int, int, list[w.Partition], int]:
     """Publish each partition's new rows as a new version, then re-point every partition's Glue
-    location to its new version (ADR 0008; `curated_versions`).
+    location to its new version (ADR 0008; `curated_versions`). The engine writes the rows (an
+    UNLOAD per 100 partitions into staging); the worker copies the files into the versions,
+    server-side, under the table's names, and swaps Glue.
 
     - A partition not published yet: its rows, sorted, as `part-NNNNN.parquet`.
-    - A published one (late events): its event_id column is read (nothing else), the new rows
-      already there are dropped, and the version is server-side copies of its files plus ONE
-      sorted `delta-NNNNN.parquet`. After `MAX_DELTA_FILES` deltas, or for a delta above a file's
-      rows, the partition is rewritten sorted instead.
+    - A published one (late events): copies of its files plus the engine's new rows as
+      `delta-NNNNN.parquet`. A partition that has `MAX_DELTA_FILES` deltas is rewritten whole,
+      sorted, by the engine (its published rows and the new ones).
     - Nothing new (a rerun): no version; the partition stays as it is.
 
     Returns (new rows published, duplicates of published rows, files written, Parquet bytes, the
-    partitions with a new version)."""
+    partitions with a new version, valid rows first seen in the batch)."""
     from clickstream.adapters.glue import glue_catalog
 
     catalog, database = glue_catalog(settings), settings.names.glue_database
     locate = partial(catalog.partition_locations, database, EVENTS.name)
-    cv.sweep_retired(store, EVENTS, lambda days: locate(days=days), now=now)
-    clock("sweep")
-    if not by_hour:
-        return 0, 0, 0, 0, []
-    current = locate(days=sorted({dt for dt, _ in by_hour}))
-    version = cv.version_name(now, safe_run)
+    firsts = {(r["dt"], r["hour"]): int(r["n_rows"]) for r in engine.execute(sql.firsts_select(run)).to_pylist()}
+    if not firsts:
+        return 0, 0, 0, 0, [], 0
+    current = locate(days=sorted({dt for dt, _ in firsts}))
+    existing = {p: cv.partition_files(store, EVENTS, {"dt": p[0], "hour": p[1]}, current.get(p)) for p in firsts}
+    published_parts = sorted(p for p, files in existing.items() if files)
+    fresh = {
+        (r["dt"], r["hour"]): int(r["n_rows"])
+        for r in engine.execute(sql.counts_select(run, published_parts)).to_pylist()
+    }
+    clock("dedupe")
+    total_firsts = sum(firsts.values())
+    published = sum(fresh.values())
+    if not fresh:
+        return 0, total_firsts, 0, 0, [], total_firsts
+    deltas = {p: sum(w.is_delta(k.rsplit("/", 1)[1]) for k in existing[p]) for p in fresh}
+    rewrite = sorted(p for p in fresh if existing[p] and deltas[p] >= w.MAX_DELTA_FILES)
+    version = run
+    out = f"{c.STAGING_PREFIX}/{JOB}/run={run}/publish/"
+    for n, chunk in enumerate(sql.chunks(list(fresh))):
+        select = sql.publish_select(run, published_parts, chunk, [p for p in rewrite if p in chunk])
+        engine.execute(Unload(select, f"s3://{store.bucket}/{out}{n:03d}/", partitioned_by=sql.PARTITION_KEYS).sql())
+    written: dict[w.Partition, list[str]] = {}
+    sizes: dict[str, int] = {}
+    for key, length in store.list_sizes(out):
+        hive_values = dict(p.split("=", 1) for p in key[len(out) :].split("/")[1:-1] if "=" in p)
+        if "dt" in hive_values and "hour" in hive_values and length:
+            written.setdefault((hive_values["dt"], hive_values["hour"]), []).append(key)
+            sizes[key] = length
+    clock("write")
     prefixes: dict[tuple[str, ...], str] = {}
-    published = duplicates = size = files = 0
-    for (dt, hour), rows in by_hour.items():
+    files = size = 0
+    for (dt, hour), new_keys in sorted(written.items()):
         values = {"dt": dt, "hour": hour}
         location = current.get((dt, hour))
-        keys = cv.partition_files(store, EVENTS, values, location)
-        deltas = sum(w.is_delta(k.rsplit("/", 1)[1]) for k in keys)
         target = EVENTS.version_prefix(values, version)
-        writes: list[tuple[str, bytes | str]] = []  # (name in the new version, bytes, or a key to copy)
-        rewrite = not keys or deltas >= w.MAX_DELTA_FILES
-        if not rewrite:  # a late merge: the published event_ids only, then copies + one delta file
-            fresh, dropped = w.fresh_rows(_event_ids(settings, store.bucket, keys), rows)
-            clock("merge")
-            if 0 < fresh.num_rows <= w.MAX_ROWS_PER_FILE:
-                (delta,) = w.parquet_files(fresh)
-                writes = [(k.rsplit("/", 1)[1], k) for k in keys] + [(w.delta_file_name(deltas), delta)]
-            rewrite = fresh.num_rows > w.MAX_ROWS_PER_FILE  # a delta that large: sort it all in
-        if rewrite:  # a first publish, or too many deltas: every row, sorted, re-encoded
-            existing = w.read_parquet(store.get_many(keys))
-            merged, dropped = w.merge_partition(existing, rows)
-            clock("merge")
-            if dropped < rows.num_rows:
-                writes = [(w.file_name(i), body) for i, body in enumerate(w.parquet_files(merged))]
-        clock("encode")
-        published += rows.num_rows - dropped
-        duplicates += dropped
-        if not writes:
-            continue  # nothing new for this partition (a rerun): no new version
+        merge = bool(existing[(dt, hour)]) and (dt, hour) not in rewrite
+        if merge:  # copies of the published files, the new rows as delta files
+            copies = [(k.rsplit("/", 1)[1], k) for k in existing[(dt, hour)]]
+            names = [w.delta_file_name(deltas[(dt, hour)] + i) for i in range(len(new_keys))]
+        else:
+            copies, names = [], [w.file_name(i) for i in range(len(new_keys))]
         hive = EVENTS.partition_prefix(values)
         old = (cv.key_prefix(location, store.bucket) if location else None) or hive
         mine, previous = cv.retirements((dt, hour), new_prefix=target, old_prefix=old, legacy=old == hive, now=now)
         # Both before any file: should the run die, the sweep deletes whichever of the two Glue
         # does not point to once due (`curated_versions`), and a failed swap keeps the old one.
         cv.retire(store, mine)
-        if previous is not None and keys:  # a partition with files to retire
+        if previous is not None and existing[(dt, hour)]:
             cv.retire(store, previous)
-        for name, body in writes:
-            if isinstance(body, str):
-                store.copy(body, f"{target}{name}")  # server-side: no byte through the worker
-            else:
-                store.put(f"{target}{name}", body, content_type="application/vnd.apache.parquet")
-                size += len(body)
+        for name, source in [*copies, *zip(names, sorted(new_keys), strict=True)]:
+            store.copy(source, f"{target}{name}")  # server-side: no byte through the worker
+        size += sum(sizes[k] for k in new_keys)
         prefixes[(dt, hour)] = target
-        files += len(writes)
-        clock("stage")
-    if not prefixes:
-        return published, duplicates, files, size, []
+        files += len(copies) + len(new_keys)
+    clock("stage")
     # Only now, with every version written, does any partition change for readers.
     parts = [{"dt": dt, "hour": hour} for dt, hour in prefixes]
     catalog.upsert_partitions(database, EVENTS, store.bucket, parts, prefixes=prefixes)
     store.delete([cv.Retired(p, prefix, now + cv.RETIRE_AFTER).key() for p, prefix in prefixes.items()])
     clock("swap")
-    return published, duplicates, files, size, sorted((dt, hour) for dt, hour in prefixes)
-
-
-def _event_ids(settings: Settings, bucket: str, keys: Sequence[str]) -> list[pa.Array]:
-    """The event_id column of each published file, read alone (ranged GETs of its column chunks)."""
-    import pyarrow.parquet as pq
-
-    from clickstream.adapters.query import s3_filesystem
-
-    fs = s3_filesystem(settings)
-    return [
-        pq.read_table(f"{bucket}/{key}", filesystem=fs, columns=["event_id"]).column(0).combine_chunks() for key in keys
-    ]
-
-
-def store_get_parsed(store: LakeObjects, keys: Sequence[str]) -> list[tuple[bytes, np.ndarray]]:
-    """Get, gunzip and index (record offsets) every raw object, in parallel, in key order."""
-
-    def load(key: str) -> tuple[bytes, np.ndarray]:
-        data, complete = gunzip(store.get(key))
-        if not complete:
-            log.warning("%s: gzip stream is truncated or corrupt; its last line will be quarantined", key)
-        return data, record_offsets(data)
-
-    from concurrent.futures import ThreadPoolExecutor
-
-    if len(keys) <= 1:
-        return [load(k) for k in keys]
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        return list(pool.map(load, keys))
+    return published, total_firsts - published, files, size, sorted((dt, hour) for dt, hour in prefixes), total_firsts
 
 
 def arrival_hours(start: datetime, end: datetime) -> list[datetime]:
@@ -427,7 +470,7 @@ def late_objects(store: LakeObjects, *, before: datetime, lookback: timedelta) -
         compacted = read_manifest(store, hour)
         if compacted is None:
             continue
-        new = sorted(set(store.list_keys(raw_prefix(hour))) - compacted)
+        new = sorted(set(store.check_readable(raw_prefix(hour))) - compacted)
         if new:
             out[hour] = new
     return out

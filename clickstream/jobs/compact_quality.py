@@ -47,7 +47,6 @@ def sql_validator(frame: pa.Table, parameters: Mapping[str, Any], run_id: str) -
     the same verdicts as GX's, and GX's results JSON and Data Docs built from the counts."""
     from clickstream.adapters.query.local import LocalEngine
     from clickstream.quality import compiled as q
-    from clickstream.quality.runner import render_results
 
     batch = frame.select(list(FRAME_COLUMNS))
     suite = load_suite()
@@ -55,44 +54,65 @@ def sql_validator(frame: pa.Table, parameters: Mapping[str, Any], run_id: str) -
     engine = LocalEngine.over({"batch": batch})
     failed = engine.execute(q.failures_sql(rules, "batch"))
     (stats,) = engine.execute(q.stats_sql(rules, "batch")).to_pylist()
+    rows = failed.column("_row").to_pylist()
+    hits = {
+        i: [j for j, flag in enumerate(failed.column(f"f{i}").to_pylist()) if flag]
+        for i, rule in enumerate(rules)
+        if rule.fails is not None
+    }
+    counts = {**stats, **{f"u{i}": len(hit) for i, hit in hits.items()}}
+    examples = {i: [failed.column(f"v{i}")[j].as_py() for j in hit[:PARTIAL_UNEXPECTED]] for i, hit in hits.items()}
+    batch_failures, results_json, html = gate_results(rules, counts, examples, batch.column_names, parameters, run_id)
     failures: dict[int, list[str]] = {}
+    for i, hit in hits.items():
+        if rules[i].action == QUARANTINE:
+            for j in hit:
+                failures.setdefault(int(rows[j]), []).append(rules[i].name)
+    return QualityVerdict(failures=failures, batch_failures=batch_failures, results_json=results_json, html=html)
+
+
+def gate_results(
+    rules: Sequence[Any],
+    counts: Mapping[str, Any],
+    examples: Mapping[int, Sequence[Any]],
+    columns: Sequence[str],
+    parameters: Mapping[str, Any],
+    run_id: str,
+) -> tuple[list[str], bytes, str]:
+    """GX's results JSON and Data Docs of the compiled suite, from the engine's counts (ADR 0009):
+    `counts` has `n` (rows evaluated) and, per rule i, `c<i>` (non-null values), `u<i>` (rows
+    failing a column rule), `d<i>` (duplicated values of a uniqueness rule); `examples[i]` lists
+    failing values; `columns` are the batch's columns. Returns (the names of the failed
+    table-level rules, which reject the batch; the results JSON; the Data Docs HTML)."""
+    from clickstream.quality import compiled as q
+    from clickstream.quality.runner import render_results
+
     batch_failures: list[str] = []
     outcomes = []
-    rows = failed.column("_row").to_pylist()
+    n = int(counts["n"] or 0)
     for i, rule in enumerate(rules):
-        n = int(stats["n"])
         if rule.type == q.COLUMNS:
-            observed = batch.column_names
+            observed = list(columns)
             ok = observed == list(rule.kwargs["column_list"])
             outcomes.append((rule, ok, {"observed_value": observed}))
             if not ok:
                 batch_failures.append(rule.name)
             continue
-        present = int(stats[f"c{i}"])
+        present = int(counts[f"c{i}"] or 0)
         if rule.type == q.UNIQUE:
-            unexpected, examples, hit = int(stats[f"d{i}"]), [], []
+            unexpected, shown = int(counts[f"d{i}"] or 0), []
         else:
-            flags = failed.column(f"f{i}").to_pylist()
-            hit = [j for j, flag in enumerate(flags) if flag]
-            unexpected = len(hit)
-            values = failed.column(f"v{i}").to_pylist()
-            examples = [_plain(values[j]) for j in hit[:PARTIAL_UNEXPECTED]]
+            unexpected = int(counts[f"u{i}"] or 0)
+            shown = [_plain(v) for v in examples.get(i, [])[:PARTIAL_UNEXPECTED]]
         base = n if rule.type == q.NOT_NULL else present
         ratio = unexpected / base if base else 0.0
         ok = ratio <= 1 - float(rule.kwargs.get("mostly", 1.0))
-        outcomes.append((rule, ok, _column_result(n, present, unexpected, examples, rule.type == q.NOT_NULL)))
-        if rule.action == QUARANTINE:
-            for j in hit:
-                failures.setdefault(int(rows[j]), []).append(rule.name)
-        elif rule.action == FAIL_BATCH and not ok:
+        outcomes.append((rule, ok, _column_result(n, present, unexpected, shown, rule.type == q.NOT_NULL)))
+        if rule.action == FAIL_BATCH and not ok:
             batch_failures.append(rule.name)
+    suite = load_suite()
     results, html = render_results(outcomes, suite_name=str(suite["name"]), parameters=parameters, run_name=run_id)
-    return QualityVerdict(
-        failures=failures,
-        batch_failures=batch_failures,
-        results_json=orjson.dumps(results, option=orjson.OPT_INDENT_2, default=str),
-        html=html,
-    )
+    return batch_failures, orjson.dumps(results, option=orjson.OPT_INDENT_2, default=str), html
 
 
 PARTIAL_UNEXPECTED = 20  # example values kept per expectation in the results JSON, as GX keeps

@@ -28,12 +28,15 @@ from clickstream.adapters.query.engine import (
 )
 from clickstream.adapters.query.pruning import partition_filters
 from clickstream.adapters.query.sources import GlueTableInfo, s3_filesystem, table_source
-from clickstream.adapters.query.unload import MAX_PARTITIONS, Unload
+from clickstream.adapters.query.unload import JSON_FORMAT, MAX_PARTITIONS, Unload
 from clickstream.settings import Settings
 
 DUCKDB_DIALECT = "duckdb"
 BATCH_ROWS = 10_000
-Source: TypeAlias = "ds.Dataset | pa.Table"
+ROW_GROUP_ROWS = 256 * 1024  # an UNLOAD's Parquet row groups (the rows buffered per open partition)
+MAX_ROWS_PER_FILE = 1_000_000  # an UNLOAD starts another file after this many rows
+MEMORY_LIMIT = "1GB"  # DuckDB's memory per statement; beyond it, it spills to `spill_directory()`
+Source: TypeAlias = "ds.Dataset | pa.Table | pa.RecordBatchReader"
 
 
 class LocalEngine:
@@ -52,7 +55,8 @@ class LocalEngine:
 
     @classmethod
     def over(cls, datasets: Mapping[str, Any], *, database: str = "local") -> LocalEngine:
-        """An engine over in-memory tables, pyarrow datasets or local Parquet directories (no S3, no Glue).
+        """An engine over in-memory tables, pyarrow datasets, record batch readers (one statement
+        reads one once) or local Parquet directories (no S3, no Glue).
 
         `database` is the name queries may qualify tables with (`<database>.events`).
         """
@@ -172,8 +176,12 @@ class LocalEngine:
                 keys = pa.schema([reader.schema.field(p) for p in unload.partitioned_by])
                 seen: set[str] = set()
 
+                schema = _utc_timestamps(reader.schema)
+
                 def batches() -> Any:
                     for batch in reader:
+                        if batch.schema != schema:
+                            batch = batch.cast(schema)
                         if keys:
                             seen.update(_partition_values(batch, keys.names))
                             if len(seen) > MAX_PARTITIONS:
@@ -183,8 +191,13 @@ class LocalEngine:
                                 )
                         yield batch
 
+                if unload.format == JSON_FORMAT:
+                    if keys:
+                        raise QueryError("UNLOAD: the jobs write JSON unpartitioned")
+                    _write_json_lines(fs, base, schema, batches(), unload.compression)
+                    return pa.table({})
                 ds.write_dataset(
-                    pa.RecordBatchReader.from_batches(reader.schema, batches()),
+                    pa.RecordBatchReader.from_batches(schema, batches()),
                     base,
                     filesystem=fs,
                     format="parquet",
@@ -193,6 +206,11 @@ class LocalEngine:
                     existing_data_behavior="overwrite_or_ignore",
                     file_options=ds.ParquetFileFormat().make_write_options(compression=unload.compression.lower()),
                     max_partitions=MAX_PARTITIONS + 1,
+                    # Larger row groups compress better (docs/BENCHMARKS.md "Parquet size"); each open
+                    # partition buffers at most one group, so the engine's memory stays bounded.
+                    min_rows_per_group=min(ROW_GROUP_ROWS, MAX_ROWS_PER_FILE),
+                    max_rows_per_group=min(ROW_GROUP_ROWS, MAX_ROWS_PER_FILE),
+                    max_rows_per_file=MAX_ROWS_PER_FILE,
                 )
                 return pa.table({})
 
@@ -219,6 +237,14 @@ class LocalEngine:
         return pa.table({"result": pa.array([f"table {table.name} registered in {self.database}"])})
 
 
+def spill_directory() -> str:
+    """Where the local engine spills (one folder per user under the system's temporary directory)."""
+    import os
+    import tempfile
+
+    return os.path.join(tempfile.gettempdir(), f"clickstream-duckdb-spill-{os.getuid()}")
+
+
 class _Connection:
     """A fresh DuckDB connection with the statement's tables registered; closed on exit."""
 
@@ -230,6 +256,10 @@ class _Connection:
 
         self._con = duckdb.connect(":memory:")
         self._con.execute("SET TimeZone='UTC'")
+        # Bounded memory: above the limit, sorts, joins and aggregates spill to disk, as a worker's
+        # engine must when an hour is larger than its memory (issue 17).
+        self._con.execute(f"SET memory_limit='{MEMORY_LIMIT}'")
+        self._con.execute(f"SET temp_directory='{spill_directory()}'")
         self._con.execute("SET enable_progress_bar=false")  # it would print to stdout (CLI output, logs)
         for name, source in self._sources.items():
             self._con.register(name, source)
@@ -313,6 +343,40 @@ def _timed(con: Any, timeout_s: float | None, run: Any) -> pa.Table:
             timer.cancel()
 
 
+def _utc_timestamps(schema: pa.Schema) -> pa.Schema:
+    """`schema` with every zone-less timestamp marked UTC. The engine runs in UTC, so a plain
+    timestamp is a UTC time, and Parquet says so (isAdjustedToUTC), as the lake's other writers do."""
+    fields = [
+        f.with_type(pa.timestamp(f.type.unit, tz="UTC")) if pa.types.is_timestamp(f.type) and f.type.tz is None else f
+        for f in schema
+    ]
+    return pa.schema(fields, metadata=schema.metadata)
+
+
+def _write_json_lines(fs: Any, base: str, schema: pa.Schema, batches: Any, compression: str) -> None:
+    """Rows as one JSON object a line (`part-0.json.gz`), as Athena's JSON UNLOAD writes them: a
+    NULL value is left out of its object; timestamps are ISO 8601 text (Athena writes
+    `2026-11-22 10:00:00.000`: no job reads a timestamp from JSON)."""
+    import gzip
+
+    import orjson
+
+    if compression not in ("GZIP", "NONE"):
+        raise QueryError(f"UNLOAD: JSON is written with compression GZIP or NONE, not {compression}")
+    import pyarrow.fs as pafs
+
+    name = "part-0.json.gz" if compression == "GZIP" else "part-0.json"
+    if isinstance(fs, pafs.LocalFileSystem):  # S3 has no folders to make
+        fs.create_dir(base, recursive=True)
+    with fs.open_output_stream(f"{base}/{name}", compression=None) as raw:
+        out = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if compression == "GZIP" else raw
+        for batch in batches:
+            for row in batch.to_pylist():
+                out.write(orjson.dumps({k: v for k, v in row.items() if v is not None}, default=str) + b"\n")
+        if out is not raw:
+            out.close()
+
+
 def _partition_values(batch: pa.RecordBatch, names: list[str]) -> set[str]:
     import pyarrow.compute as pc
 
@@ -345,7 +409,7 @@ def _query_error(exc: Exception) -> QueryError:
 
 
 def _as_source(obj: Any) -> Source:
-    if isinstance(obj, (pa.Table, ds.Dataset)):
+    if isinstance(obj, (pa.Table, ds.Dataset, pa.RecordBatchReader)):  # a reader is read by one scan
         return obj
     if isinstance(obj, pa.RecordBatch):
         return pa.Table.from_batches([obj])

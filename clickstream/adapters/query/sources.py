@@ -248,31 +248,58 @@ def _object_bytes(fs: pafs.FileSystem, path: str) -> bytes:
 PATH_COLUMN = "$path"  # Athena's pseudo-column: the S3 object a row came from
 
 
-def read_lines(fs: pafs.FileSystem, files: list[tuple[str, dict[str, str]]], info: GlueTableInfo) -> pa.Table:
+def read_lines(
+    fs: pafs.FileSystem, files: list[tuple[str, dict[str, str]]], info: GlueTableInfo
+) -> pa.RecordBatchReader:
     """A text table (`raw_lines`): one row per line of each object (gunzipped), as Athena's
     TextInputFormat reads it, with the object's `s3://` URL in `$path` as Athena's pseudo-column.
 
     A line is the text between newlines, a trailing newline ends the last line (no empty row
     after it); a carriage return before a newline is dropped, as Hadoop's line reader drops it.
-    Bytes that are not UTF-8 become U+FFFD."""
+    Bytes that are not UTF-8 become U+FFFD.
+
+    Streamed: one record batch per object, read when the engine asks for it, so a scan holds one
+    object at a time (the engine reads the table once per statement)."""
     (column, _), *_ = info.columns
-    lines: list[str] = []
-    paths: list[str] = []
-    part_cols: list[list[str]] = [[] for _ in info.partition_keys]
-    for path, values in files:
-        text = _object_bytes(fs, path).decode("utf-8", "replace")
-        rows = text.split("\n")
-        if rows and rows[-1] == "":
-            rows.pop()
-        rows = [r[:-1] if r.endswith("\r") else r for r in rows]
-        lines.extend(rows)
-        paths.extend([f"s3://{path}"] * len(rows))
-        for pcol, key in zip(part_cols, info.partition_keys, strict=True):
-            pcol.extend([values[key]] * len(rows))
-    arrays = {column: pa.array(lines, pa.string())}
-    arrays.update({k: pa.array(v, pa.string()) for k, v in zip(info.partition_keys, part_cols, strict=True)})
-    arrays[PATH_COLUMN] = pa.array(paths, pa.string())
-    return pa.table(arrays)
+    keys = [pa.field(k, pa.string()) for k in info.partition_keys]
+    schema = pa.schema([pa.field(column, pa.large_string()), *keys, pa.field(PATH_COLUMN, pa.string())])
+
+    def batches() -> Any:
+        for path, values in files:
+            lines = object_lines(_object_bytes(fs, path))
+            n = len(lines)
+            arrays = [lines, *(pa.array([values[k]] * n, pa.string()) for k in info.partition_keys)]
+            arrays.append(pa.array([f"s3://{path}"] * n, pa.string()))
+            yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def object_lines(data: bytes) -> pa.Array:
+    """The lines of one object (see `read_lines`) as a large_string array over its bytes."""
+    import numpy as np
+
+    buf = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(buf == 10)  # each newline ends a line
+    if len(buf) and buf[-1] != 10:
+        ends = np.append(ends, len(buf))  # the last line has no newline
+    starts = np.concatenate([[0], ends[:-1] + 1]) if len(ends) else np.zeros(0, np.int64)
+    stops = ends - ((ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13))  # a CR before the newline
+    if not len(ends):
+        return pa.array([], pa.large_string())
+    # Each line's bytes are contiguous, but the newlines between them are not part of any: gather
+    # them with a take over the byte buffer only when some line is not directly after the previous.
+    lengths = (stops - starts).astype(np.int64)
+    index = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(lengths.sum())
+    body = buf[index] if len(index) else buf[:0]
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    lines = pa.LargeStringArray.from_buffers(len(lengths), pa.py_buffer(offsets), pa.py_buffer(body.tobytes()))
+    try:
+        lines.validate(full=True)
+    except pa.ArrowInvalid:  # not UTF-8: decode line by line, replacing what is not
+        text = [bytes(body[offsets[i] : offsets[i + 1]]).decode("utf-8", "replace") for i in range(len(lengths))]
+        lines = pa.array(text, pa.large_string())
+    return lines
 
 
 def _converter(t: pa.DataType) -> Callable[[Any], Any]:

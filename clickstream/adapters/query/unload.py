@@ -23,7 +23,10 @@ from typing import Final
 from clickstream import constants as c
 
 FORMAT: Final = "PARQUET"
+JSON_FORMAT: Final = "JSON"  # one JSON object a line (the quarantine: rows as they came, with reasons)
+FORMATS: Final = frozenset({FORMAT, JSON_FORMAT})
 COMPRESSION: Final = "ZSTD"
+JSON_COMPRESSION: Final = "GZIP"
 MAX_PARTITIONS: Final = c.ATHENA_MAX_PARTITIONS_PER_WRITE
 
 _STATEMENT: Final = re.compile(
@@ -43,8 +46,11 @@ class Unload:
     location: str  # s3://bucket/prefix/ (a local directory for an engine over local sources)
     partitioned_by: tuple[str, ...] = ()
     compression: str = COMPRESSION
+    format: str = FORMAT
 
     def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise ValueError(f"UNLOAD format {self.format!r}: the jobs write {' or '.join(sorted(FORMATS))}")
         if "'" in self.location or not self.location.endswith("/"):
             raise ValueError(f"UNLOAD location must end with / and hold no quote: {self.location!r}")
         for column in self.partitioned_by:
@@ -52,7 +58,7 @@ class Unload:
                 raise ValueError(f"UNLOAD partition column {column!r} is not a plain lower-case identifier")
 
     def sql(self) -> str:
-        options = f"format = '{FORMAT}', compression = '{self.compression}'"
+        options = f"format = '{self.format}', compression = '{self.compression}'"
         if self.partitioned_by:
             options += f", partitioned_by = ARRAY[{', '.join(repr(p) for p in self.partitioned_by)}]"
         return f"UNLOAD ({self.select.strip().rstrip(';')}) TO '{self.location}' WITH ({options})"
@@ -63,13 +69,13 @@ class Unload:
         if not is_unload(text):
             return None
         m = _STATEMENT.match(text)
-        if m is None or m["format"].upper() != FORMAT:
+        if m is None or m["format"].upper() not in FORMATS:
             raise ValueError(
-                "UNLOAD must read: UNLOAD (<select>) TO 's3://…/' WITH (format = 'PARQUET', "
+                "UNLOAD must read: UNLOAD (<select>) TO 's3://…/' WITH (format = 'PARQUET' or 'JSON', "
                 "compression = '…'[, partitioned_by = ARRAY['col', …]])"
             )
         columns = tuple(p.strip().strip("'\"") for p in (m["partitioned_by"] or "").split(",") if p.strip())
-        return cls(m["select"], m["location"], columns, m["compression"].upper())
+        return cls(m["select"], m["location"], columns, m["compression"].upper(), m["format"].upper())
 
 
 def is_unload(sql: str) -> bool:

@@ -27,6 +27,9 @@ class ArchivedObjectError(ClickstreamError):
     """A raw object sits in an archive storage class and must be restored before it can be read."""
 
 
+ARCHIVE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})  # read only once restored
+
+
 class LakeObjects:
     def __init__(self, bucket: str, *, client: Any) -> None:
         self.bucket = bucket
@@ -38,6 +41,13 @@ class LakeObjects:
             for obj in page.get("Contents", []):
                 yield obj["Key"]
 
+    def list_sizes(self, prefix: str) -> Iterator[tuple[str, int]]:
+        """(key, size in bytes) of every object under `prefix`, in key order."""
+        paginator = self._client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                yield obj["Key"], int(obj["Size"])
+
     def get(self, key: str) -> bytes:
         """The object's bytes; ArchivedObjectError for an object in an archive class (Glacier Flexible
         Retrieval, Deep Archive) that was not restored: S3 answers InvalidObjectState."""
@@ -46,13 +56,32 @@ class LakeObjects:
         except ClientError as exc:
             if error_code(exc) != "InvalidObjectState":
                 raise
-            raise ArchivedObjectError(
-                f"s3://{self.bucket}/{key} is archived ({exc.response.get('Error', {}).get('StorageClass', 'Glacier')})"
-                " and cannot be read until it is restored: `aws s3api restore-object --bucket "
-                f"{self.bucket} --key {key} --restore-request Days=7`, then rerun. The lake's lifecycle moves raw/ "
-                "to Glacier Instant Retrieval, which needs no restore; objects archived by an older lifecycle do"
-            ) from exc
+            raise self.archived(key, exc.response.get("Error", {}).get("StorageClass", "Glacier")) from exc
         return body
+
+    def check_readable(self, prefix: str) -> list[str]:
+        """The keys under `prefix`, once none of them is archived: an object in an archive class
+        (Glacier Flexible Retrieval, Deep Archive) that is not restored is ArchivedObjectError.
+        A query engine cannot read it either (Athena skips such objects: events would be lost)."""
+        keys = []
+        paginator = self._client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                storage = obj.get("StorageClass", "STANDARD")
+                if storage in ARCHIVE_CLASSES:
+                    restore = self._client.head_object(Bucket=self.bucket, Key=obj["Key"]).get("Restore", "")
+                    if 'ongoing-request="false"' not in restore:
+                        raise self.archived(obj["Key"], storage)
+                keys.append(obj["Key"])
+        return keys
+
+    def archived(self, key: str, storage_class: str) -> ArchivedObjectError:
+        return ArchivedObjectError(
+            f"s3://{self.bucket}/{key} is archived ({storage_class})"
+            " and cannot be read until it is restored: `aws s3api restore-object --bucket "
+            f"{self.bucket} --key {key} --restore-request Days=7`, then rerun. The lake's lifecycle moves raw/ "
+            "to Glacier Instant Retrieval, which needs no restore; objects archived by an older lifecycle do"
+        )
 
     def get_if_exists(self, key: str) -> bytes | None:
         """The object's bytes, or None when there is no such key."""

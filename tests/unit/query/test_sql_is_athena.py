@@ -248,3 +248,39 @@ def test_the_statements_the_batch_metrics_job_sends_are_athena_sql() -> None:
         assert athena_problems(unload) == [], name
     for name in VIEW_INPUTS:
         assert athena_problems(job._view_sql(name, day, day)) == [], name
+
+
+def test_the_statements_the_compaction_job_sends_are_athena_sql() -> None:
+    # the compaction in the engine (ADR 0011): stage, counts, examples, quarantine, dedupe, publish
+    from clickstream.adapters.query.unload import JSON_COMPRESSION, JSON_FORMAT, Unload
+    from clickstream.jobs import compact_sql as sql
+    from clickstream.quality.compiled import compile_suite
+    from clickstream.quality.suite import MAX_EVENT_TIME, MIN_EVENT_TIME, load_suite
+
+    rules = compile_suite(
+        load_suite(), {MIN_EVENT_TIME: "2026-11-22T09:00:00.000Z", MAX_EVENT_TIME: "2026-11-22T11:05:00.000Z"}
+    )
+    run = "20261122T110000000000Z-scheduled__2026-11-22T10_00_00_00_00"
+    objects = [(("2026-11-22", "10"), "raw/events/dt=2026-11-22/hour=10/a.ndjson.gz")]
+    partitions = [("2026-11-22", "09"), ("2026-11-22", "10")]
+    statements = {
+        "stage": Unload(sql.stage_select(objects, "bucket", rules), "s3://bucket/staging/x/").sql(),
+        "stats": sql.stats_select(rules, run),
+        **{f"examples {r.name}": sql.examples_select(r, run) for r in rules if r.fails is not None},
+        "quarantine": Unload(
+            sql.quarantine_select(run, "scheduled__2026-11-22T10:00:00+00:00", "bucket"),
+            "s3://bucket/quarantine/events/run_id=x/",
+            compression=JSON_COMPRESSION,
+            format=JSON_FORMAT,
+        ).sql(),
+        "firsts": sql.firsts_select(run),
+        "counts": sql.counts_select(run, partitions[:1]),
+        "publish": Unload(
+            sql.publish_select(run, partitions[:1], partitions, partitions[:1]),
+            "s3://bucket/staging/x/publish/000/",
+            partitioned_by=sql.PARTITION_KEYS,
+        ).sql(),
+    }
+    for name, statement in statements.items():
+        assert athena_problems(statement) == [], name
+    assert "$path" in statements["stage"] and "json_parse" in statements["stage"]

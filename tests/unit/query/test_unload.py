@@ -25,8 +25,10 @@ def test_the_statement_reads_back_as_written() -> None:
     )
     assert Unload.parse(text) == unload
     assert Unload.parse("SELECT 1") is None
+    quarantine = "UNLOAD (SELECT 1) TO 's3://b/p/' WITH (format = 'JSON', compression = 'GZIP')"
+    assert Unload.parse(quarantine) == Unload("SELECT 1", "s3://b/p/", (), "GZIP", "JSON")
     with pytest.raises(ValueError, match="UNLOAD must read"):
-        Unload.parse("UNLOAD (SELECT 1) TO 's3://b/p/' WITH (format = 'JSON', compression = 'GZIP')")
+        Unload.parse("UNLOAD (SELECT 1) TO 's3://b/p/' WITH (format = 'ORC', compression = 'ZLIB')")
     with pytest.raises(ValueError, match="must end with /"):
         Unload("SELECT 1", "s3://b/p", ())
 
@@ -86,3 +88,28 @@ def test_more_partitions_than_athena_writes_in_one_statement_are_refused(tmp_pat
 def test_a_select_without_the_partition_column_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(QueryError, match="no partition column dt"):
         _engine().execute(Unload("SELECT n FROM t", f"{tmp_path}/out/", ("dt",)).sql())
+
+
+def test_the_local_engine_writes_json_lines_gzip_leaving_nulls_out(tmp_path: Path) -> None:
+    import gzip
+    import json
+
+    engine = LocalEngine.over({"t": pa.table({"a": [1, None], "b": ["x,y", None]})})
+    select = "SELECT a, split(b, ',') AS parts, CAST(from_iso8601_timestamp('2026-11-22T10:00:00Z') AS timestamp) AS at FROM t ORDER BY a"
+    engine.execute(Unload(select, f"{tmp_path}/q/", (), "GZIP", "JSON").sql())
+
+    (path,) = (tmp_path / "q").iterdir()
+    rows = [json.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines()]
+    assert rows[0] == {"a": 1, "parts": ["x", "y"], "at": "2026-11-22T10:00:00+00:00"}
+    assert rows[1] == {"at": "2026-11-22T10:00:00+00:00"}  # a NULL is left out, as Athena writes JSON
+
+
+def test_the_local_engine_marks_plain_timestamps_utc_in_parquet(tmp_path: Path) -> None:
+    engine = LocalEngine.over({"t": pa.table({"a": [1]})})
+    select = "SELECT a, CAST(from_iso8601_timestamp('2026-11-22T10:00:00Z') AS timestamp) AS at FROM t"
+    engine.execute(Unload(select, f"{tmp_path}/p/").sql())
+
+    (path,) = (tmp_path / "p").iterdir()
+    table = pq.read_table(path)
+    assert table.schema.field("at").type == pa.timestamp("us", tz="UTC")
+    assert table.column("at")[0].as_py().isoformat() == "2026-11-22T10:00:00+00:00"

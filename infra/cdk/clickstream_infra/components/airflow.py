@@ -23,6 +23,7 @@ LAKE_WRITE_PREFIXES = (
     c.MANIFESTS_PREFIX,
     c.QUALITY_PREFIX,
     c.ATHENA_RESULTS_PREFIX,
+    c.STAGING_PREFIX,  # the compaction's checked batch and its publish before the copies (ADR 0011)
 )
 GLUE_ACTIONS = [
     "glue:GetDatabase",
@@ -87,7 +88,7 @@ def acknowledge_batch_layer(scope: Construct, *, bucket: str, database: str) -> 
         scope,
         "IAM5",
         "the batch layer reads every raw object and rewrites whole partitions under curated/, "
-        "quarantine/, quality/ and athena-results/; each grant is one prefix of the lake bucket",
+        "quarantine/, quality/, athena-results/ and staging/; each grant is one prefix of the lake bucket",
         *(nag.resource_finding(scope, arns.objects(bucket, f"{p}/*")) for p in ("raw", *LAKE_WRITE_PREFIXES)),
     )
     nag.acknowledge(

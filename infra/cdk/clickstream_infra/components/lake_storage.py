@@ -64,6 +64,11 @@ class LakeStorage(Construct):
                     expiration=Duration.days(LIFECYCLE.athena_results_expire_days),
                 ),
                 s3.LifecycleRule(
+                    id="staging",  # a batch job's intermediate files; a crashed run leaves its own
+                    prefix=f"{c.STAGING_PREFIX}/",
+                    expiration=Duration.days(c.STAGING_EXPIRY_DAYS),
+                ),
+                s3.LifecycleRule(
                     id="abort-multipart", abort_incomplete_multipart_upload_after=Duration.days(MULTIPART_ABORT_DAYS)
                 ),
             ],
