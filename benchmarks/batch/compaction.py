@@ -214,7 +214,7 @@ def ours_local(inp: Input, out: Path, *, with_gx: bool) -> dict[str, Any]:
     lap("dedupe")
     rows = 0
     for n, chunk in enumerate(sql.chunks(partitions)):
-        engine.execute(Unload(sql.publish_select(BENCH_RUN, [], chunk), f"{out}/{n:03d}/", sql.PARTITION_KEYS).sql())
+        engine.execute(sql.publish_unload(sql.publish_select(BENCH_RUN, [], chunk), f"{out}/{n:03d}/").sql())
     rows = sum(r["n_rows"] for r in firsts)
     lap("write")
     shutil.rmtree(stage, ignore_errors=True)

@@ -388,7 +388,7 @@ def _publish(
     out = f"{c.STAGING_PREFIX}/{JOB}/run={run}/publish/"
     for n, chunk in enumerate(sql.chunks(list(fresh))):
         select = sql.publish_select(run, published_parts, chunk, [p for p in rewrite if p in chunk])
-        engine.execute(Unload(select, f"s3://{store.bucket}/{out}{n:03d}/", partitioned_by=sql.PARTITION_KEYS).sql())
+        engine.execute(sql.publish_unload(select, f"s3://{store.bucket}/{out}{n:03d}/").sql())
     written: dict[w.Partition, list[str]] = {}
     sizes: dict[str, int] = {}
     for key, length in store.list_sizes(out):

@@ -1,4 +1,7 @@
-"""The compaction job's quality step: the GX validator and the quarantine records it leads to."""
+"""The quality gate's verdicts: `gate_results` turns the engine's counts into GX's results JSON and
+Data Docs (the compaction job); the validators over an in-memory frame (`sql_validator`, the
+suite compiled to SQL on the local engine; `gx_validator`, GX on pandas) serve the spikes and the
+unit tests that hold the compiled suite to GX's verdicts."""
 
 from __future__ import annotations
 
@@ -8,9 +11,7 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from clickstream.jobs.compact_parse import MALFORMED_JSON, ParsedBatch
 from clickstream.quality.suite import FAIL_BATCH, FRAME_COLUMNS, QUARANTINE, load_suite
 
 
@@ -137,46 +138,3 @@ def _column_result(n: int, present: int, unexpected: int, examples: list[Any], n
 
 def _plain(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
-
-
-def quarantine_lines(
-    batch: ParsedBatch, keys: Sequence[str], failures: Mapping[int, Sequence[str]], run_id: str
-) -> list[bytes]:
-    """One JSON line per rejected record, in batch order: where it came from, why, and the
-    record as received (`raw`, text) - so it can be fixed and replayed."""
-    out: list[tuple[int, bytes]] = []
-    for m in batch.malformed:
-        entry = {
-            "run_id": run_id,
-            "source_key": keys[m.obj],
-            "record": m.rec,
-            "failed_expectations": [MALFORMED_JSON],
-            "reason": MALFORMED_JSON,
-            "raw": m.text,
-        }
-        out.append((m.row, orjson.dumps(entry)))
-    if failures:
-        frame = batch.frame
-        rows = pa.array(sorted(failures), pa.int64())
-        picked = frame.filter(pc.is_in(frame.column("_row"), value_set=rows))
-        for row, obj, rec, invalid in zip(
-            picked.column("_row").to_pylist(),
-            picked.column("_obj").to_pylist(),
-            picked.column("_rec").to_pylist(),
-            picked.column("_invalid_types").to_pylist(),
-            strict=True,
-        ):
-            names = list(failures[row])
-            entry = {
-                "run_id": run_id,
-                "source_key": keys[obj],
-                "record": rec,
-                "failed_expectations": names,
-                "reason": names[0],
-                "raw": batch.line(obj, rec).decode("utf-8", "replace"),
-            }
-            if invalid:
-                entry["invalid_type_columns"] = invalid.split(",")
-            out.append((row, orjson.dumps(entry)))
-    out.sort(key=lambda item: item[0])
-    return [line for _, line in out]

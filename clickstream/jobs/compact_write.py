@@ -1,4 +1,9 @@
-"""Pure steps between the validated batch and the Parquet bytes of each curated partition.
+"""The curated table's Parquet form (schema, sort order, encoding, file names), and the in-memory
+steps the spikes and benchmarks compare the engine with.
+
+The compaction job itself runs in the engine (`compact_sql`, docs/adr/0011-compaction-as-sql.md):
+it takes `CURATED_SCHEMA`'s types, `SORT_KEYS`, `COMPRESSION_LEVEL`, the file names and
+`MAX_DELTA_FILES` from here. The rest of this module is the pyarrow form of the same steps.
 
 Deduplication is by `event_id` and deterministic: inside a batch the first seen row wins
 (smallest `_row`: raw objects in key order, then line order); against the curated lake the row
@@ -57,31 +62,6 @@ CURATED_SCHEMA: Final = pa.schema([pa.field(curated_name(f), _ARROW_TYPES[FIELD_
 Partition = tuple[str, str]  # (dt "YYYY-MM-DD", hour "HH")
 
 
-def drop_rows(table: pa.Table, rows: Iterable[int]) -> pa.Table:
-    """`table` without the rows whose `_row` is in `rows`."""
-    bad = pa.array(sorted(rows), pa.int64())
-    if not len(bad):
-        return table
-    return table.filter(pc.invert(pc.is_in(table.column(ROW_COLUMN), value_set=bad)))
-
-
-def valid_first_seen(table: pa.Table, failed: Iterable[int]) -> tuple[pa.Table, int]:
-    """`first_seen(drop_rows(table, failed))` with ONE filter of the wide table: the dedupe looks
-    at `event_id` and `_row` only, and each filter copies every column (about 1.3 s per million
-    raw events). Returns (rows, duplicates dropped)."""
-    keys = table.select(["event_id", ROW_COLUMN])
-    bad = pa.array(sorted(failed), pa.int64())
-    if len(bad):
-        keys = keys.filter(pc.invert(pc.is_in(keys.column(ROW_COLUMN), value_set=bad)))
-    if keys.num_rows == 0:
-        return table.slice(0, 0), 0
-    firsts = keys.group_by("event_id", use_threads=False).aggregate([(ROW_COLUMN, "min")])
-    if firsts.num_rows == table.num_rows:
-        return table, 0
-    kept = table.filter(pc.is_in(table.column(ROW_COLUMN), value_set=firsts.column(f"{ROW_COLUMN}_min")))
-    return kept, keys.num_rows - kept.num_rows
-
-
 def first_seen(table: pa.Table) -> tuple[pa.Table, int]:
     """Keep the first row (smallest `_row`) of each event_id; returns (rows, duplicates dropped)."""
     if table.num_rows == 0:
@@ -127,19 +107,6 @@ def merge_partition(existing: pa.Table | None, new: pa.Table) -> tuple[pa.Table,
         dropped = new.num_rows - fresh.num_rows
         new = pa.concat_tables([existing, fresh])
     return sort_rows(new), dropped
-
-
-def fresh_rows(known_ids: Iterable[pa.Array], new: pa.Table) -> tuple[pa.Table, int]:
-    """The new rows whose event_id is not among the published ones, sorted: a partition's delta.
-    Returns (rows, new rows dropped as duplicates of published ones), as `merge_partition` counts."""
-    new = to_curated(new)
-    ids = [a for a in known_ids if len(a)]
-    if ids:
-        known = pc.is_in(new.column("event_id"), value_set=pa.concat_arrays(ids).cast(pa.string()))
-        fresh = new.filter(pc.invert(known))
-    else:
-        fresh = new
-    return sort_rows(fresh), new.num_rows - fresh.num_rows
 
 
 def delta_file_name(index: int) -> str:

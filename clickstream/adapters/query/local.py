@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -33,8 +34,11 @@ from clickstream.settings import Settings
 
 DUCKDB_DIALECT = "duckdb"
 BATCH_ROWS = 10_000
-ROW_GROUP_ROWS = 256 * 1024  # an UNLOAD's Parquet row groups (the rows buffered per open partition)
-MAX_ROWS_PER_FILE = 1_000_000  # an UNLOAD starts another file after this many rows
+# An UNLOAD's Parquet files: one row group of up to a million rows each, as the curated table's
+# files have always been (docs/BENCHMARKS.md "Parquet size": larger groups compress better). The
+# writer buffers one group at most, whatever the number of partitions.
+MAX_ROWS_PER_FILE = 1_000_000
+ROW_GROUP_ROWS = MAX_ROWS_PER_FILE
 MEMORY_LIMIT = "1GB"  # DuckDB's memory per statement; beyond it, it spills to `spill_directory()`
 Source: TypeAlias = "ds.Dataset | pa.Table | pa.RecordBatchReader"
 
@@ -196,22 +200,7 @@ class LocalEngine:
                         raise QueryError("UNLOAD: the jobs write JSON unpartitioned")
                     _write_json_lines(fs, base, schema, batches(), unload.compression)
                     return pa.table({})
-                ds.write_dataset(
-                    pa.RecordBatchReader.from_batches(schema, batches()),
-                    base,
-                    filesystem=fs,
-                    format="parquet",
-                    partitioning=ds.partitioning(keys, flavor="hive") if keys else None,
-                    basename_template="part-{i}.parquet",
-                    existing_data_behavior="overwrite_or_ignore",
-                    file_options=ds.ParquetFileFormat().make_write_options(compression=unload.compression.lower()),
-                    max_partitions=MAX_PARTITIONS + 1,
-                    # Larger row groups compress better (docs/BENCHMARKS.md "Parquet size"); each open
-                    # partition buffers at most one group, so the engine's memory stays bounded.
-                    min_rows_per_group=min(ROW_GROUP_ROWS, MAX_ROWS_PER_FILE),
-                    max_rows_per_group=min(ROW_GROUP_ROWS, MAX_ROWS_PER_FILE),
-                    max_rows_per_file=MAX_ROWS_PER_FILE,
-                )
+                _write_parquet(fs, base, schema, batches(), keys.names, unload)
                 return pa.table({})
 
             return _timed(con, timeout_s, write)
@@ -351,6 +340,76 @@ def _utc_timestamps(schema: pa.Schema) -> pa.Schema:
         for f in schema
     ]
     return pa.schema(fields, metadata=schema.metadata)
+
+
+def _write_parquet(fs: Any, base: str, schema: pa.Schema, batches: Any, keys: list[str], unload: Unload) -> None:
+    """The rows as Parquet under hive folders of `keys` (`k=v/…/part-N.parquet`, the key columns
+    left out of the files), as Athena's UNLOAD writes them.
+
+    One file is open at a time, and at most one row group is buffered: a partition's file is
+    closed when the rows move to another partition (so rows sorted by the keys, as the jobs'
+    statements sort them, give one file per partition and full row groups). A file holds at most
+    MAX_ROWS_PER_FILE rows."""
+    import pyarrow.compute as pc
+    import pyarrow.fs as pafs
+    import pyarrow.parquet as pq
+
+    data = pa.schema([f for f in schema if f.name not in keys])
+    files: dict[tuple[str, ...], int] = {}
+    state: dict[str, Any] = {"key": None, "writer": None, "stream": None, "rows": 0, "pending": []}
+    options = {"compression": unload.compression.lower(), "compression_level": unload.compression_level}
+
+    def flush() -> None:
+        if state["pending"]:
+            table = pa.Table.from_batches(state["pending"], schema=data)
+            state["writer"].write_table(table, row_group_size=table.num_rows)
+            state["pending"] = []
+
+    def close() -> None:
+        if state["writer"] is not None:
+            flush()
+            state["writer"].close()
+            state["stream"].close()
+        state.update(writer=None, stream=None, rows=0)
+
+    def open_file(key: tuple[str, ...]) -> None:
+        index = files[key] = files.get(key, -1) + 1
+        folder = "/".join([base, *(f"{k}={v}" for k, v in zip(keys, key, strict=True))])
+        if isinstance(fs, pafs.LocalFileSystem):
+            fs.create_dir(folder, recursive=True)
+        state["stream"] = fs.open_output_stream(f"{folder}/part-{index}.parquet", compression=None)
+        state["writer"] = pq.ParquetWriter(state["stream"], data, write_statistics=True, **options)
+        state["key"] = key
+
+    def runs(batch: pa.RecordBatch) -> Any:
+        """(key values, rows) for each run of equal key values in `batch`."""
+        if not keys:
+            yield (), batch
+            return
+        columns = [batch.column(k) for k in keys]
+        n = batch.num_rows
+        change = pa.array([False] * max(n - 1, 0), pa.bool_())
+        for col in columns:
+            change = pc.or_(change, pc.not_equal(col.slice(1), col.slice(0, n - 1)).fill_null(True))
+        starts = [0, *(i + 1 for i in pc.indices_nonzero(change).to_pylist()), n]
+        for start, stop in pairwise(starts):
+            if stop > start:
+                yield tuple(str(c[start].as_py()) for c in columns), batch.slice(start, stop - start)
+
+    for batch in batches:
+        for key, rows in runs(batch):
+            rows = rows.select(data.names) if keys else rows
+            while rows.num_rows:
+                if key != state["key"] or state["rows"] >= MAX_ROWS_PER_FILE:
+                    close()
+                    open_file(key)
+                take = min(rows.num_rows, MAX_ROWS_PER_FILE - state["rows"])
+                state["pending"].append(rows.slice(0, take))
+                state["rows"] += take
+                if sum(b.num_rows for b in state["pending"]) >= ROW_GROUP_ROWS:
+                    flush()
+                rows = rows.slice(take)
+    close()
 
 
 def _write_json_lines(fs: Any, base: str, schema: pa.Schema, batches: Any, compression: str) -> None:

@@ -1,7 +1,7 @@
 """Athena's `UNLOAD`, the statement both engines run to write a query's result into the lake.
 
     UNLOAD (SELECT …, dt FROM …) TO 's3://<bucket>/<prefix>/'
-    WITH (format = 'PARQUET', compression = 'ZSTD', partitioned_by = ARRAY['dt'])
+    WITH (format = 'PARQUET', compression = 'ZSTD'[, compression_level = 7], partitioned_by = ARRAY['dt'])
 
 Athena writes the result as Parquet under the location, one `dt=<value>/` folder per partition
 value, without the partition columns in the files; the location must be empty, and one UNLOAD
@@ -32,6 +32,7 @@ MAX_PARTITIONS: Final = c.ATHENA_MAX_PARTITIONS_PER_WRITE
 _STATEMENT: Final = re.compile(
     r"^\s*UNLOAD\s*\((?P<select>.*)\)\s*TO\s*'(?P<location>[^']+)'\s*"
     r"WITH\s*\(\s*format\s*=\s*'(?P<format>\w+)'\s*,\s*compression\s*=\s*'(?P<compression>\w+)'"
+    r"(?:\s*,\s*compression_level\s*=\s*(?P<level>\d+))?"
     r"(?:\s*,\s*partitioned_by\s*=\s*ARRAY\[(?P<partitioned_by>[^\]]*)\])?\s*\)\s*;?\s*$",
     re.DOTALL | re.IGNORECASE,
 )
@@ -47,8 +48,11 @@ class Unload:
     partitioned_by: tuple[str, ...] = ()
     compression: str = COMPRESSION
     format: str = FORMAT
+    compression_level: int | None = None  # ZSTD's level (Athena: 1-22, 3 by default)
 
     def __post_init__(self) -> None:
+        if self.compression_level is not None and (self.compression != "ZSTD" or not 1 <= self.compression_level <= 22):
+            raise ValueError("UNLOAD compression_level is ZSTD's, from 1 to 22")
         if self.format not in FORMATS:
             raise ValueError(f"UNLOAD format {self.format!r}: the jobs write {' or '.join(sorted(FORMATS))}")
         if "'" in self.location or not self.location.endswith("/"):
@@ -59,6 +63,8 @@ class Unload:
 
     def sql(self) -> str:
         options = f"format = '{self.format}', compression = '{self.compression}'"
+        if self.compression_level is not None:
+            options += f", compression_level = {self.compression_level}"
         if self.partitioned_by:
             options += f", partitioned_by = ARRAY[{', '.join(repr(p) for p in self.partitioned_by)}]"
         return f"UNLOAD ({self.select.strip().rstrip(';')}) TO '{self.location}' WITH ({options})"
@@ -75,7 +81,8 @@ class Unload:
                 "compression = '…'[, partitioned_by = ARRAY['col', …]])"
             )
         columns = tuple(p.strip().strip("'\"") for p in (m["partitioned_by"] or "").split(",") if p.strip())
-        return cls(m["select"], m["location"], columns, m["compression"].upper(), m["format"].upper())
+        level = int(m["level"]) if m["level"] else None
+        return cls(m["select"], m["location"], columns, m["compression"].upper(), m["format"].upper(), level)
 
 
 def is_unload(sql: str) -> bool:

@@ -40,12 +40,6 @@ def test_first_seen_keeps_the_smallest_row_of_each_event_id() -> None:
     ]
 
 
-def test_drop_rows_removes_the_quarantined_rows() -> None:
-    batch = frame((0, "a", "u", T0), (1, "b", "u", T0), (2, "c", "u", T0))
-    assert w.drop_rows(batch, {1}).column("event_id").to_pylist() == ["a", "c"]
-    assert w.drop_rows(batch, set()).num_rows == 3
-
-
 def test_rows_are_split_by_event_hour() -> None:
     batch = frame((0, "a", "u", T0), (1, "b", "u", T0 - timedelta(hours=25)), (2, "c", "u", T0 + timedelta(minutes=45)))
     parts = w.split_by_hour(batch)
@@ -76,15 +70,3 @@ def test_parquet_files_are_deterministic_zstd_and_capped() -> None:
     back = w.read_parquet(first)
     assert back is not None and back.equals(rows)
     assert w.file_name(3) == "part-00003.parquet"
-
-
-def test_valid_first_seen_is_first_seen_of_the_rows_left_after_quarantine() -> None:
-    import random
-
-    rng = random.Random(3)
-    ids = [f"e{rng.randrange(40)}" for _ in range(200)]
-    batch = pa.table({"_row": pa.array(range(200), pa.int64()), "event_id": ids, "x": list(range(200))})
-    for failed in (set(), {0, 5, 17}, set(range(0, 200, 3)), set(range(200))):
-        expected, dropped = w.first_seen(w.drop_rows(batch, failed))
-        got, got_dropped = w.valid_first_seen(batch, failed)
-        assert got.to_pylist() == expected.to_pylist() and got_dropped == dropped, sorted(failed)[:5]

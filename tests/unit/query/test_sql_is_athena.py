@@ -275,10 +275,8 @@ def test_the_statements_the_compaction_job_sends_are_athena_sql() -> None:
         ).sql(),
         "firsts": sql.firsts_select(run),
         "counts": sql.counts_select(run, partitions[:1]),
-        "publish": Unload(
-            sql.publish_select(run, partitions[:1], partitions, partitions[:1]),
-            "s3://bucket/staging/x/publish/000/",
-            partitioned_by=sql.PARTITION_KEYS,
+        "publish": sql.publish_unload(
+            sql.publish_select(run, partitions[:1], partitions, partitions[:1]), "s3://bucket/staging/x/publish/000/"
         ).sql(),
     }
     for name, statement in statements.items():

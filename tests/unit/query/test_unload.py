@@ -113,3 +113,45 @@ def test_the_local_engine_marks_plain_timestamps_utc_in_parquet(tmp_path: Path) 
     table = pq.read_table(path)
     assert table.schema.field("at").type == pa.timestamp("us", tz="UTC")
     assert table.column("at")[0].as_py().isoformat() == "2026-11-22T10:00:00+00:00"
+
+
+def _files(root: Path) -> dict[str, int]:
+    """{relative path: rows} of the Parquet files under `root`."""
+    return {p.relative_to(root).as_posix(): pq.read_metadata(p).num_rows for p in sorted(root.rglob("*.parquet"))}
+
+
+def test_rows_sorted_by_partition_give_one_file_and_one_row_group_each(tmp_path: Path) -> None:
+    rows = pa.table({"dt": ["a"] * 3 + ["b"] * 2, "hour": ["01", "01", "02", "01", "01"], "n": [1, 2, 3, 4, 5]})
+    engine = LocalEngine.over({"t": rows})
+    select = "SELECT n, dt, hour FROM t ORDER BY dt, hour, n"
+    engine.execute(Unload(select, f"{tmp_path}/o/", ("dt", "hour"), compression_level=7).sql())
+
+    assert _files(tmp_path / "o") == {
+        "dt=a/hour=01/part-0.parquet": 2,
+        "dt=a/hour=02/part-0.parquet": 1,
+        "dt=b/hour=01/part-0.parquet": 2,
+    }
+    meta = pq.read_metadata(tmp_path / "o/dt=a/hour=01/part-0.parquet")
+    assert meta.num_row_groups == 1 and meta.row_group(0).column(0).compression == "ZSTD"
+    assert meta.schema.names == ["n"]
+
+
+def test_unsorted_rows_still_land_whole_and_a_file_holds_at_most_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clickstream.adapters.query import local
+
+    monkeypatch.setattr(local, "MAX_ROWS_PER_FILE", 2)
+    rows = pa.table({"dt": ["a", "b", "a", "a", "a"], "n": [1, 2, 3, 4, 5]})
+    LocalEngine.over({"t": rows}).execute(Unload("SELECT n, dt FROM t", f"{tmp_path}/o/", ("dt",)).sql())
+
+    files = _files(tmp_path / "o")
+    assert max(files.values()) <= 2 and sum(files.values()) == 5
+    back = ds.dataset(str(tmp_path / "o"), format="parquet", partitioning="hive").to_table()
+    assert sorted(zip(back["dt"].to_pylist(), back["n"].to_pylist(), strict=True)) == [
+        ("a", 1),
+        ("a", 3),
+        ("a", 4),
+        ("a", 5),
+        ("b", 2),
+    ]
