@@ -34,11 +34,13 @@ from clickstream.settings import Settings
 
 DUCKDB_DIALECT = "duckdb"
 BATCH_ROWS = 10_000
-# An UNLOAD's Parquet files: one row group of up to a million rows each, as the curated table's
-# files have always been (docs/BENCHMARKS.md "Parquet size": larger groups compress better). The
-# writer buffers one group at most, whatever the number of partitions.
+# An UNLOAD's Parquet files: at most a million rows each, in row groups of up to a million rows or
+# ROW_GROUP_BYTES of Arrow data, whichever comes first (larger groups compress better: docs/
+# BENCHMARKS.md "Parquet size"; the bytes bound what the writer buffers, one group at most,
+# whatever the number of partitions, and what a reader decodes at once).
 MAX_ROWS_PER_FILE = 1_000_000
 ROW_GROUP_ROWS = MAX_ROWS_PER_FILE
+ROW_GROUP_BYTES = 256 * 1024 * 1024
 MEMORY_LIMIT = "1GB"  # DuckDB's memory per statement; beyond it, it spills to `spill_directory()`
 Source: TypeAlias = "ds.Dataset | pa.Table | pa.RecordBatchReader"
 
@@ -120,14 +122,14 @@ class LocalEngine:
 
     # --- internals -----------------------------------------------------------------------------
 
-    def _connection(self, statement: Any) -> _Connection:
+    def _connection(self, statement: Any, *, unload: bool = False) -> _Connection:
         statement = unqualify(statement, self.database)
         names = {t.name.lower() for t in table_refs(statement) if not t.db}
         foreign = sorted({f"{t.db}.{t.name}" for t in table_refs(statement) if t.db})
         if foreign:
             raise UnknownTableError(foreign, self.tables(), self.database)
         sources = self._sources(names, statement)
-        return _Connection(sources, to_duckdb(statement))
+        return _Connection(sources, to_duckdb(statement), unordered=unload)
 
     def _sources(self, names: set[str], statement: Any) -> dict[str, Source]:
         if self._static is not None:
@@ -170,7 +172,7 @@ class LocalEngine:
         found = fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
         if any(info.type == pafs.FileType.File for info in found):
             raise QueryError(f"UNLOAD: {unload.location} is not empty (Athena writes only to an empty location)")
-        with self._connection(parse_one(unload.select)) as (con, duck_sql):
+        with self._connection(parse_one(unload.select), unload=True) as (con, duck_sql):
 
             def write() -> pa.Table:
                 reader = con.sql(duck_sql).to_arrow_reader(BATCH_ROWS)
@@ -237,8 +239,8 @@ def spill_directory() -> str:
 class _Connection:
     """A fresh DuckDB connection with the statement's tables registered; closed on exit."""
 
-    def __init__(self, sources: Mapping[str, Source], duck_sql: str) -> None:
-        self._sources, self._sql = sources, duck_sql
+    def __init__(self, sources: Mapping[str, Source], duck_sql: str, *, unordered: bool = False) -> None:
+        self._sources, self._sql, self._unordered = sources, duck_sql, unordered
 
     def __enter__(self) -> tuple[Any, str]:
         import duckdb
@@ -249,6 +251,8 @@ class _Connection:
         # engine must when an hour is larger than its memory (issue 17).
         self._con.execute(f"SET memory_limit='{MEMORY_LIMIT}'")
         self._con.execute(f"SET temp_directory='{spill_directory()}'")
+        if self._unordered:  # an UNLOAD: rows keep no order but the statement's ORDER BY (as Athena
+            self._con.execute("SET preserve_insertion_order=false")  # writes files in parallel)
         self._con.execute("SET enable_progress_bar=false")  # it would print to stdout (CLI output, logs)
         for name, source in self._sources.items():
             self._con.register(name, source)
@@ -406,7 +410,11 @@ def _write_parquet(fs: Any, base: str, schema: pa.Schema, batches: Any, keys: li
                 take = min(rows.num_rows, MAX_ROWS_PER_FILE - state["rows"])
                 state["pending"].append(rows.slice(0, take))
                 state["rows"] += take
-                if sum(b.num_rows for b in state["pending"]) >= ROW_GROUP_ROWS:
+                pending = state["pending"]
+                if (
+                    sum(b.num_rows for b in pending) >= ROW_GROUP_ROWS
+                    or sum(b.nbytes for b in pending) >= ROW_GROUP_BYTES
+                ):
                     flush()
                 rows = rows.slice(take)
     close()
