@@ -406,11 +406,12 @@ parsed AS (
 
 
 COMPACTION_PARSE: Final = "compaction/parse.sql"
-RAW_LINES_KEYS: Final[tuple[str, ...]] = (ROW_COLUMN, OBJ_COLUMN, REC_COLUMN)  # the job's lines, numbered
+RAW_LINES_KEYS: Final[tuple[str, ...]] = (ROW_COLUMN, OBJ_COLUMN, REC_COLUMN)  # the lines in memory, numbered
 
 
 def compaction_parse_statement() -> str:
-    """`sql/compaction/parse.sql`: the compaction job's parse of one batch of lines."""
+    """`sql/compaction/parse.sql`: the parse of one batch of lines held in memory (the spikes and the
+    parse's unit tests; the compaction job parses `raw_lines` in its stage, `compact_sql`)."""
     from clickstream.catalog import curated_name
     from clickstream.events.schema import EVENT_FIELDS
 
@@ -418,10 +419,11 @@ def compaction_parse_statement() -> str:
     row, obj, rec = (f'"{k}"' for k in RAW_LINES_KEYS)
     columns = ",\n       ".join(f'"{curated_name(f)}"' for f in EVENT_FIELDS)
     return f"""-- Generated from clickstream/events/schema.py by `python -m clickstream.sqlfiles`; do not edit.
--- The compaction job's parse (clickstream/jobs/compact_parse.py): one batch of raw lines, as the
--- job numbers them ({row}: in the batch, {obj}: the raw object, {rec}: the line in it), → the
--- typed frame, with the rules of include/parse_event.sql. The job runs it on the local engine
--- over its lines as `raw_lines`; docs/adr/0011-compaction-as-sql.md says what comes next.
+-- The parse of lines held in memory (clickstream/jobs/compact_parse.py, for the spikes and the
+-- parse's unit tests): one batch of raw lines, numbered ({row}: in the batch, {obj}: the raw
+-- object, {rec}: the line in it), → the typed frame, with the rules of include/parse_event.sql.
+-- The compaction job includes the same rules in its stage over the lake's `raw_lines`
+-- (clickstream/jobs/compact_sql.py, docs/adr/0011-compaction-as-sql.md).
 WITH raw AS (
     SELECT {keys}, line FROM raw_lines
 ),

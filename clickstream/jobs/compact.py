@@ -1,15 +1,20 @@
 """`compact_raw_events`: raw arrival-hour NDJSON.gz → validated, deduplicated Parquet by event hour.
 
-    raw/events/dt=…/hour=…/*.ndjson.gz   (arrival hours in [start, end))
-      → parse (compact_parse)  → the suite raw_events.v1 (clickstream.quality), compiled to SQL
-        and evaluated by the engine over the batch (ADR 0009)
-      → failing rows + malformed lines to quarantine/, GX JSON + Data Docs to quality/
+The query engine does the work (Athena in AWS, DuckDB locally; the statements are in
+`compact_sql`, docs/adr/0011-compaction-as-sql.md); this module lists objects, sends statements,
+copies files server-side and swaps Glue. The worker holds no rows.
+
+    raw/events/dt=…/hour=…/*.ndjson.gz   (arrival hours in [start, end), as `raw_lines`)
+      → stage (UNLOAD): parse + the suite raw_events.v1 compiled to SQL (ADR 0009), per row the
+        expectations it fails → the staging table `compaction_batch` (one partition per attempt)
+      → counts → GX JSON + Data Docs to quality/; failing rows (UNLOAD, JSON) to quarantine/
       → gate: failure rate > max_failure_rate → DataQualityError, nothing published
-      → dedupe by event_id (first seen in the batch; the published row wins over a new copy)
-      → per event-time hour: the new rows (against the current version's event_ids) → a new
-        version prefix: the first publish sorted, a late merge as copies + one delta file
+      → dedupe by event_id (first seen by raw object, then received_at; the published row wins
+        over a new copy: an anti-join with `events`)
+      → per event-time hour, the new rows (UNLOAD, sorted, into staging) → copied into a new
+        version prefix: a first publish as part files, a late merge as copies + a delta file
       → Glue partitions of `events` re-pointed to the new versions → run record
-        (clickstream.jobs.run_record, failed runs too)
+        (clickstream.jobs.run_record, failed runs too); the staging files deleted
 
 Late raw objects: Firehose can deliver an object under an arrival hour after that hour was
 compacted (it buffers up to 900 s, and retries a failed S3 delivery until its source stream's
@@ -24,8 +29,8 @@ One run at a time: the run holds the job's lease in the batch table (`jobs.exclu
 hourly DAG, the daily one that backfills long ranges and a manual run never publish side by side.
 
 Idempotent: the same interval gives the same rows, so a rerun (an Airflow retry, a backfill)
-finds nothing new and publishes nothing; a first publish of the same rows gives the same bytes
-under the same file names.
+finds nothing new and publishes nothing; a first publish of the same rows gives the same rows,
+sorted, under the same file names (the bytes are the engine's).
 Clock-free except `elapsed` and the version names: the interval comes from the caller (the DAG's
 data interval).
 

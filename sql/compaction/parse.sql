@@ -1,8 +1,9 @@
 -- Generated from clickstream/events/schema.py by `python -m clickstream.sqlfiles`; do not edit.
--- The compaction job's parse (clickstream/jobs/compact_parse.py): one batch of raw lines, as the
--- job numbers them ("_row": in the batch, "_obj": the raw object, "_rec": the line in it), → the
--- typed frame, with the rules of include/parse_event.sql. The job runs it on the local engine
--- over its lines as `raw_lines`; docs/adr/0011-compaction-as-sql.md says what comes next.
+-- The parse of lines held in memory (clickstream/jobs/compact_parse.py, for the spikes and the
+-- parse's unit tests): one batch of raw lines, numbered ("_row": in the batch, "_obj": the raw
+-- object, "_rec": the line in it), → the typed frame, with the rules of include/parse_event.sql.
+-- The compaction job includes the same rules in its stage over the lake's `raw_lines`
+-- (clickstream/jobs/compact_sql.py, docs/adr/0011-compaction-as-sql.md).
 WITH raw AS (
     SELECT "_row", "_obj", "_rec", line FROM raw_lines
 ),
