@@ -134,8 +134,9 @@ RAW_LINES: Final = TableDef(
 )
 
 # The compaction's checked batch (ADR 0011): the engine's parse of one run's raw lines, with the
-# verdict of the quality suite, written by an UNLOAD and read back by the gate's counts, the
-# quarantine and the publish. One partition per run attempt (`run`), registered by the job and
+# verdict of the quality suite, written by UNLOADs and read back by the gate's counts, the
+# quarantine and the publish. Partitions: the run attempt (`run`) and one `part` per UNLOAD (a
+# statement lists its raw objects, and Athena caps a query's length), registered by the job and
 # dropped when it ends; a crashed run's files expire with the staging prefix.
 SOURCE_COLUMN: Final = "_source"  # the raw object, as Athena's "$path" (s3://bucket/key)
 MALFORMED_COLUMN: Final = "_malformed"  # the line is not a JSON object
@@ -152,7 +153,7 @@ COMPACTION_BATCH: Final = TableDef(
         Column(FAILED_COLUMN, "string"),
         Column(RAW_COLUMN, "string"),
     ),
-    partition_keys=("run",),
+    partition_keys=("run", "part"),
     format="parquet",
     description="The parsed, checked batch of one compaction run (staging; dropped by the run)",
     versioned=True,

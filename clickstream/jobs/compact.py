@@ -6,7 +6,7 @@ copies files server-side and swaps Glue. The worker holds no rows.
 
     raw/events/dt=…/hour=…/*.ndjson.gz   (arrival hours in [start, end), as `raw_lines`)
       → stage (UNLOAD): parse + the suite raw_events.v1 compiled to SQL (ADR 0009), per row the
-        expectations it fails → the staging table `compaction_batch` (one partition per attempt)
+        expectations it fails → the staging table `compaction_batch` (the attempt's partitions)
       → counts → GX JSON + Data Docs to quality/; failing rows (UNLOAD, JSON) to quarantine/
       → gate: failure rate > max_failure_rate → DataQualityError, nothing published
       → dedupe by event_id (first seen by raw object, then received_at; the published row wins
@@ -192,7 +192,7 @@ def _run(
     safe_run = safe_run_id(run_id)
     timings: dict[str, float] = {}
     clock = _Stopwatch(timings)
-    run = cv.version_name(now(), safe_run)  # this attempt: the staging partition and the new versions
+    run = cv.version_name(now(), safe_run)  # this attempt: its staging partitions and its new versions
 
     hours = arrival_hours(start, end)
     keys_by_hour = {hour: sorted(store.check_readable(raw_prefix(hour))) for hour in hours}
@@ -210,10 +210,9 @@ def _run(
         MAX_EVENT_TIME: _iso(end + timedelta(seconds=skew)),
     }
     rules = [r for r in compile_suite(load_suite(), parameters) if gate or r.type == COLUMNS]
-    batch_part = {"run": run}
-    staging = COMPACTION_BATCH.partition_prefix(batch_part)
+    parts: list[dict[str, str]] = []  # the run's partitions of compaction_batch, dropped at the end
     try:
-        stats, examples = _stage(engine, catalog, database, store, objects, rules, run, staging)
+        stats, examples = _stage(engine, catalog, database, store, objects, rules, run, parts)
         clock("stage")
         columns = _batch_columns(catalog, database)
         batch_failures, results_json, html = gate_results(rules, stats, examples, columns, parameters, run_id)
@@ -276,7 +275,8 @@ def _run(
             write_manifest(store, hour, sorted((read_manifest(store, hour) or set()) | set(new_keys)))
         clock("manifest")
     finally:
-        catalog.delete_partitions(database, COMPACTION_BATCH.name, [batch_part])
+        if parts:
+            catalog.delete_partitions(database, COMPACTION_BATCH.name, parts)
         store.delete(list(store.list_keys(f"{c.STAGING_PREFIX}/{JOB}/run={run}/")))
         clock("cleanup")
     return CompactionReport(
@@ -312,21 +312,23 @@ def _stage(
     objects: Sequence[tuple[datetime, str]],
     rules: Sequence[Any],
     run: str,
-    staging: str,
+    parts: list[dict[str, str]],
 ) -> tuple[dict[str, Any], dict[int, list[Any]]]:
-    """The engine parses and checks the run's raw objects into `compaction_batch` (one UNLOAD),
-    then counts them for the gate; returns (the counts, failing example values per rule)."""
+    """The engine parses and checks the run's raw objects into `compaction_batch`, then counts them
+    for the gate; returns (the counts, failing example values per rule).
+
+    One UNLOAD per group of objects whose statement fits Athena's query length (`stage_groups`),
+    each into its own partition (run, part) of the run; `parts` gets each partition as it is
+    registered, so that the caller drops them all whatever happens."""
     if not objects:
         return defaultdict(int), {}
     partitioned = [((f"{hour:%Y-%m-%d}", f"{hour:%H}"), key) for hour, key in objects]
-    select = sql.stage_select(partitioned, store.bucket, rules)
-    if len(select.encode()) > c.ATHENA_QUERY_MAX_BYTES:
-        raise ValueError(
-            f"{JOB}: {len(objects)} raw objects make a statement above Athena's "
-            f"{c.ATHENA_QUERY_MAX_BYTES} bytes: compact a shorter interval"
-        )
-    engine.execute(Unload(select, f"s3://{store.bucket}/{staging}").sql())
-    catalog.upsert_partitions(database, COMPACTION_BATCH, store.bucket, [{"run": run}])
+    for n, group in enumerate(stage_groups(partitioned, store.bucket, rules)):
+        part = {"run": run, "part": f"{n:05d}"}
+        select = sql.stage_select(group, store.bucket, rules)
+        engine.execute(Unload(select, f"s3://{store.bucket}/{COMPACTION_BATCH.partition_prefix(part)}").sql())
+        parts.append(part)
+        catalog.upsert_partitions(database, COMPACTION_BATCH, store.bucket, [part])
     (stats,) = engine.execute(sql.stats_select(rules, run)).to_pylist()
     examples = {
         i: engine.execute(sql.examples_select(rule, run)).column("v").to_pylist()
@@ -334,6 +336,20 @@ def _stage(
         if rule.fails is not None and int(stats.get(f"u{i}") or 0)
     }
     return stats, examples
+
+
+def stage_groups(
+    objects: Sequence[tuple[w.Partition, str]], bucket: str, rules: Sequence[Any]
+) -> list[list[tuple[w.Partition, str]]]:
+    """`objects` in groups whose stage statement stays under Athena's query length
+    (`ATHENA_QUERY_MAX_BYTES`, 256 KiB): a day of many Firehose objects lists too many keys for one."""
+    limit = c.ATHENA_QUERY_MAX_BYTES
+    if len(sql.stage_select(objects, bucket, rules).encode()) <= limit:
+        return [list(objects)]
+    if len(objects) == 1:
+        raise ValueError(f"{JOB}: the stage statement of {objects[0][1]} alone is above {limit} bytes")
+    half = len(objects) // 2
+    return stage_groups(objects[:half], bucket, rules) + stage_groups(objects[half:], bucket, rules)
 
 
 def _batch_columns(catalog: Any, database: str) -> list[str]:

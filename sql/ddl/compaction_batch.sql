@@ -31,7 +31,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS compaction_batch (
   `_raw`           string
 )
 COMMENT 'The parsed, checked batch of one compaction run (staging; dropped by the run)'
-PARTITIONED BY (`run` string)
+PARTITIONED BY (`run` string, `part` string)
 STORED AS PARQUET
 LOCATION 's3://{{ bucket }}/staging/compact_raw_events/'
 TBLPROPERTIES (

@@ -474,3 +474,38 @@ def test_a_run_that_dies_mid_write_publishes_nothing_and_its_rerun_completes(
         [f"a{i:03d}" for i in range(50)] + [f"late{i:02d}" for i in range(3)]
     )
     assert ids(tables["curated/events/dt=2026-11-22/hour=11"]) == [f"c{i:03d}" for i in range(50)]
+
+
+def test_a_run_whose_objects_overflow_athenas_query_length_is_staged_in_several_statements(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clickstream import constants
+    from clickstream.jobs import compact, compact_sql
+    from clickstream.quality.compiled import compile_suite
+    from clickstream.quality.suite import load_suite
+
+    keys = [
+        put_raw(settings, at(H10, 10 + i), 100 * i, [event(f"s{i}", at(H10, i)), event("dup", at(H10, 30))])
+        for i in range(3)
+    ]
+    rules = compile_suite(
+        load_suite(), {"min_event_time": "2026-11-22T09:00:00.000Z", "max_event_time": "2026-11-22T11:00:00.000Z"}
+    )
+    one = compact_sql.stage_select([(("2026-11-22", "10"), keys[0])], settings.names.bucket, rules)
+    monkeypatch.setattr(constants, "ATHENA_QUERY_MAX_BYTES", len(one.encode()) + 100)  # one object a statement
+    staged = []
+    real = compact._stage
+
+    def spy(*args: Any) -> Any:
+        out = real(*args)
+        staged.extend(args[-1])
+        return out
+
+    monkeypatch.setattr(compact, "_stage", spy)
+    report = compact_interval(settings, H10, H11, run_id="h10")
+
+    assert len(staged) == 3 and {p["part"] for p in staged} == {"00000", "00001", "00002"}
+    assert ids(curated(settings)["curated/events/dt=2026-11-22/hour=10"]) == ["dup", "s0", "s1", "s2"]
+    assert (report.raw_rows, report.duplicates, report.published) == (6, 2, 4)
+    assert objects(settings, "staging/") == {}  # every statement's files and partitions are gone
+    assert glue_catalog(settings).partitions(settings.names.glue_database, "compaction_batch") == []
