@@ -219,9 +219,11 @@ def counts_select(run: str, published: Sequence[Partition]) -> str:
 
 
 def _timestamp(column: str) -> str:
-    """A parsed timestamp (with time zone, UTC) as a plain timestamp: Athena writes no Parquet
-    column of type `timestamp with time zone`; the lake's timestamps are UTC."""
-    return f"CAST({quote(column)} AS timestamp) AS {quote(column)}"
+    """A parsed timestamp (with its offset) as a plain UTC timestamp: Athena writes no Parquet
+    column of type `timestamp with time zone`, and the lake's timestamps are UTC. `AT TIME ZONE
+    'UTC'` first: Athena's CAST to `timestamp` keeps the wall time of the value's own offset
+    (12:01+02:00 would stay 12:01), where DuckDB converts through the session's zone."""
+    return f"CAST({quote(column)} AT TIME ZONE 'UTC' AS timestamp) AS {quote(column)}"
 
 
 def _cast(column: str) -> str:

@@ -59,6 +59,14 @@ def test_the_stage_keeps_each_row_with_the_expectations_it_fails_and_skips_blank
     assert by_id["a"]["event_time"] == datetime(2026, 11, 22, 10, 1)  # a plain timestamp, UTC, as Athena returns it
 
 
+def test_an_event_time_with_an_offset_is_stored_as_its_utc_time() -> None:
+    batch = staged({"k1": [line("a", 1, 2).replace("10:01:00Z", "12:01:00+02:00")]})
+    assert batch.column("event_time").to_pylist() == [datetime(2026, 11, 22, 10, 1)]
+    # the text says so for Athena too, whose CAST to timestamp would keep 12:01
+    select = sql.stage_select([(HOUR, "k1")], "b", RULES)
+    assert """CAST("event_time" AT TIME ZONE 'UTC' AS timestamp)""" in select
+
+
 def test_the_first_seen_copy_wins_and_published_events_are_not_new() -> None:
     batch = staged(
         {
