@@ -265,7 +265,7 @@ def _run(
         cv.sweep_retired(store, EVENTS, lambda days: locate(days=days), now=now())
         clock("sweep")
         published, existing_duplicates, files, size, changed, firsts = (
-            _publish(settings, engine, store, run, clock, now=now()) if valid_rows else (0, 0, 0, 0, [], 0)
+            _publish(catalog, database, engine, store, run, clock, now=now()) if valid_rows else (0, 0, 0, 0, [], 0)
         )
         # Last: a crash before this point leaves the objects unrecorded, so the next run takes them
         # again, and their rows are duplicates of the published ones by then.
@@ -277,7 +277,7 @@ def _run(
     finally:
         if parts:
             catalog.delete_partitions(database, COMPACTION_BATCH.name, parts)
-        store.delete(list(store.list_keys(f"{c.STAGING_PREFIX}/{JOB}/run={run}/")))
+        store.delete(list(store.list_keys(staging_prefix(run))))
         clock("cleanup")
     return CompactionReport(
         run_id=run_id,
@@ -352,6 +352,11 @@ def stage_groups(
     return stage_groups(objects[:half], bucket, rules) + stage_groups(objects[half:], bucket, rules)
 
 
+def staging_prefix(run: str) -> str:
+    """Everything a run attempt writes to staging: its `compaction_batch` partitions and its publish."""
+    return f"{COMPACTION_BATCH.prefix}/run={run}/"
+
+
 def _batch_columns(catalog: Any, database: str) -> list[str]:
     """The batch's columns as the quality suite's table rule sees them: the contract's columns of
     `compaction_batch` in Glue, in order. The in-memory batch's row number (`_row`) has no
@@ -363,7 +368,8 @@ def _batch_columns(catalog: Any, database: str) -> list[str]:
 
 
 def _publish(
-    settings: Settings,
+    catalog: Any,
+    database: str,
     engine: QueryEngine,
     store: LakeObjects,
     run: str,
@@ -384,9 +390,6 @@ def _publish(
 
     Returns (new rows published, duplicates of published rows, files written, Parquet bytes, the
     partitions with a new version, valid rows first seen in the batch)."""
-    from clickstream.adapters.glue import glue_catalog
-
-    catalog, database = glue_catalog(settings), settings.names.glue_database
     locate = partial(catalog.partition_locations, database, EVENTS.name)
     firsts = {(r["dt"], r["hour"]): int(r["n_rows"]) for r in engine.execute(sql.firsts_select(run)).to_pylist()}
     if not firsts:
@@ -406,7 +409,7 @@ def _publish(
     deltas = {p: sum(w.is_delta(k.rsplit("/", 1)[1]) for k in existing[p]) for p in fresh}
     rewrite = sorted(p for p in fresh if existing[p] and deltas[p] >= w.MAX_DELTA_FILES)
     version = run
-    out = f"{c.STAGING_PREFIX}/{JOB}/run={run}/publish/"
+    out = f"{staging_prefix(run)}publish/"
     for n, chunk in enumerate(sql.chunks(list(fresh))):
         select = sql.publish_select(run, published_parts, chunk, [p for p in rewrite if p in chunk])
         engine.execute(sql.publish_unload(select, f"s3://{store.bucket}/{out}{n:03d}/").sql())

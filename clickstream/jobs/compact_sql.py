@@ -39,14 +39,13 @@ from clickstream.catalog import (
     curated_name,
 )
 from clickstream.events.schema import EVENT_FIELDS
-from clickstream.jobs.compact_write import COMPRESSION_LEVEL
+from clickstream.jobs.compact_parse import MALFORMED_JSON  # the reason of a line that is not a JSON object
+from clickstream.jobs.compact_write import COMPRESSION_LEVEL, SORT_KEYS
 from clickstream.quality.compiled import Rule
 from clickstream.sqlfiles import expand_includes
 
-MALFORMED_JSON: Final = "malformed_json"  # the reason of a line that is not a JSON object
 PATH: Final = '"$path"'  # Athena's pseudo-column: the S3 object a row came from
 EXAMPLES: Final = 20  # failing values listed per expectation in the results, as GX lists them
-SORT_KEYS: Final[tuple[str, ...]] = ("user_id", "session_id", EVENT_TIME, "event_id")
 PARTITION_KEYS: Final[tuple[str, ...]] = EVENTS.partition_keys  # ("dt", "hour") of the event time
 MAX_PARTITIONS: Final = c.ATHENA_MAX_PARTITIONS_PER_WRITE
 EVENT_COLUMNS: Final[tuple[str, ...]] = tuple(curated_name(f) for f in EVENT_FIELDS)

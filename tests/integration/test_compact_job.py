@@ -286,6 +286,9 @@ def test_an_archived_raw_object_stops_the_run_with_the_restore_command_and_publi
     assert objects(settings, "curated/events/") == before  # not even a version was written
     run = latest_run(settings, JOB)
     assert run is not None and run["status"] == "failed"
+    # once restored, as the message says, the rerun compacts it
+    s3.restore_object(Bucket=settings.names.bucket, Key=old, RestoreRequest={"Days": 7})
+    assert compact_interval(settings, H11, H12, run_id="h11-rerun").published == 1
 
 
 def test_a_run_above_the_failure_threshold_publishes_nothing(settings: Settings) -> None:

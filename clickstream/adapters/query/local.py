@@ -122,14 +122,14 @@ class LocalEngine:
 
     # --- internals -----------------------------------------------------------------------------
 
-    def _connection(self, statement: Any, *, unload: bool = False) -> _Connection:
+    def _connection(self, statement: Any) -> _Connection:
         statement = unqualify(statement, self.database)
         names = {t.name.lower() for t in table_refs(statement) if not t.db}
         foreign = sorted({f"{t.db}.{t.name}" for t in table_refs(statement) if t.db})
         if foreign:
             raise UnknownTableError(foreign, self.tables(), self.database)
         sources = self._sources(names, statement)
-        return _Connection(sources, to_duckdb(statement), unordered=unload)
+        return _Connection(sources, to_duckdb(statement))
 
     def _sources(self, names: set[str], statement: Any) -> dict[str, Source]:
         if self._static is not None:
@@ -172,7 +172,7 @@ class LocalEngine:
         found = fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
         if any(info.type == pafs.FileType.File for info in found):
             raise QueryError(f"UNLOAD: {unload.location} is not empty (Athena writes only to an empty location)")
-        with self._connection(parse_one(unload.select), unload=True) as (con, duck_sql):
+        with self._connection(parse_one(unload.select)) as (con, duck_sql):
 
             def write() -> pa.Table:
                 reader = con.sql(duck_sql).to_arrow_reader(BATCH_ROWS)
@@ -239,8 +239,8 @@ def spill_directory() -> str:
 class _Connection:
     """A fresh DuckDB connection with the statement's tables registered; closed on exit."""
 
-    def __init__(self, sources: Mapping[str, Source], duck_sql: str, *, unordered: bool = False) -> None:
-        self._sources, self._sql, self._unordered = sources, duck_sql, unordered
+    def __init__(self, sources: Mapping[str, Source], duck_sql: str) -> None:
+        self._sources, self._sql = sources, duck_sql
 
     def __enter__(self) -> tuple[Any, str]:
         import duckdb
@@ -251,8 +251,6 @@ class _Connection:
         # engine must when an hour is larger than its memory (issue 17).
         self._con.execute(f"SET memory_limit='{MEMORY_LIMIT}'")
         self._con.execute(f"SET temp_directory='{spill_directory()}'")
-        if self._unordered:  # an UNLOAD: rows keep no order but the statement's ORDER BY (as Athena
-            self._con.execute("SET preserve_insertion_order=false")  # writes files in parallel)
         self._con.execute("SET enable_progress_bar=false")  # it would print to stdout (CLI output, logs)
         for name, source in self._sources.items():
             self._con.register(name, source)

@@ -287,8 +287,7 @@ def object_lines(data: bytes) -> pa.Array:
     stops = ends - ((ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13))  # a CR before the newline
     if not len(ends):
         return pa.array([], pa.large_string())
-    # Each line's bytes are contiguous, but the newlines between them are not part of any: gather
-    # them with a take over the byte buffer only when some line is not directly after the previous.
+    # The lines' bytes without the newlines (and CRs) between them: one gather over the buffer.
     lengths = (stops - starts).astype(np.int64)
     index = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(lengths.sum())
     body = buf[index] if len(index) else buf[:0]

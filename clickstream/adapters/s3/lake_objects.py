@@ -35,18 +35,20 @@ class LakeObjects:
         self.bucket = bucket
         self._client = client
 
-    def list_keys(self, prefix: str) -> Iterator[str]:
+    def _listing(self, prefix: str) -> Iterator[dict[str, Any]]:
+        """ListObjectsV2's entries under `prefix`, every page, in key order."""
         paginator = self._client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                yield obj["Key"]
+            yield from page.get("Contents", [])
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        for obj in self._listing(prefix):
+            yield obj["Key"]
 
     def list_sizes(self, prefix: str) -> Iterator[tuple[str, int]]:
         """(key, size in bytes) of every object under `prefix`, in key order."""
-        paginator = self._client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                yield obj["Key"], int(obj["Size"])
+        for obj in self._listing(prefix):
+            yield obj["Key"], int(obj["Size"])
 
     def get(self, key: str) -> bytes:
         """The object's bytes; ArchivedObjectError for an object in an archive class (Glacier Flexible
@@ -64,15 +66,13 @@ class LakeObjects:
         (Glacier Flexible Retrieval, Deep Archive) that is not restored is ArchivedObjectError.
         A query engine cannot read it either (Athena skips such objects: events would be lost)."""
         keys = []
-        paginator = self._client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                storage = obj.get("StorageClass", "STANDARD")
-                if storage in ARCHIVE_CLASSES:
-                    restore = self._client.head_object(Bucket=self.bucket, Key=obj["Key"]).get("Restore", "")
-                    if 'ongoing-request="false"' not in restore:
-                        raise self.archived(obj["Key"], storage)
-                keys.append(obj["Key"])
+        for obj in self._listing(prefix):
+            storage = obj.get("StorageClass", "STANDARD")
+            if storage in ARCHIVE_CLASSES:
+                restore = self._client.head_object(Bucket=self.bucket, Key=obj["Key"]).get("Restore", "")
+                if 'ongoing-request="false"' not in restore:  # not restored, or not yet
+                    raise self.archived(obj["Key"], storage)
+            keys.append(obj["Key"])
         return keys
 
     def archived(self, key: str, storage_class: str) -> ArchivedObjectError:
