@@ -119,6 +119,10 @@ QUALITY_PREFIX = "quality"  # Great Expectations results per run (JSON + Data Do
 STAGING_PREFIX = "staging"
 STAGING_EXPIRY_DAYS = 2
 ATHENA_RESULTS_PREFIX = "athena-results"
+# Export jobs (POST /v1/exports): the engine's files and the job's record, under exports/<id>/,
+# downloaded through links that expire; a lifecycle rule deletes them after this many days.
+EXPORTS_PREFIX = "exports"
+EXPORTS_EXPIRY_DAYS = 7
 
 # The realtime table's window items are spread over this many partition keys per resolution
 # (`win#<m|h|d>#<group>`, group = CRC-32 of the shard mod this; docs/adr/0010): at 200 shards about

@@ -27,6 +27,7 @@ from clickstream.api.auth import authorize, check_settings
 from clickstream.api.deps import ApiDeps
 from clickstream.api.errors import ApiError
 from clickstream.api.export import CONTENT_TYPES
+from clickstream.api.exports import ExportJobs
 from clickstream.api.lambda_asgi import BUFFERED
 from clickstream.api.recent import MAX_RECENT
 from clickstream.api.service import ApiService
@@ -125,6 +126,21 @@ def create_app(settings: Settings | None = None, *, deps: ApiDeps | None = None)
         return StreamingResponse(
             body, media_type=media, headers={"content-disposition": f'attachment; filename="{name}"'}
         )
+
+    exports = ExportJobs(deps)
+
+    @app.post("/v1/exports", status_code=202, response_model=models.ExportResponse, response_model_exclude_none=True,
+              responses=_ERRORS, dependencies=secured, tags=["v1"],
+              summary="Start an export of any size: the query engine writes the files")  # fmt: skip
+    def start_export(body: models.ExportRequest) -> dict[str, Any]:
+        types = [t.strip() for value in body.event_type for t in value.split(",") if t.strip()]
+        return exports.start(body.format, from_=body.from_, to=body.to, event_types=types)
+
+    @app.get("/v1/exports/{export_id}", response_model=models.ExportResponse, response_model_exclude_none=True,
+             responses=_PATH_ERRORS, dependencies=secured, tags=["v1"],
+             summary="An export's state, and its download links once it succeeded")  # fmt: skip
+    def export_status(export_id: str) -> dict[str, Any]:
+        return exports.status(export_id)
 
     @app.post("/v1/query", response_model=models.QueryResponse, responses=_ERRORS, dependencies=secured,
               tags=["v1"], summary="Run one read-only Athena SQL statement")  # fmt: skip

@@ -78,6 +78,12 @@ class ApiDeps:
         return RecentEvents(feed)
 
     @cached_property
+    def objects(self) -> Any:
+        from clickstream.adapters.s3 import lake_objects
+
+        return lake_objects(self.settings)
+
+    @cached_property
     def engine(self) -> Any:
         from clickstream.adapters.query import query_engine
 

@@ -2,7 +2,8 @@
 
 The collector's Lambda calls its framework-free service; the query API has many routes, so its
 Lambda runs the same FastAPI app through this adapter instead. Responses are buffered (Lambda
-returns one payload, at most 6 MB): use the local/container server for large exports. The scope
+returns one payload, at most 6 MB): a larger answer becomes a 413 `response_too_large` that says
+what to ask instead (an export job, `POST /v1/exports`), not API Gateway's bare 502. The scope
 says so (`BUFFERED` in its extensions), so a route that would stream without end (`/v1/stream`)
 answers at once instead of running into the function's timeout.
 """
@@ -11,12 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from typing import Any
+import json
+from typing import Any, Final
 
 from clickstream.http_event import route
 
 BUFFERED = "clickstream.buffered_response"  # scope["extensions"] key: the whole body is sent at the end
 _TEXT_TYPES = ("text/", "application/json", "application/x-ndjson", "application/graphql")
+# Lambda's limit on a synchronous invocation's response, the JSON document as a whole (AWS docs:
+# Lambda quotas, "Invocation payload"); a margin is left for the status and headers.
+RESPONSE_MAX_BYTES: Final = 6 * 1024 * 1024
+_HEADROOM: Final = 16 * 1024
 
 
 def scope_of(event: dict[str, Any]) -> dict[str, Any]:
@@ -87,7 +93,22 @@ async def call(app: Any, event: dict[str, Any]) -> dict[str, Any]:
         response.update(body=payload.decode("utf-8", "replace"), isBase64Encoded=False)
     else:
         response.update(body=base64.b64encode(payload).decode(), isBase64Encoded=True)
+    if len(response["body"].encode()) > RESPONSE_MAX_BYTES - _HEADROOM:
+        return too_large(len(payload))
     return response
+
+
+def too_large(size: int) -> dict[str, Any]:
+    """The answer for a body Lambda cannot return (the API's error shape)."""
+    body = {
+        "error": "response_too_large",
+        "message": (
+            f"the answer is {size / 2**20:,.1f} MiB; this API answers at most {RESPONSE_MAX_BYTES / 2**20:,.0f} "
+            "MiB (AWS Lambda's response limit). Narrow from/to, or start an export job: POST /v1/exports"
+        ),
+    }
+    return {"statusCode": 413, "headers": {"content-type": "application/json"}, "body": json.dumps(body),
+            "isBase64Encoded": False}  # fmt: skip
 
 
 def handle(app: Any, event: dict[str, Any]) -> dict[str, Any]:

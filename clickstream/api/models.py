@@ -85,6 +85,42 @@ class QueryRequest(BaseModel):
     )
 
 
+class ExportRequest(BaseModel):
+    format: str = Field("parquet", description="parquet (zstd) or ndjson (gzip)")
+    from_: str | None = Field(None, alias="from", description="RFC 3339 or a date; default: a day before `to`")
+    to: str | None = Field(None, description="RFC 3339 or a date; default: now")
+    event_type: list[str] = Field(default_factory=list, description="event types to keep; all when empty")
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+        json_schema_extra={"examples": [{"format": "parquet", "from": "2026-11-01", "to": "2026-12-01"}]},
+    )
+
+
+class ExportFile(BaseModel):
+    name: str
+    bytes: int
+    url: str = Field(description="a download link, valid until `links_expire_at`")
+
+
+class ExportResponse(BaseModel):
+    export_id: str
+    status: str = Field(description="running, succeeded or failed")
+    status_url: str = Field(description="GET it for the state and, once succeeded, the files")
+    format: str
+    from_: str = Field(alias="from")
+    to: str
+    event_types: list[str]
+    compacted_to: str = Field(description="the export holds the events compacted by then (arrived before it)")
+    created_at: str
+    error: str | None = None
+    files: list[ExportFile] | None = None
+    bytes: int | None = None
+    links_expire_at: str | None = None
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
 class QueryColumn(BaseModel):
     name: str
     type: str

@@ -24,8 +24,9 @@ from clickstream.metrics.windows import DAY
 FUNNEL_STEPS: Final = ("page_view", "add_to_cart", "checkout", "purchase")
 MAX_EXPORT_SPAN: Final = timedelta(days=366)
 MAX_SCAN_SPAN: Final = timedelta(days=92)  # page views / top pages scan the lake
-# ... and at most this many stored bytes of it (curated Parquet + raw tail), so that a request
-# stays within an API Gateway integration's 30 s: larger ranges go to the engine (POST /v1/query).
+# ... and they and the export read at most this many stored bytes of it (curated Parquet + raw
+# tail), so that a request stays within an API Gateway integration's 30 s: larger ranges go to the
+# engine (POST /v1/query; POST /v1/exports for an export).
 MAX_SCAN_BYTES: Final = 256 * 1024 * 1024
 MAX_STATS_SPAN: Final = timedelta(days=3660)
 MAX_TOP: Final = 100
@@ -127,23 +128,33 @@ class ApiService:
         question for the engine, when the range holds more than MAX_SCAN_BYTES."""
         flt = EventFilter(span, ("page_view",))
         watermark = self.compaction_watermark()
-        stored = self.deps.lake.scan_bytes(span, watermark)
-        if stored > MAX_SCAN_BYTES:
-            raise bad_request(
-                f"the range holds {stored / 2**20:,.0f} MiB of events; this endpoint scans at most "
-                f"{MAX_SCAN_BYTES / 2**20:,.0f} MiB. Narrow from/to, or ask the query engine: POST /v1/query "
-                "with the `sql` given here (it covers compacted hours; the newest hour is still in raw_events)",
-                code="range_too_large",
-                scan_bytes=stored,
-                limit_bytes=MAX_SCAN_BYTES,
-                sql=sql,
-            )
+        self._check_scan(
+            span,
+            watermark,
+            "ask the query engine: POST /v1/query with the `sql` given here (it covers compacted hours; "
+            "the newest hour is still in raw_events)",
+            sql=sql,
+        )
         _, batches = self.deps.lake.batches(flt, columns=["url", EVENT_TIME], watermark=watermark)
         for batch in batches:
             if starts_with is not None:
                 batch = batch.filter(pc.fill_null(pc.starts_with(batch.column("url"), starts_with), False))
             if batch.num_rows:
                 yield batch
+
+    def _check_scan(self, span: params.TimeRange, watermark: datetime | None, instead: str, **extra: Any) -> None:
+        """`range_too_large` (saying what to do `instead`) when reading `span` in this process would
+        go through more than MAX_SCAN_BYTES of stored events."""
+        stored = self.deps.lake.scan_bytes(span, watermark)
+        if stored > MAX_SCAN_BYTES:
+            raise bad_request(
+                f"the range holds {stored / 2**20:,.0f} MiB of events; this endpoint reads at most "
+                f"{MAX_SCAN_BYTES / 2**20:,.0f} MiB. Narrow from/to, or {instead}",
+                code="range_too_large",
+                scan_bytes=stored,
+                limit_bytes=MAX_SCAN_BYTES,
+                **extra,
+            )
 
     # --- funnel ---------------------------------------------------------------------------------
 
@@ -182,9 +193,9 @@ class ApiService:
         if unknown:
             raise bad_request(f"event_type {unknown[0]!r}: one of {', '.join(EVENT_TYPES)}", code="invalid_parameter")
         span = params.time_range(from_, to, now=self.now, default_span=timedelta(days=1), max_span=MAX_EXPORT_SPAN)
-        schema, batches = self.deps.lake.batches(
-            EventFilter(span, tuple(event_types)), watermark=self.compaction_watermark()
-        )
+        watermark = self.compaction_watermark()
+        self._check_scan(span, watermark, "start an export job, which the query engine runs: POST /v1/exports")
+        schema, batches = self.deps.lake.batches(EventFilter(span, tuple(event_types)), watermark=watermark)
         return CONTENT_TYPES[fmt], ENCODERS[fmt](schema, batches)
 
     def compaction_watermark(self) -> datetime | None:
@@ -242,7 +253,7 @@ def page_views_sql(path: str, span: params.TimeRange) -> str:
     page = path.replace("'", "''")
     return (
         "SELECT date(event_time) AS day, count(*) AS page_views FROM events WHERE event_type = 'page_view' "
-        f"AND {_URL_SQL} = '{page}' AND {_span_sql(span)} GROUP BY 1 ORDER BY 1"
+        f"AND {_URL_SQL} = '{page}' AND {span_sql(span)} GROUP BY 1 ORDER BY 1"
     )
 
 
@@ -250,11 +261,11 @@ def top_pages_sql(span: params.TimeRange, limit: int) -> str:
     """`top_pages` as one Athena statement over the compacted events."""
     return (
         f"SELECT {_URL_SQL} AS page, count(*) AS page_views FROM events WHERE event_type = 'page_view' "
-        f"AND {_span_sql(span)} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {limit}"
+        f"AND {span_sql(span)} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {limit}"
     )
 
 
-def _span_sql(span: params.TimeRange) -> str:
+def span_sql(span: params.TimeRange) -> str:
     """The range as partition and event-time predicates (partition pruning first)."""
     first, last = span.start.strftime("%Y-%m-%d"), (span.end - timedelta(microseconds=1)).strftime("%Y-%m-%d")
     start, end = params.format_instant(span.start), params.format_instant(span.end)

@@ -82,6 +82,7 @@ def test_lake_bucket_lifecycle_and_access_logs(default_synth: Synth) -> None:
                             }
                         ),
                         Match.object_like({"Prefix": "athena-results/", "ExpirationInDays": 7}),
+                        Match.object_like({"Prefix": "exports/", "ExpirationInDays": c.EXPORTS_EXPIRY_DAYS}),
                     ]
                 )
             },

@@ -54,7 +54,7 @@ def test_api_is_throttled_and_routes_everything_to_the_handler(default_synth: Sy
     assert routes == {"ANY /{proxy+}", "GET /"}
 
 
-def test_data_access_is_read_only_except_athena_results(default_synth: Synth) -> None:
+def test_data_access_is_read_only_except_athena_results_and_exports(default_synth: Synth) -> None:
     statements = _statements(default_synth.templates["serving"])
     writes = [
         s
@@ -67,7 +67,9 @@ def test_data_access_is_read_only_except_athena_results(default_synth: Synth) ->
     assert writes == []
     s3_puts = [s for s in statements if "s3:PutObject" in _actions(s)]
     assert len(s3_puts) == 1
-    assert f"{c.ATHENA_RESULTS_PREFIX}/*" in str(s3_puts[0]["Resource"])
+    written = str(s3_puts[0]["Resource"])
+    assert f"{c.ATHENA_RESULTS_PREFIX}/*" in written and f"{c.EXPORTS_PREFIX}/*" in written
+    assert f"{c.CURATED_EVENTS_PREFIX}" not in written and f"{c.RAW_EVENTS_PREFIX}" not in written
     tables = [s for s in statements if "dynamodb:Query" in _actions(s)]
     assert "clickstream-dev-realtime" in str(tables) and "clickstream-dev-batch" in str(tables)
     assert "clickstream-dev-checkpoints" not in str(statements)

@@ -166,3 +166,12 @@ def test_max_rows_caps_the_rows_returned(athena_settings: Settings) -> None:
     )
     out = AthenaEngine(athena_settings).execute("SELECT x FROM t", max_rows=3)
     assert out.column("x").to_pylist() == [0, 1, 2]
+
+
+def test_a_started_query_reports_its_state_until_it_succeeds(athena_settings: Settings) -> None:
+    # (an unknown id is Athena's InvalidRequestException; moto answers a 500 instead, so it is not tried here)
+    _slow_executions(athena_settings, polls=2)
+    engine = AthenaEngine(athena_settings)
+    execution_id = engine.start("SELECT 1")
+    seen = [engine.state(execution_id) for _ in range(5)]
+    assert [s.finished for s in seen[:2]] == [False, False] and seen[-1].succeeded and seen[-1].reason is None

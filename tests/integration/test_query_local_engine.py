@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import time
 from datetime import datetime
 
 import orjson
@@ -193,3 +194,43 @@ def test_raw_lines_are_each_line_as_it_came_with_its_object_and_the_parse_reads_
         {"event_id": "e2", "http_status": None, "_invalid_types": "http_status", "is_object": True},
         {"event_id": None, "http_status": None, "_invalid_types": None, "is_object": False},
     ]
+
+
+def _state_when_done(engine: object, execution_id: str) -> object:
+    deadline = time.monotonic() + 30
+    while True:
+        state = engine.state(execution_id)  # type: ignore[attr-defined]
+        if state.finished or time.monotonic() > deadline:
+            return state
+        time.sleep(0.05)
+
+
+def test_a_started_statement_runs_on_its_own_and_reports_its_state(settings: Settings) -> None:
+    from clickstream.adapters.query import QueryError
+
+    engine = query_engine(settings)
+    parts = _write_events(settings, _events(5, "2026-11-20", "10"), "2026-11-20", "10")
+    glue_catalog(settings).upsert_partitions(settings.names.glue_database, EVENTS, settings.names.bucket, parts)
+    location = f"s3://{settings.names.bucket}/exports/test/files/"
+    ok = engine.start(
+        f"UNLOAD (SELECT event_id FROM events) TO '{location}' WITH (format = 'PARQUET', compression = 'ZSTD')"
+    )
+    assert _state_when_done(engine, ok).succeeded
+    written = ds.dataset(f"{settings.names.bucket}/exports/test/files", filesystem=s3_filesystem(settings))
+    assert sorted(written.to_table().column("event_id").to_pylist()) == [f"e-2026-11-20-10-{i}" for i in range(5)]
+    # a statement that fails says why; another process of the API reads the same state
+    bad = engine.start("SELECT no_such_column FROM events")
+    failed = _state_when_done(query_engine(settings), bad)
+    assert failed.state == "FAILED" and "no_such_column" in (failed.reason or "")
+    with pytest.raises(QueryError, match="no query"):
+        engine.state("00000000-0000-0000-0000-000000000000")
+
+
+def test_a_started_statement_left_running_by_a_stopped_process_reads_as_failed(settings: Settings) -> None:
+    from clickstream.adapters.query.engine import QueryState
+
+    engine = query_engine(settings)
+    # GIVEN the state a process that stopped mid-statement leaves: RUNNING, past its deadline
+    engine._put_state("0f0f0f0f-0000-0000-0000-000000000000", QueryState("RUNNING"), deadline=time.time() - 1)  # type: ignore[attr-defined]
+    state = engine.state("0f0f0f0f-0000-0000-0000-000000000000")
+    assert state.state == "FAILED" and "start it again" in (state.reason or "")

@@ -17,14 +17,13 @@ from typing import Any
 import pyarrow as pa
 
 from clickstream import constants as c
-from clickstream.adapters.query.engine import QueryError, QueryTimeoutError
+from clickstream.adapters.query.engine import RUNNING_STATES, QueryError, QueryState, QueryTimeoutError
 from clickstream.adapters.query.unload import is_unload
 from clickstream.deadline import budget
 from clickstream.settings import Settings
 
 DEFAULT_TIMEOUT_S = 300.0
 PAGE_ROWS = c.ATHENA_RESULT_PAGE_ROWS
-RUNNING_STATES = frozenset({"QUEUED", "RUNNING"})
 GLUE_CATALOG = "AwsDataCatalog"
 
 
@@ -87,6 +86,15 @@ class AthenaEngine:
             ResultConfiguration={"OutputLocation": self.output_location},
         )
         return str(resp["QueryExecutionId"])
+
+    def state(self, execution_id: str) -> QueryState:
+        try:
+            status = self._client.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]["Status"]
+        except self._client.exceptions.InvalidRequestException as exc:
+            raise QueryError(f"Athena has no query {execution_id}: {exc}") from exc
+        state = str(status["State"])
+        reason = None if state == "SUCCEEDED" else status.get("StateChangeReason")
+        return QueryState(state, reason)
 
     def wait(self, execution_id: str, *, timeout_s: float) -> dict[str, Any]:
         """Poll until the query finishes; stop it and raise QueryTimeoutError after `timeout_s`."""

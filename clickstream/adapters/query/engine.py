@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 from clickstream.errors import ClickstreamError
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
 
 ATHENA_DIALECT = "athena"
 GLUE_CATALOG_NAME = "awsdatacatalog"  # Athena's name for the Glue Data Catalog in qualified table names
+RUNNING_STATES: Final = frozenset({"QUEUED", "RUNNING"})  # Athena's states of an unfinished query
 
 
 class QueryError(ClickstreamError):
@@ -36,6 +38,23 @@ class UnknownTableError(QueryError):
         )
 
 
+@dataclass(frozen=True)
+class QueryState:
+    """Where a started statement is: Athena's state (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
+    and, when it did not succeed, why."""
+
+    state: str
+    reason: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state not in RUNNING_STATES
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state == "SUCCEEDED"
+
+
 @runtime_checkable
 class QueryEngine(Protocol):
     def execute(self, sql: str, *, max_rows: int | None = None, timeout_s: float | None = None) -> pa.Table:
@@ -48,6 +67,15 @@ class QueryEngine(Protocol):
 
     def tables(self) -> list[str]:
         """The table names a query can use."""
+        ...
+
+    def start(self, sql: str) -> str:
+        """Start one statement without waiting for it (an UNLOAD, for work longer than a request):
+        its execution id, for `state`."""
+        ...
+
+    def state(self, execution_id: str) -> QueryState:
+        """Where the statement `start` returned `execution_id` for is; QueryError for an unknown id."""
         ...
 
     def close(self) -> None: ...

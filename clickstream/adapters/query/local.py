@@ -10,7 +10,11 @@ caller never holds the rows.
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
+import time
+import uuid
 from collections.abc import Mapping
 from itertools import pairwise
 from pathlib import Path
@@ -19,8 +23,10 @@ from typing import Any, TypeAlias
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from clickstream import constants as c
 from clickstream.adapters.query.engine import (
     QueryError,
+    QueryState,
     QueryTimeoutError,
     UnknownTableError,
     parse_one,
@@ -32,6 +38,7 @@ from clickstream.adapters.query.sources import GlueTableInfo, s3_filesystem, tab
 from clickstream.adapters.query.unload import JSON_FORMAT, MAX_PARTITIONS, Unload
 from clickstream.settings import Settings
 
+_log = logging.getLogger(__name__)
 DUCKDB_DIALECT = "duckdb"
 BATCH_ROWS = 10_000
 # An UNLOAD's Parquet files: at most a million rows each, in row groups of up to a million rows or
@@ -41,6 +48,9 @@ BATCH_ROWS = 10_000
 MAX_ROWS_PER_FILE = 1_000_000
 ROW_GROUP_ROWS = MAX_ROWS_PER_FILE
 ROW_GROUP_BYTES = 256 * 1024 * 1024
+# A started statement (`start`) gets this long, Athena's default DML timeout; one still RUNNING past
+# it when asked about was left by a process that stopped, and reads as FAILED.
+STARTED_TIMEOUT_S = 30 * 60
 MEMORY_LIMIT = "1GB"  # DuckDB's memory per statement; beyond it, it spills to `spill_directory()`
 Source: TypeAlias = "ds.Dataset | pa.Table | pa.RecordBatchReader"
 
@@ -117,10 +127,56 @@ class LocalEngine:
         """The DuckDB SQL that `execute` would run for `sql`."""
         return to_duckdb(unqualify(parse_one(sql), self.database))
 
+    def start(self, sql: str) -> str:
+        """Run `sql` on a thread of this process; its state is an object under the lake's Athena
+        results prefix, as Athena keeps it on its side, so any process of the API can ask for it."""
+        execution_id = str(uuid.uuid4())
+        self._put_state(execution_id, QueryState("RUNNING"), deadline=time.time() + STARTED_TIMEOUT_S)
+        threading.Thread(
+            target=self._run_started, args=(execution_id, sql), name=f"query-{execution_id}", daemon=True
+        ).start()
+        return execution_id
+
+    def state(self, execution_id: str) -> QueryState:
+        try:
+            with self._lake_fs().open_input_stream(self._state_path(execution_id)) as f:
+                record = json.loads(f.read())
+        except FileNotFoundError as exc:
+            raise QueryError(f"the local engine has no query {execution_id}") from exc
+        found = QueryState(record["state"], record.get("reason"))
+        if not found.finished and time.time() > record["deadline"]:
+            return QueryState("FAILED", "the process running it stopped before it finished; start it again")
+        return found
+
     def close(self) -> None:
         self._fs = None
 
     # --- internals -----------------------------------------------------------------------------
+
+    def _run_started(self, execution_id: str, sql: str) -> None:
+        try:
+            self.execute(sql, timeout_s=STARTED_TIMEOUT_S)
+            final = QueryState("SUCCEEDED")
+        except QueryError as exc:
+            final = QueryState("FAILED", str(exc))
+        except Exception as exc:  # a thread's error must reach the state, not stderr
+            final = QueryState("FAILED", f"{type(exc).__name__}: {exc}")
+        try:
+            self._put_state(execution_id, final)
+        except Exception:  # the lake went away: the state stays RUNNING and reads FAILED after its deadline
+            _log.warning("query %s ended %s; its state could not be written", execution_id, final.state, exc_info=True)
+
+    def _state_path(self, execution_id: str) -> str:
+        if self._settings is None:
+            raise QueryError("a started query keeps its state in the lake: use LocalEngine(settings)")
+        if not execution_id.replace("-", "").isalnum():
+            raise QueryError(f"the local engine has no query {execution_id!r}")
+        return f"{self._settings.names.bucket}/{c.ATHENA_RESULTS_PREFIX}/local/{execution_id}.json"
+
+    def _put_state(self, execution_id: str, state: QueryState, *, deadline: float | None = None) -> None:
+        record = {"state": state.state, "reason": state.reason, "deadline": deadline or time.time()}
+        with self._lake_fs().open_output_stream(self._state_path(execution_id)) as f:
+            f.write(json.dumps(record).encode())
 
     def _connection(self, statement: Any) -> _Connection:
         statement = unqualify(statement, self.database)

@@ -1,4 +1,5 @@
-"""The compaction job's S3 operations on the lake bucket: list, get (in parallel), put, copy, delete.
+"""The batch jobs' and the API's S3 operations on the lake bucket: list, get (in parallel), put,
+copy, delete, and download links.
 
 Kept apart from the job's logic so the pure steps never see a client. (A sibling of
 `clickstream.adapters.s3.LakeBucket`, which holds the NDJSON.gz verbs of the raw archive.)
@@ -110,6 +111,14 @@ class LakeObjects:
     def copy(self, source: str, target: str) -> None:
         """Server-side copy (one atomic PUT of `target` as far as readers are concerned)."""
         self._client.copy_object(Bucket=self.bucket, Key=target, CopySource={"Bucket": self.bucket, "Key": source})
+
+    def download_url(self, key: str, *, expires_s: int) -> str:
+        """A link that downloads the object without credentials for `expires_s` seconds (signed
+        with the caller's; it works for as long as they may read it, and at most 7 days)."""
+        url: str = self._client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_s
+        )
+        return url
 
     def delete(self, keys: Sequence[str]) -> None:
         for i in range(0, len(keys), DELETE_MAX):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import orjson
 import pyarrow as pa
@@ -168,3 +169,22 @@ def test_lambda_scope_strips_a_named_stage_and_keeps_the_query() -> None:
     assert (scope["path"], scope["method"], scope["query_string"]) == ("/v1/stats", "GET", b"limit=2")
     assert (b"x-api-key", b"k") in scope["headers"] and (b"cookie", b"a=1") in scope["headers"]
     assert route({"rawPath": "/v1/stats", "requestContext": {"stage": "$default"}}) == "/v1/stats"
+
+
+def test_an_answer_larger_than_lambda_returns_is_a_413_that_names_the_export_job() -> None:
+    from clickstream.api.lambda_asgi import RESPONSE_MAX_BYTES, handle
+
+    def app_of(size: int) -> Any:
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/csv")]})
+            await send({"type": "http.response.body", "body": b"x" * size})
+
+        return app
+
+    event = {"requestContext": {"http": {"method": "GET", "path": "/v1/export"}}, "rawPath": "/v1/export"}
+    fits = handle(app_of(RESPONSE_MAX_BYTES // 2), event)
+    assert fits["statusCode"] == 200 and len(fits["body"]) == RESPONSE_MAX_BYTES // 2
+    refused = handle(app_of(RESPONSE_MAX_BYTES), event)
+    body = orjson.loads(refused["body"])
+    assert refused["statusCode"] == 413 and body["error"] == "response_too_large"
+    assert "POST /v1/exports" in body["message"] and "6.0 MiB" in body["message"]

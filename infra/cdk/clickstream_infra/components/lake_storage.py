@@ -25,7 +25,8 @@ def _secure_bucket_props() -> dict[str, object]:
 
 
 class LakeStorage(Construct):
-    """`spec.name` holds raw/, curated/, quarantine/ and athena-results/ (docs/ARCHITECTURE.md "Storage layout")."""
+    """`spec.name` holds raw/, curated/, quarantine/, athena-results/, staging/ and exports/
+    (docs/ARCHITECTURE.md "Storage layout")."""
 
     def __init__(self, scope: Construct, construct_id: str, *, spec: BucketSpec, access_logs_bucket: str) -> None:
         super().__init__(scope, construct_id)
@@ -67,6 +68,11 @@ class LakeStorage(Construct):
                     id="staging",  # a batch job's intermediate files; a crashed run leaves its own
                     prefix=f"{c.STAGING_PREFIX}/",
                     expiration=Duration.days(c.STAGING_EXPIRY_DAYS),
+                ),
+                s3.LifecycleRule(
+                    id="exports",  # POST /v1/exports: the files its links download
+                    prefix=f"{c.EXPORTS_PREFIX}/",
+                    expiration=Duration.days(c.EXPORTS_EXPIRY_DAYS),
                 ),
                 s3.LifecycleRule(
                     id="abort-multipart", abort_incomplete_multipart_upload_after=Duration.days(MULTIPART_ABORT_DAYS)

@@ -5,9 +5,10 @@ Separate from the collector on purpose: ingest keeps its throttling and scaling,
 (a second generated secret) never opens the write path. The handler checks the key
 (`clickstream.api`), so the same code path runs locally and in Lambda.
 
-Data access is read-only, except Athena's result location: the realtime and batch tables, the
-curated and raw lake prefixes (export reads the raw tail not yet compacted), the Glue catalog of
-the lake database, and queries in the platform's workgroup.
+Data access is read-only, except Athena's result location and the export jobs' prefix (Athena's
+UNLOAD writes there with the API's credentials, and the download links are signed with them): the
+realtime and batch tables, the curated and raw lake prefixes (export reads the raw tail not yet
+compacted), the Glue catalog of the lake database, and queries in the platform's workgroup.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class QueryApi(Construct):
         tables = [arns.table(self, t) for t in (names.realtime_table, names.batch_table)]
         readable = [arns.objects(names.bucket, f"{p}/*") for p in READ_PREFIXES]
         results = arns.objects(names.bucket, f"{c.ATHENA_RESULTS_PREFIX}/*")
+        exports = arns.objects(names.bucket, f"{c.EXPORTS_PREFIX}/*")
         for statement in (
             iam.PolicyStatement(actions=TABLE_READ_ACTIONS, resources=tables),
             iam.PolicyStatement(
@@ -87,7 +89,7 @@ class QueryApi(Construct):
             ),
             iam.PolicyStatement(actions=["s3:GetObject"], resources=readable),
             iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], resources=[results]
+                actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], resources=[results, exports]
             ),
             iam.PolicyStatement(
                 actions=GLUE_READ_ACTIONS,
@@ -106,10 +108,11 @@ class QueryApi(Construct):
             role,
             "IAM5",
             "the API reads whole prefixes of the lake (curated tables, the raw tail for export) and Athena "
-            "writes results under one prefix; Glue needs the table ARN pattern of the lake database",
+            "writes results under one prefix, export jobs under another; Glue needs the table ARN pattern "
+            "of the lake database",
             *(
                 nag.resource_finding(self, arn)
-                for arn in (*readable, results, arns.glue_tables(self, names.glue_database))
+                for arn in (*readable, results, exports, arns.glue_tables(self, names.glue_database))
             ),
         )
         self.api = self._api(cfg)
