@@ -234,3 +234,15 @@ def test_a_started_statement_left_running_by_a_stopped_process_reads_as_failed(s
     engine._put_state("0f0f0f0f-0000-0000-0000-000000000000", QueryState("RUNNING"), deadline=time.time() - 1)  # type: ignore[attr-defined]
     state = engine.state("0f0f0f0f-0000-0000-0000-000000000000")
     assert state.state == "FAILED" and "start it again" in (state.reason or "")
+
+
+def test_a_file_rewritten_in_place_is_read_again_by_the_same_engine(settings: Settings) -> None:
+    # (the engine reads local copies of the lake's Parquet: a copy is used while the object's size
+    # and time are unchanged; the reconciliation table's files are rewritten in place)
+    engine = query_engine(settings)
+    parts = _write_events(settings, _events(3, "2026-11-20", "10"), "2026-11-20", "10")
+    glue_catalog(settings).upsert_partitions(settings.names.glue_database, EVENTS, settings.names.bucket, parts)
+    first = engine.execute("SELECT count(*) AS n FROM events WHERE dt = '2026-11-20'").to_pylist()
+    _write_events(settings, _events(7, "2026-11-20", "10"), "2026-11-20", "10")
+    second = engine.execute("SELECT count(*) AS n FROM events WHERE dt = '2026-11-20'").to_pylist()
+    assert (first, second) == ([{"n": 3}], [{"n": 7}])

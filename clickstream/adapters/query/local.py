@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -24,6 +25,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from clickstream import constants as c
+from clickstream.adapters.query.copies import LakeCopies, parquet_scan, parquet_view
 from clickstream.adapters.query.engine import (
     QueryError,
     QueryState,
@@ -34,7 +36,7 @@ from clickstream.adapters.query.engine import (
     unqualify,
 )
 from clickstream.adapters.query.pruning import partition_filters
-from clickstream.adapters.query.sources import GlueTableInfo, s3_filesystem, table_source
+from clickstream.adapters.query.sources import DataFile, GlueTableInfo, ParquetFiles, s3_filesystem, table_source
 from clickstream.adapters.query.unload import JSON_FORMAT, MAX_PARTITIONS, Unload
 from clickstream.settings import Settings
 
@@ -52,7 +54,7 @@ ROW_GROUP_BYTES = 256 * 1024 * 1024
 # it when asked about was left by a process that stopped, and reads as FAILED.
 STARTED_TIMEOUT_S = 30 * 60
 MEMORY_LIMIT = "1GB"  # DuckDB's memory per statement; beyond it, it spills to `spill_directory()`
-Source: TypeAlias = "ds.Dataset | pa.Table | pa.RecordBatchReader"
+Source: TypeAlias = "ParquetFiles | ds.Dataset | pa.Table | pa.RecordBatchReader"
 
 
 class LocalEngine:
@@ -67,6 +69,7 @@ class LocalEngine:
             {name.lower(): _as_source(obj) for name, obj in sources.items()} if sources is not None else None
         )
         self._fs: Any = None
+        self._copies: LakeCopies | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -150,6 +153,9 @@ class LocalEngine:
 
     def close(self) -> None:
         self._fs = None
+        if self._copies is not None:
+            self._copies.close()
+            self._copies = None
 
     # --- internals -----------------------------------------------------------------------------
 
@@ -185,7 +191,7 @@ class LocalEngine:
         if foreign:
             raise UnknownTableError(foreign, self.tables(), self.database)
         sources = self._sources(names, statement)
-        return _Connection(sources, to_duckdb(statement))
+        return _Connection(sources, to_duckdb(statement), self._copies_if_any())
 
     def _sources(self, names: set[str], statement: Any) -> dict[str, Source]:
         if self._static is not None:
@@ -203,6 +209,15 @@ class LocalEngine:
         glue = self._glue()
         registered = {n: glue.partition_locations(self.database, n) for n, info in infos.items() if info.versioned}
         return {n: table_source(info, fs, keep=keep.get(n), partitions=registered.get(n)) for n, info in infos.items()}
+
+    def _copies_if_any(self) -> LakeCopies | None:
+        """The engine's local copies of lake files (made on first use; an engine over local sources has none)."""
+        if self._settings is None:
+            return None
+        with self._lock:
+            if self._copies is None:
+                self._copies = LakeCopies()
+            return self._copies
 
     def _lake_fs(self) -> Any:
         """The S3 filesystem on the lake's endpoint, made once per engine."""
@@ -293,10 +308,15 @@ def spill_directory() -> str:
 
 
 class _Connection:
-    """A fresh DuckDB connection with the statement's tables registered; closed on exit."""
+    """A fresh DuckDB connection with the statement's tables registered; closed on exit.
 
-    def __init__(self, sources: Mapping[str, Source], duck_sql: str) -> None:
-        self._sources, self._sql = sources, duck_sql
+    A Parquet table (`ParquetFiles`) is a view over DuckDB's own `read_parquet` of the files: on
+    local disk as they are, and from the lake through the engine's local copies (`copies`), held
+    until the statement ends. Other sources (Arrow tables, streams, datasets) are registered."""
+
+    def __init__(self, sources: Mapping[str, Source], duck_sql: str, copies: LakeCopies | None = None) -> None:
+        self._sources, self._sql, self._copies = sources, duck_sql, copies
+        self._held: list[Sequence[DataFile]] = []
 
     def __enter__(self) -> tuple[Any, str]:
         import duckdb
@@ -308,17 +328,53 @@ class _Connection:
         self._con.execute(f"SET memory_limit='{MEMORY_LIMIT}'")
         self._con.execute(f"SET temp_directory='{spill_directory()}'")
         self._con.execute("SET enable_progress_bar=false")  # it would print to stdout (CLI output, logs)
-        for name, source in self._sources.items():
-            self._con.register(name, source)
-        # Defence in depth behind sqlguard: no file/URL access, no scans of Python variables by name,
-        # and no SQL can switch either back on.
-        self._con.execute("SET python_enable_replacements = false")
-        self._con.execute("SET enable_external_access = false")
-        self._con.execute("SET lock_configuration = true")
+        readable: set[str] = set()
+        try:
+            for name, source in self._sources.items():
+                if isinstance(source, ParquetFiles):
+                    readable.update(self._parquet_view(name, source))
+                else:
+                    self._con.register(name, source)
+            # Defence in depth behind sqlguard: no file/URL access but the statement's own files, no
+            # scans of Python variables by name, and no SQL can switch either back on.
+            self._con.execute("SET python_enable_replacements = false")
+            if readable:
+                listed = ", ".join("'" + d.replace("'", "''") + "'" for d in sorted(readable))
+                self._con.execute(f"SET allowed_directories = [{listed}]")
+            self._con.execute("SET enable_external_access = false")
+            self._con.execute("SET lock_configuration = true")
+        except BaseException:
+            self.__exit__()
+            raise
         return self._con, self._sql
+
+    def _parquet_view(self, name: str, table: ParquetFiles) -> set[str]:
+        """Create the view of `table`; the folders it reads."""
+        if table.fs is None:
+            paths = [f.path for f in table.files]
+            folders = {os.path.dirname(p) + os.sep for p in paths}
+        else:
+            assert self._copies is not None, "a table on S3 needs the engine's local copies"
+            paths = self._copies.checkout(table.fs, table.files)
+            self._held.append(table.files)
+            folders = {self._copies.root + os.sep}
+        present = {row[0] for row in self._con.execute(f"DESCRIBE SELECT * FROM {parquet_scan(paths)}").fetchall()}
+        types = {n: _duckdb_type(t) for n, t in table.columns if n not in present}
+        self._con.execute(parquet_view(name, table, paths, present, types))
+        return folders
 
     def __exit__(self, *exc: object) -> None:
         self._con.close()
+        for files in self._held:
+            assert self._copies is not None
+            self._copies.release(files)
+        self._held.clear()
+
+
+def _duckdb_type(glue_type: str) -> str:
+    from sqlglot import exp
+
+    return str(exp.DataType.build(glue_type, dialect="hive").sql(dialect=DUCKDB_DIALECT))
 
 
 def to_duckdb(statement: Any) -> str:
@@ -539,13 +595,18 @@ def _as_source(obj: Any) -> Source:
     raise TypeError(f"LocalEngine.over() takes pyarrow tables, datasets or Parquet directories, not {type(obj)}")
 
 
-def _local_parquet(root: Path) -> ds.Dataset:
-    """A local Parquet directory with hive partition keys kept as strings (as Glue declares them)."""
+def _local_parquet(root: Path) -> ParquetFiles | pa.Table:
+    """A local Parquet directory, read by DuckDB; hive partition keys (k=v/ folders) kept as strings,
+    as Glue declares them."""
     keys: list[str] = []
-    for path in sorted(root.rglob("*.parquet")):
-        for part in path.relative_to(root).parts[:-1]:
+    files = []
+    for path in sorted(root.resolve().rglob("*.parquet")):
+        for part in path.relative_to(root.resolve()).parts[:-1]:
             key = part.split("=", 1)[0]
             if "=" in part and key not in keys:
                 keys.append(key)
-    partitioning = ds.partitioning(pa.schema([(k, pa.string()) for k in keys]), flavor="hive") if keys else None
-    return ds.dataset(str(root), format="parquet", partitioning=partitioning)
+        stat = path.stat()
+        files.append(DataFile(str(path), {}, stat.st_size, stat.st_mtime_ns))
+    if not files:
+        raise QueryError(f"{root}: no Parquet files")
+    return ParquetFiles(tuple(files), (), tuple(keys))

@@ -1,10 +1,11 @@
-"""Arrow views of the lake's Glue tables, read straight from S3 with pyarrow (the local engine's storage side).
+"""The lake's Glue tables as the local engine reads them (its storage side).
 
-DuckDB's httpfs extension cannot be installed offline, so the local engine reads S3 through
-`pyarrow.fs.S3FileSystem` and hands DuckDB a dataset (Parquet: lazy, with filter pushdown) or a
-table (NDJSON.gz: decoded here). Partition keys stay strings, as in Glue (DuckDB's own hive reader
-would turn dt=2026-11-22 into a DATE). A table whose prefix is empty or missing is an empty table
-with the Glue schema, so queries over a fresh lake return no rows instead of failing.
+A Parquet table is its list of files (`ParquetFiles`): the engine copies them from S3 and DuckDB
+reads them itself (`clickstream.adapters.query.copies`, docs/adr/0012). NDJSON is decoded here,
+through `pyarrow.fs.S3FileSystem`, into an Arrow table; a text table (`raw_lines`) is a stream of
+lines, one object at a time. Partition keys stay strings, as in Glue. A table whose prefix is
+empty or missing is an empty table with the Glue schema, so queries over a fresh lake return no
+rows instead of failing.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ import gzip
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlparse
 
 import orjson
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from clickstream.settings import Settings
@@ -43,6 +43,29 @@ _SIMPLE_TYPES: dict[str, pa.DataType] = {
 }
 _DECIMAL = re.compile(r"decimal\((\d+)\s*,\s*(\d+)\)")
 PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
+
+
+class DataFile(NamedTuple):
+    """One of a table's data files: where, its partition values, and what the listing said of it."""
+
+    path: str  # bucket/key
+    values: dict[str, str]
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class ParquetFiles:
+    """A Parquet table as its files, for DuckDB's own reader (`clickstream.adapters.query.copies`).
+
+    `columns` are the Glue columns, in order (empty: the files' own); the partition keys follow
+    them as strings, read from the k=v/ segments of the paths. `fs` is where the files are: the
+    lake's S3 (the engine reads local copies) or None for files on local disk."""
+
+    files: tuple[DataFile, ...]
+    columns: tuple[tuple[str, str], ...]
+    partition_keys: tuple[str, ...]
+    fs: pafs.FileSystem | None = None
 
 
 def arrow_type(glue_type: str) -> pa.DataType:
@@ -121,8 +144,9 @@ def table_source(
     *,
     keep: PartitionFilter | None = None,
     partitions: Mapping[tuple[str, ...], str] | None = None,
-) -> ds.Dataset | pa.Table:
-    """A dataset (Parquet) or table (NDJSON) over the table's files; `keep` may skip partitions early.
+) -> ParquetFiles | pa.Table | pa.RecordBatchReader:
+    """The table's files (Parquet), or its rows (NDJSON: a table; text: a stream of lines); `keep`
+    may skip partitions early.
 
     `partitions` ({values: S3 location}, from Glue) makes the registered partitions the table, as
     Athena reads a table without partition projection: every file under each location. Without
@@ -137,33 +161,10 @@ def table_source(
         return read_lines(fs, files, info)
     if not files:
         return info.glue_schema().empty_table()
-    partitioning = ds.partitioning(pa.schema([(k, pa.string()) for k in info.partition_keys]), flavor="hive")
-    paths = [path for path, _ in files]
-    found = ds.dataset(paths, filesystem=fs, format="parquet", partitioning=partitioning, partition_base_dir=base)
-    return ds.dataset(
-        paths,
-        filesystem=fs,
-        format="parquet",
-        partitioning=partitioning,
-        partition_base_dir=base,
-        schema=_merged_schema(info, found.schema),
-    )
+    return ParquetFiles(tuple(files), tuple(info.columns), tuple(info.partition_keys), fs)
 
 
-def _merged_schema(info: GlueTableInfo, file_schema: pa.Schema) -> pa.Schema:
-    """Glue's columns, typed as in the files where present (timestamp units/zones vary by writer)."""
-    if not info.columns:
-        return file_schema
-    fields = []
-    for name, glue_type in info.columns:
-        idx = file_schema.get_field_index(name)
-        fields.append(file_schema.field(idx) if idx >= 0 else pa.field(name, arrow_type(glue_type)))
-    return pa.schema(fields + [pa.field(k, pa.string()) for k in info.partition_keys])
-
-
-def _data_files(
-    fs: pafs.FileSystem, base: str, info: GlueTableInfo, keep: PartitionFilter | None
-) -> list[tuple[str, dict[str, str]]]:
+def _data_files(fs: pafs.FileSystem, base: str, info: GlueTableInfo, keep: PartitionFilter | None) -> list[DataFile]:
     """(path, partition values) of every data file under `base` laid out as k=v/… for the partition keys."""
     selector = pafs.FileSelector(base, recursive=True, allow_not_found=True)
     out = []
@@ -179,13 +180,13 @@ def _data_files(
             continue  # not in the table's layout (e.g. a stray object): Athena would not see it either
         if keep is not None and not keep(values):
             continue
-        out.append((entry.path, values))
+        out.append(_data_file(entry, values))
     return sorted(out)
 
 
 def _registered_files(
     fs: pafs.FileSystem, info: GlueTableInfo, partitions: Mapping[tuple[str, ...], str], keep: PartitionFilter | None
-) -> list[tuple[str, dict[str, str]]]:
+) -> list[DataFile]:
     """(path, partition values) of every data file under each registered partition's location.
 
     The dataset reads the values back from the k=v/ segments of the paths, so a location must
@@ -204,21 +205,26 @@ def _registered_files(
                 continue
             if info.format == "parquet" and not name.endswith(PARQUET_SUFFIXES):
                 continue
-            out.append((entry.path, named))
+            out.append(_data_file(entry, named))
     return sorted(out)
+
+
+def _data_file(entry: pafs.FileInfo, values: dict[str, str]) -> DataFile:
+    mtime = entry.mtime_ns if entry.mtime_ns is not None else 0
+    return DataFile(entry.path, values, int(entry.size or 0), int(mtime))
 
 
 # --- NDJSON(.gz), read like Athena's OpenX JsonSerDe ---------------------------------------------
 
 
-def read_ndjson(fs: pafs.FileSystem, files: list[tuple[str, dict[str, str]]], info: GlueTableInfo) -> pa.Table:
+def read_ndjson(fs: pafs.FileSystem, files: list[DataFile], info: GlueTableInfo) -> pa.Table:
     """Decode NDJSON objects into the Glue schema: nested values as JSON text, bad lines as NULL rows."""
     schema = info.glue_schema()
     names = [n for n, _ in info.columns]
     convert = [_converter(arrow_type(t)) for _, t in info.columns]
     columns: list[list[Any]] = [[] for _ in names]
     part_cols: list[list[str]] = [[] for _ in info.partition_keys]
-    for path, values in files:
+    for path, values, *_ in files:
         data = _object_bytes(fs, path)
         for line in data.splitlines():
             if not line.strip():
@@ -248,9 +254,7 @@ def _object_bytes(fs: pafs.FileSystem, path: str) -> bytes:
 PATH_COLUMN = "$path"  # Athena's pseudo-column: the S3 object a row came from
 
 
-def read_lines(
-    fs: pafs.FileSystem, files: list[tuple[str, dict[str, str]]], info: GlueTableInfo
-) -> pa.RecordBatchReader:
+def read_lines(fs: pafs.FileSystem, files: list[DataFile], info: GlueTableInfo) -> pa.RecordBatchReader:
     """A text table (`raw_lines`): one row per line of each object (gunzipped), as Athena's
     TextInputFormat reads it, with the object's `s3://` URL in `$path` as Athena's pseudo-column.
 
@@ -265,7 +269,7 @@ def read_lines(
     schema = pa.schema([pa.field(column, pa.large_string()), *keys, pa.field(PATH_COLUMN, pa.string())])
 
     def batches() -> Any:
-        for path, values in files:
+        for path, values, *_ in files:
             lines = object_lines(_object_bytes(fs, path))
             n = len(lines)
             arrays = [lines, *(pa.array([values[k]] * n, pa.string()) for k in info.partition_keys)]

@@ -1,0 +1,120 @@
+"""Parquet tables for DuckDB's own reader: local copies of the lake's files, and the view over them.
+
+DuckDB's S3 reader (the httpfs extension) cannot be installed offline, and reading S3 through a
+pyarrow dataset costs memory DuckDB does not govern: pyarrow reads ahead several files and
+batches, whatever DuckDB's `memory_limit` (docs/BENCHMARKS.md "The local engine reads Parquet
+itself"). So the local engine copies the files a statement reads into a folder of its own, once
+per file version (the listing's size and modification time), and DuckDB's `read_parquet` scans
+them within its memory limit and on every core, as Athena scans S3. The copies are the engine's:
+they live as long as it, and the least recently used go when they pass `MAX_BYTES`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import threading
+import weakref
+from collections import Counter, OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Final
+
+from clickstream.adapters.query.sources import DataFile, ParquetFiles
+
+MAX_BYTES: Final = 4 * 1024**3  # the copies an engine keeps between statements (more while one needs them)
+COPY_THREADS: Final = 8  # GETs are latency-bound
+_CHUNK: Final = 8 * 1024 * 1024
+
+
+class LakeCopies:
+    """One engine's local copies of lake files, keyed by path; a copy is fresh while its size and
+    modification time are the listing's."""
+
+    def __init__(self, *, max_bytes: int = MAX_BYTES, parent: str | None = None) -> None:
+        self.root = tempfile.mkdtemp(prefix="clickstream-lake-copies-", dir=parent)
+        self._max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._held: OrderedDict[str, tuple[int, int]] = OrderedDict()  # path -> (size, mtime), oldest use first
+        self._in_use: Counter[str] = Counter()
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self.root, ignore_errors=True)
+
+    def local_path(self, path: str) -> str:
+        return os.path.join(self.root, path.lstrip("/"))
+
+    def checkout(self, fs: Any, files: Sequence[DataFile]) -> list[str]:
+        """Local paths of `files`, copied where missing or stale; held until `release`."""
+        with self._lock:
+            for f in files:
+                self._in_use[f.path] += 1
+            missing = [f for f in files if self._held.get(f.path) != (f.size, f.mtime_ns)]
+        try:
+            if missing:
+                with ThreadPoolExecutor(max_workers=min(COPY_THREADS, len(missing))) as pool:
+                    list(pool.map(lambda f: self._copy(fs, f), missing))
+        except BaseException:
+            self.release(files)
+            raise
+        with self._lock:
+            for f in files:
+                self._held[f.path] = (f.size, f.mtime_ns)
+                self._held.move_to_end(f.path)
+            self._evict()
+        return [self.local_path(f.path) for f in files]
+
+    def release(self, files: Sequence[DataFile]) -> None:
+        with self._lock:
+            for f in files:
+                self._in_use[f.path] -= 1
+                if self._in_use[f.path] <= 0:
+                    del self._in_use[f.path]
+            self._evict()
+
+    def close(self) -> None:
+        self._cleanup()
+
+    def _copy(self, fs: Any, f: DataFile) -> None:
+        target = self.local_path(f.path)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        partial = f"{target}.{threading.get_ident()}.partial"
+        with fs.open_input_stream(f.path) as src, open(partial, "wb") as out:
+            while chunk := src.read(_CHUNK):
+                out.write(chunk)
+        os.replace(partial, target)  # a reader of the old copy keeps its open file
+
+    def _evict(self) -> None:
+        """Drop the least recently used copies no statement holds, down to `max_bytes` (the lock is held)."""
+        total = sum(size for size, _ in self._held.values())
+        for path in list(self._held):
+            if total <= self._max_bytes:
+                return
+            if self._in_use[path]:
+                continue
+            total -= self._held.pop(path)[0]
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self.local_path(path))
+
+
+def parquet_view(name: str, table: ParquetFiles, paths: Sequence[str], present: set[str], types: dict[str, str]) -> str:
+    """DuckDB's view of `table` over the local `paths`: the Glue columns in order (NULL where no
+    file has one), then the partition keys as strings from the paths' k=v/ segments."""
+    names = [n for n, _ in table.columns] or sorted(present - set(table.partition_keys))
+    select = [_quoted(n) if n in present else f"CAST(NULL AS {types.get(n, 'VARCHAR')}) AS {_quoted(n)}" for n in names]
+    select += [_quoted(k) for k in table.partition_keys]
+    return f"CREATE VIEW {_quoted(name)} AS SELECT {', '.join(select)} FROM {parquet_scan(paths)}"
+
+
+def parquet_scan(paths: Sequence[str]) -> str:
+    """DuckDB's scan of the files: columns by name across files, k=v/ folders as string columns."""
+    listed = ", ".join(_literal(p) for p in paths)
+    return f"read_parquet([{listed}], hive_partitioning = true, hive_types_autocast = false, union_by_name = true)"
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
