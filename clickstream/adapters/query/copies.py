@@ -6,7 +6,8 @@ batches, whatever DuckDB's `memory_limit` (docs/BENCHMARKS.md "The local engine 
 itself"). So the local engine copies the files a statement reads into a folder of its own, once
 per file version (the listing's size and modification time), and DuckDB's `read_parquet` scans
 them within its memory limit and on every core, as Athena scans S3. The copies are the engine's:
-they live as long as it, and the least recently used go when they pass `MAX_BYTES`.
+they live as long as it, and the least recently used go when they pass `MAX_BYTES`. An engine's
+folder is named after its process, and the next engine removes those of processes that are gone.
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ class LakeCopies:
     modification time are the listing's."""
 
     def __init__(self, *, max_bytes: int = MAX_BYTES, parent: str | None = None) -> None:
-        self.root = tempfile.mkdtemp(prefix="clickstream-lake-copies-", dir=parent)
+        parent = parent or os.path.join(tempfile.gettempdir(), f"clickstream-lake-copies-{os.getuid()}")
+        os.makedirs(parent, exist_ok=True)
+        _sweep(parent)
+        self.root = tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=parent)
         self._max_bytes = max_bytes
         self._lock = threading.Lock()
         self._held: OrderedDict[str, tuple[int, int]] = OrderedDict()  # path -> (size, mtime), oldest use first
@@ -95,6 +99,24 @@ class LakeCopies:
             total -= self._held.pop(path)[0]
             with contextlib.suppress(FileNotFoundError):
                 os.remove(self.local_path(path))
+
+
+def _sweep(parent: str) -> None:
+    """Remove the copies of engines whose process is gone (killed: its cleanup never ran)."""
+    for entry in os.scandir(parent):
+        pid = entry.name.split("-", 1)[0]
+        if entry.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def parquet_view(name: str, table: ParquetFiles, paths: Sequence[str], present: set[str], types: dict[str, str]) -> str:

@@ -66,3 +66,17 @@ def test_the_copies_go_with_the_engine(tmp_path: Path) -> None:
     root = copies.root
     copies.close()
     assert not os.path.exists(root)
+
+
+def test_the_copies_of_a_killed_process_are_removed_by_the_next_engine(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    # GIVEN the folder a process left when it was killed (its cleanup never ran) ...
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f"{gone.stdout.strip()}-abc"
+    (stale / "bucket").mkdir(parents=True)
+    # ... and the folder of a live engine in another process (this one stands in for it)
+    live = LakeCopies(parent=str(tmp_path))
+    LakeCopies(parent=str(tmp_path))
+    assert not stale.exists() and os.path.isdir(live.root)
