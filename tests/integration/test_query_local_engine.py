@@ -246,3 +246,27 @@ def test_a_file_rewritten_in_place_is_read_again_by_the_same_engine(settings: Se
     _write_events(settings, _events(7, "2026-11-20", "10"), "2026-11-20", "10")
     second = engine.execute("SELECT count(*) AS n FROM events WHERE dt = '2026-11-20'").to_pylist()
     assert (first, second) == ([{"n": 3}], [{"n": 7}])
+
+
+def test_partitions_in_mixed_layouts_and_anywhere_are_read_with_their_registered_values(settings: Settings) -> None:
+    # GIVEN three registered partitions of `events`: one in the layout before versions
+    # (dt=/hour=/), one in a version (v=…/dt=/hour=/), and one at a location that spells no value
+    import pyarrow.parquet as pq
+
+    fs, bucket = s3_filesystem(settings), settings.names.bucket
+    layouts = {
+        ("2026-11-20", "10"): "curated/events/dt=2026-11-20/hour=10/",
+        ("2026-11-20", "11"): "curated/events/v=20261207T000000Z-run/dt=2026-11-20/hour=11/",
+        ("2026-11-20", "12"): "curated/events/restored/from-backup/",
+    }
+    for (dt, hour), prefix in layouts.items():
+        pq.write_table(_events(2, dt, hour), f"{bucket}/{prefix}part-0.parquet", filesystem=fs)
+    glue_catalog(settings).upsert_partitions(
+        settings.names.glue_database, EVENTS, bucket, [{"dt": dt, "hour": h} for dt, h in layouts],
+        prefixes={values: prefix for values, prefix in layouts.items()},
+    )  # fmt: skip
+    # THEN the engine reads every one, each with the partition values Glue has for it
+    out = query_engine(settings).execute(
+        "SELECT hour, count(*) AS n, min(event_id) AS first FROM events WHERE dt = '2026-11-20' GROUP BY 1 ORDER BY 1"
+    )
+    assert out.to_pylist() == [{"hour": h, "n": 2, "first": f"e-2026-11-20-{h}-0"} for h in ("10", "11", "12")]

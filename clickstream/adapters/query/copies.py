@@ -119,19 +119,45 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def parquet_view(name: str, table: ParquetFiles, paths: Sequence[str], present: set[str], types: dict[str, str]) -> str:
-    """DuckDB's view of `table` over the local `paths`: the Glue columns in order (NULL where no
-    file has one), then the partition keys as strings from the paths' k=v/ segments."""
+def scan_groups(table: ParquetFiles, paths: Sequence[str]) -> list[tuple[list[str], dict[str, str] | None]]:
+    """The files in groups of one scan each, as (paths, partition values or None).
+
+    DuckDB's hive partitioning needs every file of a scan to spell the same k=v/ keys in its path.
+    Files that spell the table's partition keys are grouped by the keys they spell (a layout with
+    versions, `v=…/dt=…/`, beside one without) and read their values from the path (None); files
+    whose paths do not spell them are grouped by partition, with the values Glue registered."""
+    hive: dict[tuple[str, ...], list[str]] = {}
+    other: dict[tuple[str, ...], tuple[list[str], dict[str, str]]] = {}
+    for f, path in zip(table.files, paths, strict=True):
+        spelled = tuple(part.split("=", 1)[0] for part in os.path.dirname(path).split(os.sep) if "=" in part)
+        if set(table.partition_keys) <= set(spelled):
+            hive.setdefault(spelled, []).append(path)
+        else:
+            values = tuple(f.values.get(k, "") for k in table.partition_keys)
+            other.setdefault(values, ([], dict(f.values)))[0].append(path)
+    return [(group, None) for group in hive.values()] + list(other.values())
+
+
+def parquet_select(
+    table: ParquetFiles, paths: Sequence[str], values: dict[str, str] | None, present: set[str], types: dict[str, str]
+) -> str:
+    """One scan of `table`'s files as its columns: the Glue columns in order (NULL where no file
+    has one), then the partition keys as strings, from the paths (`values` None) or as given."""
     names = [n for n, _ in table.columns] or sorted(present - set(table.partition_keys))
     select = [_quoted(n) if n in present else f"CAST(NULL AS {types.get(n, 'VARCHAR')}) AS {_quoted(n)}" for n in names]
-    select += [_quoted(k) for k in table.partition_keys]
-    return f"CREATE VIEW {_quoted(name)} AS SELECT {', '.join(select)} FROM {parquet_scan(paths)}"
+    if values is None:
+        select += [_quoted(k) for k in table.partition_keys]
+    else:
+        select += [f"{_literal(values.get(k, ''))} AS {_quoted(k)}" for k in table.partition_keys]
+    return f"SELECT {', '.join(select)} FROM {parquet_scan(paths, hive=values is None)}"
 
 
-def parquet_scan(paths: Sequence[str]) -> str:
-    """DuckDB's scan of the files: columns by name across files, k=v/ folders as string columns."""
+def parquet_scan(paths: Sequence[str], *, hive: bool = True) -> str:
+    """DuckDB's scan of the files: columns by name across files; with `hive`, the k=v/ folders as
+    string columns."""
     listed = ", ".join(_literal(p) for p in paths)
-    return f"read_parquet([{listed}], hive_partitioning = true, hive_types_autocast = false, union_by_name = true)"
+    partitioning = "hive_partitioning = true, hive_types_autocast = false" if hive else "hive_partitioning = false"
+    return f"read_parquet([{listed}], {partitioning}, union_by_name = true)"
 
 
 def _quoted(name: str) -> str:

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from clickstream import constants as c
-from clickstream.adapters.query.copies import LakeCopies, parquet_scan, parquet_view
+from clickstream.adapters.query.copies import LakeCopies, parquet_scan, parquet_select, scan_groups
 from clickstream.adapters.query.engine import (
     QueryError,
     QueryState,
@@ -358,9 +358,13 @@ class _Connection:
             paths = self._copies.checkout(table.fs, table.files)
             self._held.append(table.files)
             folders = {self._copies.root + os.sep}
-        present = {row[0] for row in self._con.execute(f"DESCRIBE SELECT * FROM {parquet_scan(paths)}").fetchall()}
-        types = {n: _duckdb_type(t) for n, t in table.columns if n not in present}
-        self._con.execute(parquet_view(name, table, paths, present, types))
+        branches = []
+        for group, values in scan_groups(table, paths):
+            scan = parquet_scan(group, hive=values is None)
+            present = {row[0] for row in self._con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
+            types = {n: _duckdb_type(t) for n, t in table.columns if n not in present}
+            branches.append(parquet_select(table, group, values, present, types))
+        self._con.execute(f'CREATE VIEW "{name}" AS ' + " UNION ALL ".join(branches))
         return folders
 
     def __exit__(self, *exc: object) -> None:
