@@ -82,6 +82,7 @@ class KafkaConsumerLoop:
         self._expected: dict[str, int] = {}  # next offset per partition: older fetches are stale
         self._replay: dict[str, int] = {}  # a recovered batch's last offset per partition
         self._since: float | None = None
+        self._rebalancing = False  # between a revocation and the assignment that ends it
         self._stop = threading.Event()
         self._group = connect(self._on_revoked, self._on_assigned)
 
@@ -115,6 +116,7 @@ class KafkaConsumerLoop:
 
     def _on_revoked(self, pids: list[str]) -> None:
         self.stats.rebalances += 1
+        self._rebalancing = True
         log.info("revoked %s", ", ".join(pids) or "nothing")
         batch = self._cut(self._clock(), only=set(pids))
         if batch and not self._stop.is_set():
@@ -137,6 +139,7 @@ class KafkaConsumerLoop:
             if meta.startswith(INTENT_PREFIX) and int(meta[len(INTENT_PREFIX) :]) >= offset:
                 self._replay[pid] = int(meta[len(INTENT_PREFIX) :])
                 log.info("partition %s: replaying the batch %d..%s first", pid, offset, self._replay[pid])
+        self._rebalancing = False
         log.info("assigned %s", ", ".join(pids) or "nothing")
 
     # --- batching ----------------------------------------------------------------------------
@@ -179,8 +182,10 @@ class KafkaConsumerLoop:
         return batch
 
     def _drained(self) -> bool:
+        """Nothing left to do: partitions assigned, none behind, nothing buffered, and no rebalance
+        under way (a member that left mid-rebalance would never get the partitions it was to take)."""
         pids = self._group.assignment()
-        if not pids or any(self._buffers.values()):
+        if self._rebalancing or not pids or any(self._buffers.values()):
             return False
         return all(self._group.records_behind(p) == 0 for p in pids)
 
