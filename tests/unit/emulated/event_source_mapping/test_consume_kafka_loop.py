@@ -179,3 +179,36 @@ def test_a_refused_commit_means_the_partition_is_gone_and_its_batch_is_not_invok
     stats = loop(group, Handler(log)).run(threading.Event(), until_idle=0.0)
 
     assert not invoked(log) and stats.lost_commits >= 1
+
+
+class SlowRebalance(FakeGroup):
+    """P0 first; then a rebalance whose assignment (P0 and P1, the partitions a dead member had)
+    comes only some polls after the revocation, the old assignment still reported meanwhile."""
+
+    def __init__(self, log: list[tuple[Any, ...]], *, gap_polls: int) -> None:
+        super().__init__({P0: 2, P1: 3}, log)
+        self.pending = [P0]
+        self.polls, self.gap_polls = 0, gap_polls
+
+    def poll(self, timeout_ms: int, max_records: int) -> list[KafkaMessage]:
+        self.polls += 1
+        if self.polls == 2:  # right after P0 was drained: A's session ended, the group rebalances
+            self.on_revoked(list(self.assigned))
+            return []
+        if self.polls == 2 + self.gap_polls:
+            self.pending = [P0, P1]
+        elif self.polls > 2 and self.polls < 2 + self.gap_polls:
+            return []  # the join and sync under way: nothing fetched, the old assignment still shown
+        return super().poll(timeout_ms, max_records)
+
+
+def test_an_idle_member_does_not_stop_between_a_revocation_and_its_assignment() -> None:
+    log: list[tuple[Any, ...]] = []
+    group = SlowRebalance(log, gap_polls=5)
+
+    stats = loop(group, Handler(log)).run(threading.Event(), until_idle=0.0)
+
+    # it waited for the rebalance and took the dead member's partition: every record invoked once
+    offsets = sorted((pid, o) for batch in invoked(log) for pid, offs in batch.items() for o in offs)
+    assert offsets == [(P0, 0), (P0, 1), (P1, 0), (P1, 1), (P1, 2)]
+    assert stats.rebalances >= 2 and group.committed_[P1] == (3, "")
