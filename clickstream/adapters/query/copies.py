@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
+from clickstream.adapters.query.engine import QueryError
 from clickstream.adapters.query.sources import DataFile, ParquetFiles
 
 MAX_BYTES: Final = 4 * 1024**3  # the copies an engine keeps between statements (more while one needs them)
@@ -46,7 +47,11 @@ class LakeCopies:
         self._cleanup = weakref.finalize(self, shutil.rmtree, self.root, ignore_errors=True)
 
     def local_path(self, path: str) -> str:
-        return os.path.join(self.root, path.lstrip("/"))
+        """Where `path` (bucket/key) is copied; a key that would lead out of the folder (`..`) is refused."""
+        target = os.path.normpath(os.path.join(self.root, path.lstrip("/")))
+        if not target.startswith(self.root + os.sep):
+            raise QueryError(f"{path!r}: an object key with '..' cannot be copied for the local engine")
+        return target
 
     def checkout(self, fs: Any, files: Sequence[DataFile]) -> list[str]:
         """Local paths of `files`, copied where missing or stale; held until `release`."""

@@ -80,3 +80,14 @@ def test_the_copies_of_a_killed_process_are_removed_by_the_next_engine(tmp_path:
     live = LakeCopies(parent=str(tmp_path))
     LakeCopies(parent=str(tmp_path))
     assert not stale.exists() and os.path.isdir(live.root)
+
+
+def test_a_key_that_leads_out_of_the_copies_folder_is_refused(tmp_path: Path) -> None:
+    import pytest
+
+    from clickstream.adapters.query import QueryError
+
+    copies = LakeCopies(parent=str(tmp_path))
+    with pytest.raises(QueryError, match="cannot be copied"):
+        copies.local_path("bucket/curated/../../../../etc/passwd")
+    assert copies.local_path("bucket/curated/a..b/x.parquet").startswith(copies.root)
