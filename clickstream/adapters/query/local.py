@@ -141,11 +141,16 @@ class LocalEngine:
         return execution_id
 
     def state(self, execution_id: str) -> QueryState:
-        try:
-            with self._lake_fs().open_input_stream(self._state_path(execution_id)) as f:
-                record = json.loads(f.read())
-        except FileNotFoundError as exc:
+        from botocore.exceptions import ClientError
+
+        key = self._state_key(execution_id)
+        try:  # one GetObject: a whole version of the state, never a mix of two (pyarrow's stream reads ranges)
+            body = self._s3().get_object(Bucket=self._bucket(), Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+                raise
             raise QueryError(f"the local engine has no query {execution_id}") from exc
+        record = json.loads(body)
         found = QueryState(record["state"], record.get("reason"))
         if not found.finished and time.time() > record["deadline"]:
             return QueryState("FAILED", "the process running it stopped before it finished; start it again")
@@ -172,17 +177,26 @@ class LocalEngine:
         except Exception:  # the lake went away: the state stays RUNNING and reads FAILED after its deadline
             _log.warning("query %s ended %s; its state could not be written", execution_id, final.state, exc_info=True)
 
-    def _state_path(self, execution_id: str) -> str:
-        if self._settings is None:
-            raise QueryError("a started query keeps its state in the lake: use LocalEngine(settings)")
+    def _state_key(self, execution_id: str) -> str:
         if not execution_id.replace("-", "").isalnum():
             raise QueryError(f"the local engine has no query {execution_id!r}")
-        return f"{self._settings.names.bucket}/{c.ATHENA_RESULTS_PREFIX}/local/{execution_id}.json"
+        return f"{c.ATHENA_RESULTS_PREFIX}/local/{execution_id}.json"
 
     def _put_state(self, execution_id: str, state: QueryState, *, deadline: float | None = None) -> None:
         record = {"state": state.state, "reason": state.reason, "deadline": deadline or time.time()}
-        with self._lake_fs().open_output_stream(self._state_path(execution_id)) as f:
-            f.write(json.dumps(record).encode())
+        body = json.dumps(record).encode()
+        self._s3().put_object(Bucket=self._bucket(), Key=self._state_key(execution_id), Body=body)
+
+    def _bucket(self) -> str:
+        assert self._settings is not None  # `_s3()` refused an engine without the lake first
+        return self._settings.names.bucket
+
+    def _s3(self) -> Any:
+        from clickstream.adapters import _clients
+
+        if self._settings is None:
+            raise QueryError("a started query keeps its state in the lake: use LocalEngine(settings)")
+        return _clients.client("s3", self._settings)
 
     def _connection(self, statement: Any) -> _Connection:
         statement = unqualify(statement, self.database)
