@@ -19,16 +19,19 @@ import tempfile
 import threading
 import weakref
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Final
+from typing import BinaryIO, Final, TypeAlias
 
 from clickstream.adapters.query.engine import QueryError
 from clickstream.adapters.query.sources import DataFile, ParquetFiles
 
+# Writes the object at a path (bucket/key) into a file. It must read ONE version of the object (one
+# GetObject): a read in ranges can mix two versions of a file rewritten in place, and the copy
+# would be kept as the version the listing named.
+Fetch: TypeAlias = Callable[[str, BinaryIO], None]
 MAX_BYTES: Final = 4 * 1024**3  # the copies an engine keeps between statements (more while one needs them)
 COPY_THREADS: Final = 8  # GETs are latency-bound
-_CHUNK: Final = 8 * 1024 * 1024
 
 
 class LakeCopies:
@@ -53,8 +56,8 @@ class LakeCopies:
             raise QueryError(f"{path!r}: an object key with '..' cannot be copied for the local engine")
         return target
 
-    def checkout(self, fs: Any, files: Sequence[DataFile]) -> list[str]:
-        """Local paths of `files`, copied where missing or stale; held until `release`."""
+    def checkout(self, fetch: Fetch, files: Sequence[DataFile]) -> list[str]:
+        """Local paths of `files`, copied (`fetch(path, into)`) where missing or stale; held until `release`."""
         with self._lock:
             for f in files:
                 self._in_use[f.path] += 1
@@ -62,7 +65,7 @@ class LakeCopies:
         try:
             if missing:
                 with ThreadPoolExecutor(max_workers=min(COPY_THREADS, len(missing))) as pool:
-                    list(pool.map(lambda f: self._copy(fs, f), missing))
+                    list(pool.map(lambda f: self._copy(fetch, f), missing))
         except BaseException:
             self.release(files)
             raise
@@ -84,13 +87,12 @@ class LakeCopies:
     def close(self) -> None:
         self._cleanup()
 
-    def _copy(self, fs: Any, f: DataFile) -> None:
+    def _copy(self, fetch: Fetch, f: DataFile) -> None:
         target = self.local_path(f.path)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         partial = f"{target}.{threading.get_ident()}.partial"
-        with fs.open_input_stream(f.path) as src, open(partial, "wb") as out:
-            while chunk := src.read(_CHUNK):
-                out.write(chunk)
+        with open(partial, "wb") as out:
+            fetch(f.path, out)
         os.replace(partial, target)  # a reader of the old copy keeps its open file
 
     def _evict(self) -> None:

@@ -19,13 +19,13 @@ import uuid
 from collections.abc import Mapping, Sequence
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, BinaryIO, TypeAlias
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 
 from clickstream import constants as c
-from clickstream.adapters.query.copies import LakeCopies, parquet_scan, parquet_select, scan_groups
+from clickstream.adapters.query.copies import Fetch, LakeCopies, parquet_scan, parquet_select, scan_groups
 from clickstream.adapters.query.engine import (
     QueryError,
     QueryState,
@@ -205,7 +205,7 @@ class LocalEngine:
         if foreign:
             raise UnknownTableError(foreign, self.tables(), self.database)
         sources = self._sources(names, statement)
-        return _Connection(sources, to_duckdb(statement), self._copies_if_any())
+        return _Connection(sources, to_duckdb(statement), self._copies_if_any(), self._fetch)
 
     def _sources(self, names: set[str], statement: Any) -> dict[str, Source]:
         if self._static is not None:
@@ -232,6 +232,13 @@ class LocalEngine:
             if self._copies is None:
                 self._copies = LakeCopies()
             return self._copies
+
+    def _fetch(self, path: str, into: BinaryIO) -> None:
+        """Copy the lake object at `path` (bucket/key) into `into` with one GetObject: one version."""
+        bucket, key = path.split("/", 1)
+        body = self._s3().get_object(Bucket=bucket, Key=key)["Body"]
+        for chunk in body.iter_chunks(8 * 1024 * 1024):
+            into.write(chunk)
 
     def _lake_fs(self) -> Any:
         """The S3 filesystem on the lake's endpoint, made once per engine."""
@@ -328,8 +335,14 @@ class _Connection:
     local disk as they are, and from the lake through the engine's local copies (`copies`), held
     until the statement ends. Other sources (Arrow tables, streams, datasets) are registered."""
 
-    def __init__(self, sources: Mapping[str, Source], duck_sql: str, copies: LakeCopies | None = None) -> None:
-        self._sources, self._sql, self._copies = sources, duck_sql, copies
+    def __init__(
+        self,
+        sources: Mapping[str, Source],
+        duck_sql: str,
+        copies: LakeCopies | None = None,
+        fetch: Fetch | None = None,
+    ) -> None:
+        self._sources, self._sql, self._copies, self._fetch_object = sources, duck_sql, copies, fetch
         self._held: list[Sequence[DataFile]] = []
 
     def __enter__(self) -> tuple[Any, str]:
@@ -364,12 +377,13 @@ class _Connection:
 
     def _parquet_view(self, name: str, table: ParquetFiles) -> set[str]:
         """Create the view of `table`; the folders it reads."""
-        if table.fs is None:
+        if not table.in_lake:
             paths = [f.path for f in table.files]
             folders = {os.path.dirname(p) + os.sep for p in paths}
         else:
             assert self._copies is not None, "a table on S3 needs the engine's local copies"
-            paths = self._copies.checkout(table.fs, table.files)
+            assert self._fetch_object is not None
+            paths = self._copies.checkout(self._fetch_object, table.files)
             self._held.append(table.files)
             folders = {self._copies.root + os.sep}
         branches = []

@@ -59,13 +59,14 @@ class ParquetFiles:
     """A Parquet table as its files, for DuckDB's own reader (`clickstream.adapters.query.copies`).
 
     `columns` are the Glue columns, in order (empty: the files' own); the partition keys follow
-    them as strings, read from the k=v/ segments of the paths. `fs` is where the files are: the
-    lake's S3 (the engine reads local copies) or None for files on local disk."""
+    them as strings, read from the k=v/ segments of the paths (or, where a path spells none, the
+    values Glue registered). `in_lake`: the paths are bucket/key in the lake, which the engine
+    reads through local copies; otherwise they are files on local disk."""
 
     files: tuple[DataFile, ...]
     columns: tuple[tuple[str, str], ...]
     partition_keys: tuple[str, ...]
-    fs: pafs.FileSystem | None = None
+    in_lake: bool = False
 
 
 def arrow_type(glue_type: str) -> pa.DataType:
@@ -161,7 +162,7 @@ def table_source(
         return read_lines(fs, files, info)
     if not files:
         return info.glue_schema().empty_table()
-    return ParquetFiles(tuple(files), tuple(info.columns), tuple(info.partition_keys), fs)
+    return ParquetFiles(tuple(files), tuple(info.columns), tuple(info.partition_keys), in_lake=True)
 
 
 def _data_files(fs: pafs.FileSystem, base: str, info: GlueTableInfo, keep: PartitionFilter | None) -> list[DataFile]:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-import pyarrow.fs as pafs
+from typing import BinaryIO
 
 from clickstream.adapters.query.copies import LakeCopies
 from clickstream.adapters.query.sources import DataFile
@@ -21,15 +20,14 @@ def _file(root: Path, key: str, body: bytes) -> DataFile:
 
 
 class _Fs:
-    """A local filesystem that records each object it opens (the copies' only call)."""
+    """Fetches from the local disk standing in for the lake, recording each object it reads."""
 
     def __init__(self) -> None:
         self.reads: list[str] = []
-        self._fs = pafs.LocalFileSystem()
 
-    def open_input_stream(self, path: str) -> object:
+    def __call__(self, path: str, into: BinaryIO) -> None:
         self.reads.append(path)
-        return self._fs.open_input_stream(path)
+        into.write(Path(path).read_bytes())
 
 
 def test_a_file_is_copied_once_per_version(tmp_path: Path) -> None:
