@@ -29,7 +29,6 @@ from clickstream.api.errors import ApiError, bad_request
 from clickstream.api.lake import COMPACTION_JOB
 from clickstream.api.service import MAX_EXPORT_SPAN, compaction_watermark, span_sql
 from clickstream.catalog import EVENTS
-from clickstream.constants import EVENT_TYPES
 
 # format → (UNLOAD format, compression): what Athena's UNLOAD writes, and so does the local engine
 FORMATS: Final = {"parquet": ("PARQUET", "ZSTD"), "ndjson": ("JSON", "GZIP")}
@@ -69,9 +68,7 @@ class ExportJobs:
     def start(self, fmt: str, *, from_: str | None, to: str | None, event_types: Sequence[str] = ()) -> dict[str, Any]:
         if fmt not in FORMATS:
             raise bad_request(f"format={fmt!r}: one of {', '.join(FORMATS)}", code="invalid_parameter")
-        unknown = [t for t in event_types if t not in EVENT_TYPES]
-        if unknown:
-            raise bad_request(f"event_type {unknown[0]!r}: one of {', '.join(EVENT_TYPES)}", code="invalid_parameter")
+        types = sorted(set(params.event_types(event_types)))
         now = self.deps.clock()
         span = params.time_range(from_, to, now=now, default_span=timedelta(days=1), max_span=MAX_EXPORT_SPAN)
         compacted_to = compaction_watermark(self.deps.latest_run(COMPACTION_JOB))
@@ -82,14 +79,14 @@ class ExportJobs:
                 code="not_compacted",
             )
         export_id = uuid.uuid4().hex
-        select = export_sql(span, sorted(set(event_types)))
+        select = export_sql(span, types)
         execution_id = self.deps.engine.start(export_unload(export_id, self.deps.settings.names.bucket, fmt, select))
         record = {
             "export_id": export_id,
             "format": fmt,
             "from": params.format_instant(span.start),
             "to": params.format_instant(span.end),
-            "event_types": sorted(set(event_types)),
+            "event_types": types,
             "compacted_to": params.format_instant(compacted_to),
             "created_at": params.format_instant(now),
             "execution_id": execution_id,

@@ -9,6 +9,7 @@ day (`2026-11-22` = its midnight UTC) or epoch seconds. `to` is exclusive. Dimen
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -142,6 +143,15 @@ def page_path(page: str) -> str:
     """The URL dimension of a page given in a path parameter (a leading slash is added)."""
     page = page if page.startswith("/") else "/" + page
     return d.url_dimension(page)
+
+
+def event_types(values: Iterable[str]) -> list[str]:
+    """Event types given repeated or comma-separated (`click,purchase`), each one of EVENT_TYPES."""
+    types = [t.strip() for value in values for t in value.split(",") if t.strip()]
+    unknown = [t for t in types if t not in EVENT_TYPES]
+    if unknown:
+        raise bad_request(f"event_type {unknown[0]!r}: one of {', '.join(EVENT_TYPES)}", code="invalid_parameter")
+    return types
 
 
 def format_instant(moment: datetime) -> str:

@@ -189,13 +189,11 @@ class ApiService:
     ) -> tuple[str, Iterator[bytes]]:
         if fmt not in ENCODERS:
             raise bad_request(f"format={fmt!r}: one of {', '.join(ENCODERS)}", code="invalid_parameter")
-        unknown = [t for t in event_types if t not in EVENT_TYPES]
-        if unknown:
-            raise bad_request(f"event_type {unknown[0]!r}: one of {', '.join(EVENT_TYPES)}", code="invalid_parameter")
+        types = params.event_types(event_types)
         span = params.time_range(from_, to, now=self.now, default_span=timedelta(days=1), max_span=MAX_EXPORT_SPAN)
         watermark = self.compaction_watermark()
         self._check_scan(span, watermark, "start an export job, which the query engine runs: POST /v1/exports")
-        schema, batches = self.deps.lake.batches(EventFilter(span, tuple(event_types)), watermark=watermark)
+        schema, batches = self.deps.lake.batches(EventFilter(span, tuple(types)), watermark=watermark)
         return CONTENT_TYPES[fmt], ENCODERS[fmt](schema, batches)
 
     def compaction_watermark(self) -> datetime | None:

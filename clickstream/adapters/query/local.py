@@ -141,20 +141,14 @@ class LocalEngine:
         return execution_id
 
     def state(self, execution_id: str) -> QueryState:
-        from botocore.exceptions import ClientError
-
-        key = self._state_key(execution_id)
-        try:  # one GetObject: a whole version of the state, never a mix of two (pyarrow's stream reads ranges)
-            body = self._s3().get_object(Bucket=self._bucket(), Key=key)["Body"].read()
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
-                raise
-            raise QueryError(f"the local engine has no query {execution_id}") from exc
-        record = json.loads(body)
-        found = QueryState(record["state"], record.get("reason"))
-        if not found.finished and time.time() > record["deadline"]:
+        found = self._objects(self._bucket()).get_if_exists(self._state_key(execution_id))
+        if found is None:
+            raise QueryError(f"the local engine has no query {execution_id}")
+        record = json.loads(found)
+        state = QueryState(record["state"], record.get("reason"))
+        if not state.finished and time.time() > record["deadline"]:
             return QueryState("FAILED", "the process running it stopped before it finished; start it again")
-        return found
+        return state
 
     def close(self) -> None:
         self._fs = None
@@ -185,18 +179,21 @@ class LocalEngine:
     def _put_state(self, execution_id: str, state: QueryState, *, deadline: float | None = None) -> None:
         record = {"state": state.state, "reason": state.reason, "deadline": deadline or time.time()}
         body = json.dumps(record).encode()
-        self._s3().put_object(Bucket=self._bucket(), Key=self._state_key(execution_id), Body=body)
+        self._objects(self._bucket()).put(self._state_key(execution_id), body, content_type="application/json")
 
     def _bucket(self) -> str:
-        assert self._settings is not None  # `_s3()` refused an engine without the lake first
-        return self._settings.names.bucket
-
-    def _s3(self) -> Any:
-        from clickstream.adapters import _clients
-
         if self._settings is None:
             raise QueryError("a started query keeps its state in the lake: use LocalEngine(settings)")
-        return _clients.client("s3", self._settings)
+        return self._settings.names.bucket
+
+    def _objects(self, bucket: str) -> Any:
+        """The bucket's objects, each read with one GetObject: one whole version, never a mix of two
+        (pyarrow's input stream reads ranges after a HEAD; a CI run read a torn state so)."""
+        from clickstream.adapters import _clients
+        from clickstream.adapters.s3 import LakeObjects
+
+        assert self._settings is not None
+        return LakeObjects(bucket, client=_clients.client("s3", self._settings))
 
     def _connection(self, statement: Any) -> _Connection:
         statement = unqualify(statement, self.database)
@@ -234,11 +231,9 @@ class LocalEngine:
             return self._copies
 
     def _fetch(self, path: str, into: BinaryIO) -> None:
-        """Copy the lake object at `path` (bucket/key) into `into` with one GetObject: one version."""
+        """Copy the lake object at `path` (bucket/key) into `into`: one version (see `_objects`)."""
         bucket, key = path.split("/", 1)
-        body = self._s3().get_object(Bucket=bucket, Key=key)["Body"]
-        for chunk in body.iter_chunks(8 * 1024 * 1024):
-            into.write(chunk)
+        self._objects(bucket).download(key, into)
 
     def _lake_fs(self) -> Any:
         """The S3 filesystem on the lake's endpoint, made once per engine."""

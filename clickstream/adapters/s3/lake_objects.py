@@ -10,7 +10,7 @@ from __future__ import annotations
 import gzip
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Final
+from typing import Any, BinaryIO, Final
 
 from botocore.exceptions import ClientError
 
@@ -92,6 +92,12 @@ class LakeObjects:
             if error_code(exc) not in NO_SUCH_KEY:
                 raise
             return None
+
+    def download(self, key: str, into: BinaryIO, *, chunk_bytes: int = 8 * 1024 * 1024) -> None:
+        """Stream the object into `into` from one GetObject (one version of it, whatever replaces it meanwhile)."""
+        body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
+        for chunk in body.iter_chunks(chunk_bytes):
+            into.write(chunk)
 
     def get_many(self, keys: Sequence[str]) -> list[bytes]:
         """The objects' bytes, in the order of `keys`."""
