@@ -405,9 +405,47 @@ def _duckdb_type(glue_type: str) -> str:
 
 
 def to_duckdb(statement: Any) -> str:
-    """An Athena statement (parsed) as DuckDB SQL: sqlglot's translation, with one plan choice of
-    ours (`shared_json_extracts`)."""
-    return str(shared_json_extracts(statement.copy()).sql(dialect=DUCKDB_DIALECT))
+    """An Athena statement (parsed) as DuckDB SQL: sqlglot's translation, with two plan choices of
+    ours (`shared_json_extracts`, `inline_column_ctes`)."""
+    return str(inline_column_ctes(shared_json_extracts(statement.copy())).sql(dialect=DUCKDB_DIALECT))
+
+
+def inline_column_ctes(statement: Any) -> Any:
+    """Each WITH query that only picks columns of one table and filters its rows is marked
+    `NOT MATERIALIZED`: every reader scans the table itself, as Athena (Trino) plans every WITH query.
+
+    Since 1.4, DuckDB materializes a WITH query that two readers name (duckdb/duckdb#17459; its
+    cost for such pass-through queries is duckdb/duckdb#20958): the metrics' `scoped`, which
+    include/sessionize.sql reads as the events with a session_id and those without, was copied
+    whole (10 M rows) before either read it. Scanned twice instead, each reader gets its filter
+    pushed into the Parquet scan: `sessions` over 10 M events took 3.37 s instead of 5.10 s
+    (docs/BENCHMARKS.md). A WITH query that computes anything (an expression, an aggregate, a
+    window, a join) is left to DuckDB: recomputing it per reader could cost more than the copy.
+    Same rows either way; only the plan differs. Over a table registered as a stream (raw lines),
+    which can be read once, DuckDB still materializes the WITH query (its plan shows one scan; a
+    test reads such a stream through two readers).
+    """
+    from sqlglot import exp
+
+    for cte in statement.find_all(exp.CTE):
+        query = cte.this
+        source = query.args.get("from_") if isinstance(query, exp.Select) else None
+        if (
+            source is not None
+            and isinstance(source.this, exp.Table)
+            and not any(query.args.get(k) for k in ("joins", "group", "having", "distinct", "order", "limit", "qualify"))
+            and all(_is_column(p) for p in query.expressions)
+        ):
+            cte.set("materialized", False)
+    return statement
+
+
+def _is_column(projection: Any) -> bool:
+    """A projection that is a column as it is (`x`, `t.x`, `x AS y`, `*`)."""
+    from sqlglot import exp
+
+    inner = projection.this if isinstance(projection, exp.Alias) else projection
+    return isinstance(inner, (exp.Column, exp.Star))
 
 
 def shared_json_extracts(statement: Any) -> Any:
