@@ -23,28 +23,48 @@ WITH scoped AS (
     FROM events
     WHERE dt BETWEEN '{{ start_dt }}' AND '{{ end_dt }}'
 ),
+-- one cell table per dimension: crossed in one GROUP BY, url and product made a cell of nearly
+-- every event (2.3 M cells of 6.7 M events), and the rows to re-add grew fivefold
 cells AS (
-    SELECT dt, hour, event_type, url_path, status, product,
+    SELECT dt, hour, event_type, status,
            count(*) AS events,
            count(CASE WHEN is_error = 1 THEN 1 END) AS errors,
            sum(revenue) AS revenue,
            sum(duration_ms) AS duration_ms,
            count(duration_ms) AS timed_events
     FROM scoped
-    GROUP BY dt, hour, event_type, url_path, status, product
+    GROUP BY dt, hour, event_type, status
+),
+url_cells AS (
+    SELECT dt, hour, url_path,
+           count(*) AS events,
+           count(CASE WHEN is_error = 1 THEN 1 END) AS errors,
+           sum(revenue) AS revenue,
+           sum(duration_ms) AS duration_ms,
+           count(duration_ms) AS timed_events
+    FROM scoped WHERE url_path IS NOT NULL
+    GROUP BY dt, hour, url_path
+),
+product_cells AS (
+    SELECT dt, hour, product,
+           count(*) AS events,
+           count(CASE WHEN is_error = 1 THEN 1 END) AS errors,
+           sum(revenue) AS revenue,
+           sum(duration_ms) AS duration_ms,
+           count(duration_ms) AS timed_events
+    FROM scoped WHERE product IS NOT NULL
+    GROUP BY dt, hour, product
 ),
 items AS (
     SELECT dt, hour, 'all' AS pk, events, errors, revenue, duration_ms, timed_events FROM cells
     UNION ALL
     SELECT dt, hour, concat('type#', event_type), events, errors, revenue, duration_ms, timed_events FROM cells
     UNION ALL
-    SELECT dt, hour, concat('url#', url_path), events, errors, revenue, duration_ms, timed_events
-    FROM cells WHERE url_path IS NOT NULL
+    SELECT dt, hour, concat('url#', url_path), events, errors, revenue, duration_ms, timed_events FROM url_cells
     UNION ALL
     SELECT dt, hour, concat('status#', status), events, errors, revenue, duration_ms, timed_events FROM cells
     UNION ALL
-    SELECT dt, hour, concat('product#', product), events, errors, revenue, duration_ms, timed_events
-    FROM cells WHERE product IS NOT NULL
+    SELECT dt, hour, concat('product#', product), events, errors, revenue, duration_ms, timed_events FROM product_cells
 ),
 hours AS (
     SELECT dt, 'h' AS resolution, concat('h#', dt, 'T', hour, ':00:00Z') AS sk, pk,
@@ -54,10 +74,11 @@ hours AS (
     GROUP BY dt, hour, pk
 ),
 days AS (
+    -- a day's counters are the sums of its hours' (orders, a distinct count, are counted apart)
     SELECT dt, 'd' AS resolution, concat('d#', dt, 'T00:00:00Z') AS sk, pk,
            sum(events) AS events, sum(errors) AS errors, sum(revenue) AS revenue,
            sum(duration_ms) AS duration_ms, sum(timed_events) AS timed_events
-    FROM items
+    FROM hours
     GROUP BY dt, pk
 ),
 orders AS (

@@ -1,8 +1,9 @@
 """The sql/metrics files follow their conventions: Athena SQL that the local engine translates, a day
 filter on the partitions, a `dt` result column, and one sessionization (sql/include/sessionize.sql)
 that every file working on events' sessions includes, with the gap from
-`constants.SESSION_GAP_SECONDS`; the per-session files read `metric_sessions` instead, so a run
-sessionizes each event once for them all."""
+`constants.SESSION_GAP_SECONDS`; the per-session files read `metric_sessions` instead, and hourly
+traffic reads its distinct users and sessions from `metric_uniques`, so a run sessionizes each event
+once for them all."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ from clickstream.sqlfiles import load, placeholders, render, sql_dir
 DAY_FILTER = "dt BETWEEN '{{ start_dt }}' AND '{{ end_dt }}'"
 FRAGMENT = "include/sessionize.sql"
 INCLUDE_MARKER = "{{> include/sessionize.sql }}"
-SESSION_BASED = ("hourly_traffic", "sessions", "uniques")  # sessionize events (sessions active per hour)
+SESSION_BASED = ("sessions", "uniques")  # sessionize events (sessions active per hour)
 READS_SESSIONS = ("commerce", "engagement", "funnel")  # per-session figures: read metric_sessions
+READS_UNIQUES = ("hourly_traffic",)  # distinct users and sessions per hour: read metric_uniques
 # What only the fragment may spell out: the gap test and the inferred-session numbering.
 SESSIONIZE_CODE = re.compile(r"\blag\s*\(|\bnew_session\b|session_gap_ms|\b1800(?:000)?\b", re.IGNORECASE)
 COMMENT = re.compile(r"--[^\n]*")
@@ -39,9 +41,12 @@ def test_each_file_is_one_documented_select_over_the_lake_filtered_by_day(name: 
     tables = {t.name for t in statement.find_all(sqlglot.exp.Table)} - {
         c.alias for c in statement.find_all(sqlglot.exp.CTE)
     }
-    assert tables == (
-        {"metric_sessions"} | ({"events"} if name == "commerce" else set()) if name in READS_SESSIONS else {"events"}
-    )
+    if name in READS_SESSIONS:
+        assert tables == {"metric_sessions"} | ({"events"} if name == "commerce" else set())
+    elif name in READS_UNIQUES:
+        assert tables == {"events", "metric_uniques"}
+    else:
+        assert tables == {"events"}
     assert "dt" in statement.named_selects or "*" in statement.named_selects
 
 
@@ -62,12 +67,15 @@ def test_only_the_fragment_spells_out_the_sessionization() -> None:
 
 def test_the_session_figures_are_computed_after_the_sessions_they_read() -> None:
     assert {name: upstream(name) for name in metric_names() if upstream(name)} == {
-        name: {"sessions"} for name in READS_SESSIONS
+        **{name: {"sessions"} for name in READS_SESSIONS},
+        **{name: {"uniques"} for name in READS_UNIQUES},
     }
     order = run_order()
     assert sorted(order) == metric_names()
     assert all(order.index("sessions") < order.index(name) for name in READS_SESSIONS)
+    assert all(order.index("uniques") < order.index(name) for name in READS_UNIQUES)
     assert run_order(["funnel"]) == ["sessions", "funnel"]
+    assert run_order(["hourly_traffic"]) == ["uniques", "hourly_traffic"]
 
 
 @pytest.mark.parametrize("name", SESSION_BASED)
