@@ -4,10 +4,13 @@
     .venv/bin/python -m benchmarks.batch metrics --events 200000   # smoke run
       [--data DIR] [--keep] [--only counters,sessions] [--out benchmarks/results/batch_metrics.json]
 
+`--data DIR` keeps the generated lake in DIR, and a later run with the same `--events` reuses it:
+compare two revisions on the same files, in processes that did not just generate 10 M events.
+
 Synthetic events (numpy, seeded; sessions of ~12 events with exponential gaps, a fifth of them
 without session_id so the gap sessionization runs) are written as curated Parquet, hive
 partitions dt=/hour= as the compaction job lays them out, on LOCAL disk: the engine is
-`LocalEngine.over({"events": dir})` (DuckDB over a pyarrow dataset, sqlglot athena→duckdb). No
+`LocalEngine.over({"events": dir})` (DuckDB's Parquet reader, sqlglot athena→duckdb). No
 S3/moto: this measures the SQL, not the object store. pandas reads the same Parquet once (timed
 apart) and computes each metric family with vectorised groupbys; the row counts of both are
 printed side by side as a sanity check (the exact equality is the unit tests' job:
@@ -46,6 +49,8 @@ GAP = pd.Timedelta(minutes=30)
 
 
 # --- data -----------------------------------------------------------------------------------
+
+LAKE_MARKER = "_events"  # in a --data directory: the event count of the lake written there
 
 
 def synthetic(n: int, seed: int = 1) -> pa.Table:
@@ -271,7 +276,12 @@ PANDAS: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.batch metrics", description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=10_000_000)
-    parser.add_argument("--data", type=Path, help="where the Parquet goes (default: a temporary directory)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="where the Parquet goes (default: a temporary directory); a lake an earlier run wrote there "
+        "for the same --events is reused, so runs to compare read the same files",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the generated Parquet")
     parser.add_argument("--only", help="comma-separated metric names")
     parser.add_argument("--no-pandas", action="store_true")
@@ -284,16 +294,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = run_order(args.only.split(",") if args.only else metric_names())
     root = args.data or Path(tempfile.mkdtemp(prefix="bench-metrics-"))
     try:
-        began = time.perf_counter()
-        table = synthetic(args.events)
-        generated = time.perf_counter() - began
-        began = time.perf_counter()
-        write_lake(table, root)
-        written = time.perf_counter() - began
-        del table
-        print(
-            f"{args.events:,} events: generated {generated:.1f} s, written as Parquet (dt/hour) to {root} {written:.1f} s"
-        )
+        marker = root / LAKE_MARKER
+        if marker.exists() and marker.read_text() == str(args.events):
+            print(f"{args.events:,} events: reusing the lake in {root} (written by an earlier run)")
+        elif root.exists() and any(root.iterdir()):
+            raise SystemExit(f"--data {root} holds something other than a lake of {args.events:,} events: empty it")
+        else:
+            began = time.perf_counter()
+            table = synthetic(args.events)
+            generated = time.perf_counter() - began
+            began = time.perf_counter()
+            write_lake(table, root)
+            marker.write_text(str(args.events))
+            written = time.perf_counter() - began
+            del table
+            print(
+                f"{args.events:,} events: generated {generated:.1f} s, "
+                f"written as Parquet (dt/hour) to {root} {written:.1f} s"
+            )
         print("storage: local disk via LocalEngine.over (no S3/moto)")
 
         engine = LocalEngine.over({"events": root})
