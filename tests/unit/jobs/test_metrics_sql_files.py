@@ -82,14 +82,14 @@ def test_the_session_figures_are_computed_after_the_sessions_they_read() -> None
 def test_the_rendered_files_use_the_gap_constant(name: str) -> None:
     sql = metric_sql(name, START, END)
     assert INCLUDE_MARKER not in sql
-    assert sql.count(f">= {SESSION_GAP_SECONDS * 1000} THEN 1") == 1
+    assert sql.count(f"date_add('millisecond', {SESSION_GAP_SECONDS * 1000},") == 1
 
 
 def test_the_gap_is_a_render_parameter() -> None:
     # WHEN sessions.sql is rendered with a one-minute gap instead of the constant
     sql = render(load("metrics/sessions.sql"), {**DATES, "session_gap_ms": "60000"})
     # THEN the gap test compares with it, and the constant's value is gone
-    assert ">= 60000 THEN 1" in sql
+    assert "date_add('millisecond', 60000," in sql
     assert str(SESSION_GAP_SECONDS * 1000) not in sql
 
 
@@ -108,3 +108,6 @@ def test_the_rendered_gap_reaches_the_local_engine() -> None:
     # THEN the constant's gap makes one session, a 1-minute gap two
     assert session_keys({}) == ["inferred#anon#1"]
     assert session_keys({"session_gap_ms": "60000"}) == ["inferred#anon#1", "inferred#anon#2"]
+    # AND a gap of exactly the constant starts a new session; a millisecond less does not
+    assert session_keys({"session_gap_ms": "300000"}) == ["inferred#anon#1", "inferred#anon#2"]
+    assert session_keys({"session_gap_ms": "300001"}) == ["inferred#anon#1"]
