@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
+import shutil
 import tempfile
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -20,7 +22,10 @@ MAX_DAG_FILE_LINES = 80  # wiring: schedule, retries, tasks calling clickstream.
 
 def load(name: str) -> ModuleType:
     # Airflow reads its configuration on first import: never the developer's ~/airflow
-    os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-unit-"))
+    if "AIRFLOW_HOME" not in os.environ:  # (setdefault would make a folder on every call, and leave it)
+        home = tempfile.mkdtemp(prefix="airflow-unit-")
+        atexit.register(shutil.rmtree, home, ignore_errors=True)
+        os.environ["AIRFLOW_HOME"] = home
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     spec = importlib.util.spec_from_file_location(f"dagfile_{name}", DAGS / f"{name}.py")
     assert spec and spec.loader
