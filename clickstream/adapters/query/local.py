@@ -433,7 +433,9 @@ def inline_column_ctes(statement: Any) -> Any:
         if (
             source is not None
             and isinstance(source.this, exp.Table)
-            and not any(query.args.get(k) for k in ("joins", "group", "having", "distinct", "order", "limit", "qualify"))
+            and not any(
+                query.args.get(k) for k in ("joins", "group", "having", "distinct", "order", "limit", "qualify")
+            )
             and all(_is_column(p) for p in query.expressions)
         ):
             cte.set("materialized", False)

@@ -107,4 +107,7 @@ def test_a_with_query_over_a_stream_read_by_two_readers_reads_every_row() -> Non
     assert "a AS NOT MATERIALIZED (" in to_duckdb(parse_one(sql))
     # THEN both readers see every row: DuckDB still reads the stream once for them
     (row,) = LocalEngine.over({"s": stream}).execute(sql).to_pylist()
-    assert row == {"ones": sum(1 for i in range(10_000) if i % 7 == 1), "twos": sum(i for i in range(10_000) if i % 7 == 2)}
+    assert row == {
+        "ones": sum(1 for i in range(10_000) if i % 7 == 1),
+        "twos": sum(i for i in range(10_000) if i % 7 == 2),
+    }
