@@ -61,6 +61,16 @@ class SqlTemplateError(ClickstreamError):
     """A placeholder without a valid value (date, integer, identifier or bucket), or an include that cannot be spliced."""
 
 
+def quote(name: str) -> str:
+    """`name` as a quoted SQL identifier (`"a""b"`), the same in Athena and DuckDB."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    """`text` as a SQL string literal (`'it''s'`), the same in Athena and DuckDB."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def placeholders(sql_text: str) -> set[str]:
     """The names of the `{{ name }}` placeholders in `sql_text`."""
     return set(PLACEHOLDER.findall(sql_text))

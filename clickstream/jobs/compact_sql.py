@@ -42,7 +42,7 @@ from clickstream.events.schema import EVENT_FIELDS
 from clickstream.jobs.compact_parse import MALFORMED_JSON  # the reason of a line that is not a JSON object
 from clickstream.jobs.compact_write import COMPRESSION_LEVEL, SORT_KEYS
 from clickstream.quality.compiled import Rule
-from clickstream.sqlfiles import expand_includes
+from clickstream.sqlfiles import expand_includes, literal, quote
 
 PATH: Final = '"$path"'  # Athena's pseudo-column: the S3 object a row came from
 EXAMPLES: Final = 20  # failing values listed per expectation in the results, as GX lists them
@@ -54,14 +54,6 @@ TIMESTAMPS: Final = frozenset(name for name, glue in CURATED_TYPES.items() if gl
 _SQL_TYPES: Final[dict[str, str]] = {"string": "varchar", "int": "integer"}
 
 Partition = tuple[str, str]
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _in(column: str, values: Iterable[str]) -> str:

@@ -25,6 +25,7 @@ from typing import BinaryIO, Final, TypeAlias
 
 from clickstream.adapters.query.engine import QueryError
 from clickstream.adapters.query.sources import DataFile, ParquetFiles
+from clickstream.sqlfiles import literal, quote
 
 # Writes the object at a path (bucket/key) into a file. It must read ONE version of the object (one
 # GetObject): a read in ranges can mix two versions of a file rewritten in place, and the copy
@@ -151,25 +152,17 @@ def parquet_select(
     """One scan of `table`'s files as its columns: the Glue columns in order (NULL where no file
     has one), then the partition keys as strings, from the paths (`values` None) or as given."""
     names = [n for n, _ in table.columns] or sorted(present - set(table.partition_keys))
-    select = [_quoted(n) if n in present else f"CAST(NULL AS {types.get(n, 'VARCHAR')}) AS {_quoted(n)}" for n in names]
+    select = [quote(n) if n in present else f"CAST(NULL AS {types.get(n, 'VARCHAR')}) AS {quote(n)}" for n in names]
     if values is None:
-        select += [_quoted(k) for k in table.partition_keys]
+        select += [quote(k) for k in table.partition_keys]
     else:
-        select += [f"{_literal(values.get(k, ''))} AS {_quoted(k)}" for k in table.partition_keys]
+        select += [f"{literal(values.get(k, ''))} AS {quote(k)}" for k in table.partition_keys]
     return f"SELECT {', '.join(select)} FROM {parquet_scan(paths, hive=values is None)}"
 
 
 def parquet_scan(paths: Sequence[str], *, hive: bool = True) -> str:
     """DuckDB's scan of the files: columns by name across files; with `hive`, the k=v/ folders as
     string columns."""
-    listed = ", ".join(_literal(p) for p in paths)
+    listed = ", ".join(literal(p) for p in paths)
     partitioning = "hive_partitioning = true, hive_types_autocast = false" if hive else "hive_partitioning = false"
     return f"read_parquet([{listed}], {partitioning}, union_by_name = true)"
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

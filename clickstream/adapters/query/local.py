@@ -39,6 +39,7 @@ from clickstream.adapters.query.pruning import partition_filters
 from clickstream.adapters.query.sources import DataFile, GlueTableInfo, ParquetFiles, s3_filesystem, table_source
 from clickstream.adapters.query.unload import JSON_FORMAT, MAX_PARTITIONS, Unload
 from clickstream.settings import Settings
+from clickstream.sqlfiles import literal
 
 _log = logging.getLogger(__name__)
 DUCKDB_DIALECT = "duckdb"
@@ -361,7 +362,7 @@ class _Connection:
             # scans of Python variables by name, and no SQL can switch either back on.
             self._con.execute("SET python_enable_replacements = false")
             if readable:
-                listed = ", ".join("'" + d.replace("'", "''") + "'" for d in sorted(readable))
+                listed = ", ".join(literal(d) for d in sorted(readable))
                 self._con.execute(f"SET allowed_directories = [{listed}]")
             self._con.execute("SET enable_external_access = false")
             self._con.execute("SET lock_configuration = true")
@@ -662,7 +663,7 @@ def _as_source(obj: Any) -> Source:
     raise TypeError(f"LocalEngine.over() takes pyarrow tables, datasets or Parquet directories, not {type(obj)}")
 
 
-def _local_parquet(root: Path) -> ParquetFiles | pa.Table:
+def _local_parquet(root: Path) -> ParquetFiles:
     """A local Parquet directory, read by DuckDB; hive partition keys (k=v/ folders) kept as strings,
     as Glue declares them."""
     keys: list[str] = []

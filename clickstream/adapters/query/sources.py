@@ -166,7 +166,7 @@ def table_source(
 
 
 def _data_files(fs: pafs.FileSystem, base: str, info: GlueTableInfo, keep: PartitionFilter | None) -> list[DataFile]:
-    """(path, partition values) of every data file under `base` laid out as k=v/… for the partition keys."""
+    """Every data file under `base` laid out as k=v/… for the partition keys, with its values."""
     selector = pafs.FileSelector(base, recursive=True, allow_not_found=True)
     out = []
     for entry in fs.get_file_info(selector):
@@ -188,11 +188,11 @@ def _data_files(fs: pafs.FileSystem, base: str, info: GlueTableInfo, keep: Parti
 def _registered_files(
     fs: pafs.FileSystem, info: GlueTableInfo, partitions: Mapping[tuple[str, ...], str], keep: PartitionFilter | None
 ) -> list[DataFile]:
-    """(path, partition values) of every data file under each registered partition's location.
+    """Every data file under each registered partition's location, with the values Glue has for it.
 
-    The dataset reads the values back from the k=v/ segments of the paths, so a location must
-    spell them (ours do: `curated/events/v=…/dt=…/hour=…/`; the `v=…` segment, outside the
-    schema, is ignored)."""
+    The engine reads the values from the k=v/ segments of a path where it spells them (ours do:
+    `curated/events/v=…/dt=…/hour=…/`; the `v=…` segment, outside the schema, is ignored), and
+    otherwise takes these (`copies.scan_groups`)."""
     out = []
     for values, location in sorted(partitions.items()):
         named = dict(zip(info.partition_keys, values, strict=True))
